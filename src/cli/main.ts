@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/**
+ * `ppemu`: thin dispatch. Each command lives in its own module; this file parses nothing but the
+ * command name, and turns a UsageError into one line on stderr with exit code 2.
+ */
+import { pathToFileURL } from "node:url";
+import { realpathSync } from "node:fs";
+import { COMMANDS } from "./commands.js";
+import { UsageError, processIo, type Io } from "./common.js";
+
+export function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "ppemu — an emulator of the Linux page_pool and the layouts proposed to fix its DMA-unmap-after-unbind bug",
+    "",
+    "usage: ppemu <command> [options]     (ppemu <command> --help for its options)",
+    "",
+    "commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+  ].join("\n");
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.out(mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    io.err(`ppemu: unknown command '${name}' (valid: ${COMMANDS.map((c) => c.name).join(", ")})`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.out(cmd.help);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(e.message);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`ppemu: internal error: ${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,482 @@
+/**
+ * PhysMem: the machine. One ArrayBuffer (or SharedArrayBuffer) of 4 KiB frames; everything mutable
+ * lives in it, the JS object holds only views and geometry.
+ *
+ *   physical 0                                                                          nr_frames
+ *   ├──────────── memmap ────────────┼─ boot ─┼─ diag ─┼──────── page allocator ───────────────┤
+ *   │ struct page[nr_frames], 64 B   │ struct │ diag   │ buddy free lists, slab, page_pool     │
+ *   │ each; page(pfn) = pfn << 6     │ ppemu_ │ record │ pages, item blocks, xa nodes, rings,  │
+ *   │ (frame 0 is here: never handed │ machine│ ring   │ IOMMU tables …                         │
+ *   │  out, so address 0 is NULL)    │        │        │                                        │
+ *
+ * A pointer is a byte offset into the buffer; 0 is NULL. The memmap sits at physical 0, so a
+ * `struct page *` is `pfn * sizeof(struct page)` and `page_to_pfn` is a shift, as with the kernel's
+ * vmemmap; a direct-map address equals the physical offset. 64-bit pointer fields hold the offset in
+ * their low word and a region tag in their high word (0xffffea00 vmemmap, 0xffff8880 direct map), so
+ * a dump reads like a kernel pointer while masking by PAGE_MASK stays exact on the low word.
+ */
+import { LP64, PAGE_SHIFT_OF, type PageSizeName } from "../arch.js";
+import { layoutOf, offsetOf, m, struct, array, ptr, U32, U64T, ULONG, LIST_HEAD } from "./ctype.js";
+import {
+  STRUCT_PAGE_SHIFT,
+  STRUCT_PAGE_SIZE,
+  PAGE_FLAGS,
+  PAGE_TYPE,
+  PAGE_REFCOUNT,
+  PAGE_TYPE_NONE,
+  PG_reserved,
+  VMEMMAP_HI,
+  DIRECT_MAP_HI,
+} from "./page.js";
+import { Diag, KernelFault, NR_DIAG_KINDS, formatDiag } from "./diag.js";
+
+/** Buddy orders 0..MAX_PAGE_ORDER (the kernel's default MAX_PAGE_ORDER is 10: 4 MiB blocks). */
+export const MAX_PAGE_ORDER = 10;
+export const NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1;
+
+/** Failure-injection sites (like the kernel's fail_page_alloc / failslab / should_fail). */
+export const enum FailSite {
+  PAGE_ALLOC = 0,
+  KMALLOC = 1,
+  XA_ALLOC = 2,
+}
+export const NR_FAIL_SITES = 3;
+
+/** `struct free_area`: one circular list of free blocks per order (mm/page_alloc.c). */
+export const STRUCT_FREE_AREA = struct("free_area", [m("free_list", LIST_HEAD), m("nr_free", ULONG)]);
+
+/**
+ * One failure-injection site: after `interval - 1` passing calls the next fails, `times` times in
+ * all (0xffffffff = forever); `space` calls pass first. `injected` counts failures so far.
+ */
+export const STRUCT_PPEMU_FAIL = struct("ppemu_fail", [
+  m("space", U32),
+  m("interval", U32),
+  m("times", U32),
+  m("calls", U32),
+  m("injected", U32),
+]);
+
+/**
+ * The machine header: the first frame after the memmap. Subsystems that need more state allocate
+ * it and hang it off a root pointer here, so every piece of state is reachable from this frame.
+ */
+export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
+  m("magic", U32),
+  m("version", U32),
+  m("nr_frames", U32),
+  m("page_shift", U32),
+  m("memmap_frames", U32),
+  m("boot_pfn", U32),
+  m("nr_boot_frames", U32),
+  m("strict", U32),
+  m("clock_ms", U64T),
+  m("diag_log_pfn", U32),
+  m("diag_log_cap", U32),
+  m("diag_log_head", U32),
+  m("diag_total", U32),
+  m("diag_count", array(U32, NR_DIAG_KINDS)),
+  m("free_area", array(STRUCT_FREE_AREA, NR_PAGE_ORDERS)),
+  m("nr_free_pages", U32),
+  m("next_id", U32),
+  m("fail", array(STRUCT_PPEMU_FAIL, NR_FAIL_SITES)),
+  m("kmalloc_caches", ptr("struct kmem_cache")),
+  m("iommu", ptr("struct ppemu_iommu")),
+  m("stack", ptr("struct ppemu_stack")),
+  m("pools", LIST_HEAD),
+]);
+
+export const MACHINE_LAYOUT = layoutOf(STRUCT_PPEMU_MACHINE, LP64);
+export const FREE_AREA_LAYOUT = layoutOf(STRUCT_FREE_AREA, LP64);
+export const FAIL_LAYOUT = layoutOf(STRUCT_PPEMU_FAIL, LP64);
+const MACH = MACHINE_LAYOUT.off;
+
+/** "ppem" */
+export const MACHINE_MAGIC = 0x6d657070;
+export const MACHINE_VERSION = 1;
+
+export const MACH_MAGIC = offsetOf(MACHINE_LAYOUT, "magic");
+export const MACH_NR_FRAMES = MACH.nr_frames!;
+export const MACH_PAGE_SHIFT = MACH.page_shift!;
+export const MACH_MEMMAP_FRAMES = MACH.memmap_frames!;
+export const MACH_BOOT_PFN = MACH.boot_pfn!;
+export const MACH_NR_BOOT_FRAMES = MACH.nr_boot_frames!;
+export const MACH_STRICT = MACH.strict!;
+export const MACH_CLOCK_MS = MACH.clock_ms!;
+export const MACH_DIAG_LOG_PFN = MACH.diag_log_pfn!;
+export const MACH_DIAG_LOG_CAP = MACH.diag_log_cap!;
+export const MACH_DIAG_LOG_HEAD = MACH.diag_log_head!;
+export const MACH_DIAG_TOTAL = MACH.diag_total!;
+export const MACH_DIAG_COUNT = MACH.diag_count!;
+export const MACH_FREE_AREA = MACH.free_area!;
+export const MACH_NR_FREE_PAGES = MACH.nr_free_pages!;
+export const MACH_NEXT_ID = MACH.next_id!;
+export const MACH_FAIL = MACH.fail!;
+export const MACH_KMALLOC_CACHES = MACH.kmalloc_caches!;
+export const MACH_IOMMU = MACH.iommu!;
+export const MACH_STACK = MACH.stack!;
+export const MACH_POOLS = MACH.pools!;
+export const FREE_AREA_SIZE = FREE_AREA_LAYOUT.size;
+export const FREE_AREA_FREE_LIST = offsetOf(FREE_AREA_LAYOUT, "free_list");
+export const FREE_AREA_NR_FREE = offsetOf(FREE_AREA_LAYOUT, "nr_free");
+export const FAIL_SIZE = FAIL_LAYOUT.size;
+const FAIL_SPACE = offsetOf(FAIL_LAYOUT, "space");
+const FAIL_INTERVAL = offsetOf(FAIL_LAYOUT, "interval");
+const FAIL_TIMES = offsetOf(FAIL_LAYOUT, "times");
+const FAIL_CALLS = offsetOf(FAIL_LAYOUT, "calls");
+const FAIL_INJECTED = offsetOf(FAIL_LAYOUT, "injected");
+
+/** Bytes of one diag record. */
+export const DIAG_RECORD_SIZE = 16;
+
+export const MIN_MEM_BYTES = 1 << 20;
+export const MAX_MEM_BYTES = 2 ** 31;
+export const DEFAULT_MEM_BYTES = 64 << 20;
+
+export interface PhysMemOptions {
+  /** Bytes of simulated memory: a multiple of the page size, 1 MiB … 2 GiB. Default 64 MiB. */
+  readonly bytes?: number;
+  readonly pageSize?: PageSizeName;
+  /** Back the machine with a SharedArrayBuffer so workers can attach to it. */
+  readonly shared?: boolean;
+  /** Throw a KernelFault on the first emulated fault instead of recording it. */
+  readonly strict?: boolean;
+}
+
+export interface DiagRecord {
+  readonly kind: number;
+  readonly a: number;
+  readonly b: number;
+  readonly timeMs: number;
+  readonly text: string;
+}
+
+export class PhysMem {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  /** Same bytes as `u32`, for Atomics.wait/notify and signed reads. */
+  readonly i32: Int32Array;
+  readonly pageShift: number;
+  readonly pageSize: number;
+  /** `PAGE_MASK` low word: `addr & pageMaskLo` is the frame's base address. */
+  readonly pageMaskLo: number;
+  readonly nrFrames: number;
+  readonly memmapFrames: number;
+  /** Address of the machine header (struct ppemu_machine). */
+  readonly machine: number;
+  /** Byte size of the whole machine. */
+  readonly bytes: number;
+
+  private constructor(buffer: ArrayBuffer | SharedArrayBuffer, pageShift: number) {
+    this.buffer = buffer;
+    this.u8 = new Uint8Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.i32 = new Int32Array(buffer);
+    this.bytes = buffer.byteLength;
+    this.pageShift = pageShift;
+    this.pageSize = 1 << pageShift;
+    this.pageMaskLo = ~(this.pageSize - 1);
+    this.nrFrames = this.bytes >>> pageShift;
+    this.memmapFrames = Math.ceil((this.nrFrames * STRUCT_PAGE_SIZE) / this.pageSize);
+    this.machine = this.memmapFrames << pageShift;
+  }
+
+  /** Boot a new machine: zeroed memory, memmap initialised, header written. */
+  static create(opts: PhysMemOptions = {}): PhysMem {
+    const bytes = opts.bytes ?? DEFAULT_MEM_BYTES;
+    const pageShift = PAGE_SHIFT_OF[opts.pageSize ?? "4k"];
+    const err = checkMemBytes(bytes, pageShift);
+    if (err) throw new RangeError(err);
+    const buffer = opts.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+    const mem = new PhysMem(buffer, pageShift);
+    mem.boot(opts.strict ?? false);
+    return mem;
+  }
+
+  /** Attach to a machine another thread booted (or a saved image): geometry comes from the header. */
+  static attach(buffer: ArrayBuffer | SharedArrayBuffer): PhysMem {
+    const u32 = new Uint32Array(buffer);
+    for (const shift of [12, 14, 16]) {
+      const frames = buffer.byteLength >>> shift;
+      const memmapFrames = Math.ceil((frames * STRUCT_PAGE_SIZE) / (1 << shift));
+      const hdr = (memmapFrames << shift) >>> 2;
+      if (hdr < u32.length && u32[hdr + (MACH_MAGIC >>> 2)] === MACHINE_MAGIC && u32[hdr + (MACH_PAGE_SHIFT >>> 2)] === shift) {
+        return new PhysMem(buffer, shift);
+      }
+    }
+    throw new Error("not a ppemu memory image (no machine header found)");
+  }
+
+  private boot(strict: boolean): void {
+    const h = this.machine;
+    const bootPfn = this.memmapFrames;
+    const nrBoot = 2;
+    this.wr32(h + MACH_MAGIC, MACHINE_MAGIC);
+    this.wr32(h + MACHINE_LAYOUT.off.version!, MACHINE_VERSION);
+    this.wr32(h + MACH_NR_FRAMES, this.nrFrames);
+    this.wr32(h + MACH_PAGE_SHIFT, this.pageShift);
+    this.wr32(h + MACH_MEMMAP_FRAMES, this.memmapFrames);
+    this.wr32(h + MACH_BOOT_PFN, bootPfn);
+    this.wr32(h + MACH_NR_BOOT_FRAMES, nrBoot);
+    this.wr32(h + MACH_STRICT, strict ? 1 : 0);
+    this.wr32(h + MACH_DIAG_LOG_PFN, bootPfn + 1);
+    this.wr32(h + MACH_DIAG_LOG_CAP, this.pageSize / DIAG_RECORD_SIZE);
+    this.wr32(h + MACH_NEXT_ID, 1);
+    this.listInit(h + MACH_POOLS);
+    // Every struct page: untyped (_mapcount -1), refcount 0. memmap and boot frames are reserved
+    // and hold a reference, so no allocator path can ever free them.
+    for (let pfn = 0; pfn < this.nrFrames; pfn++) {
+      const page = pfn << STRUCT_PAGE_SHIFT;
+      this.wr32(page + PAGE_TYPE, PAGE_TYPE_NONE);
+      if (pfn < bootPfn + nrBoot) {
+        this.wr32(page + PAGE_FLAGS, 1 << PG_reserved);
+        this.wr32(page + PAGE_REFCOUNT, 1);
+      }
+    }
+  }
+
+  /** First pfn the page allocator may hand out. */
+  get firstAllocatablePfn(): number {
+    return this.rd32(this.machine + MACH_BOOT_PFN) + this.rd32(this.machine + MACH_NR_BOOT_FRAMES);
+  }
+
+  // ---- pfn / page / virt (include/asm-generic/memory_model.h, vmemmap flavour) ----
+
+  pfnToPage(pfn: number): number {
+    return pfn << STRUCT_PAGE_SHIFT;
+  }
+  pageToPfn(page: number): number {
+    return page >>> STRUCT_PAGE_SHIFT;
+  }
+  /** `page_address()`: the direct-map address of the page's frame. */
+  pageAddress(page: number): number {
+    return (page >>> STRUCT_PAGE_SHIFT) << this.pageShift;
+  }
+  virtToPage(addr: number): number {
+    return (addr >>> this.pageShift) << STRUCT_PAGE_SHIFT;
+  }
+  virtToPfn(addr: number): number {
+    return addr >>> this.pageShift;
+  }
+  pfnValid(pfn: number): boolean {
+    return pfn >= 0 && pfn < this.nrFrames;
+  }
+  /** Is this a struct page address inside the memmap (aligned to a struct page)? */
+  isPagePtr(p: number): boolean {
+    return (p & (STRUCT_PAGE_SIZE - 1)) === 0 && p >>> STRUCT_PAGE_SHIFT < this.nrFrames;
+  }
+
+  // ---- word access: `addr` is a byte address, 4-byte aligned ----
+
+  rd32(addr: number): number {
+    return this.u32[addr >>> 2]!;
+  }
+  wr32(addr: number, v: number): void {
+    this.u32[addr >>> 2] = v;
+  }
+  /** Low word of a 64-bit field. */
+  rd64lo(addr: number): number {
+    return this.u32[addr >>> 2]!;
+  }
+  rd64hi(addr: number): number {
+    return this.u32[(addr >>> 2) + 1]!;
+  }
+  wr64(addr: number, hi: number, lo: number): void {
+    const i = addr >>> 2;
+    this.u32[i] = lo;
+    this.u32[i + 1] = hi;
+  }
+  /** A u64 counter below 2^53, read as a number. */
+  rd64(addr: number): number {
+    const i = addr >>> 2;
+    return this.u32[i + 1]! * 0x1_0000_0000 + this.u32[i]!;
+  }
+  /** `u64 += 1` with carry, the lo/hi way. */
+  inc64(addr: number): void {
+    const i = addr >>> 2;
+    const lo = (this.u32[i]! + 1) >>> 0;
+    this.u32[i] = lo;
+    if (lo === 0) this.u32[i + 1] = (this.u32[i + 1]! + 1) >>> 0;
+  }
+  /** `u64 += n` for 0 <= n < 2^32. */
+  add64(addr: number, n: number): void {
+    const i = addr >>> 2;
+    const sum = this.u32[i]! + n;
+    this.u32[i] = sum >>> 0;
+    if (sum > 0xffffffff) this.u32[i + 1] = (this.u32[i + 1]! + 1) >>> 0;
+  }
+  wr64num(addr: number, n: number): void {
+    this.wr64(addr, Math.floor(n / 0x1_0000_0000), n >>> 0);
+  }
+
+  // ---- 64-bit pointer fields: offset in lo, region tag in hi ----
+
+  /** The pointer stored at `addr` (its low word; 0 = NULL). */
+  rdPtr(addr: number): number {
+    return this.u32[addr >>> 2]!;
+  }
+  /** Store a `struct page *` (vmemmap tag). */
+  wrPagePtr(addr: number, page: number): void {
+    const i = addr >>> 2;
+    this.u32[i] = page;
+    this.u32[i + 1] = page === 0 ? 0 : VMEMMAP_HI;
+  }
+  /** Store a direct-map pointer (struct page_pool *, item, list node, …). */
+  wrPtr(addr: number, p: number): void {
+    const i = addr >>> 2;
+    this.u32[i] = p;
+    this.u32[i + 1] = p === 0 ? 0 : DIRECT_MAP_HI;
+  }
+
+  // ---- list_head (include/linux/list.h), circular, pointers to the list_head member ----
+
+  listInit(head: number): void {
+    this.wrPtr(head, head);
+    this.wrPtr(head + 8, head);
+  }
+  listEmpty(head: number): boolean {
+    return this.rdPtr(head) === head;
+  }
+  /** `list_add(entry, head)`: insert after head. */
+  listAdd(entry: number, head: number): void {
+    const next = this.rdPtr(head);
+    this.wrPtr(next + 8, entry);
+    this.wrPtr(entry, next);
+    this.wrPtr(entry + 8, head);
+    this.wrPtr(head, entry);
+  }
+  /** `list_add_tail(entry, head)`. */
+  listAddTail(entry: number, head: number): void {
+    const prev = this.rdPtr(head + 8);
+    this.wrPtr(prev, entry);
+    this.wrPtr(entry, head);
+    this.wrPtr(entry + 8, prev);
+    this.wrPtr(head + 8, entry);
+  }
+  /** `list_del(entry)`, poisoning the entry's pointers to 0 (the emulator's LIST_POISON). */
+  listDel(entry: number): void {
+    const next = this.rdPtr(entry);
+    const prev = this.rdPtr(entry + 8);
+    this.wrPtr(next + 8, prev);
+    this.wrPtr(prev, next);
+    this.wrPtr(entry, 0);
+    this.wrPtr(entry + 8, 0);
+  }
+
+  // ---- the virtual clock ----
+
+  get nowMs(): number {
+    return this.rd64(this.machine + MACH_CLOCK_MS);
+  }
+  advanceMs(ms: number): void {
+    this.wr64num(this.machine + MACH_CLOCK_MS, this.nowMs + ms);
+  }
+
+  // ---- ids (pools, devices) ----
+
+  nextId(): number {
+    const a = this.machine + MACH_NEXT_ID;
+    const id = this.rd32(a);
+    this.wr32(a, id + 1);
+    return id;
+  }
+
+  // ---- failure injection ----
+
+  /**
+   * Arm a failure-injection site: the call after `space` passing calls fails, then every
+   * `interval`-th, `times` times (0 = forever).
+   */
+  setFail(site: FailSite, opts: { space?: number; interval?: number; times?: number }): void {
+    const f = this.machine + MACH_FAIL + site * FAIL_SIZE;
+    this.wr32(f + FAIL_SPACE, opts.space ?? 0);
+    this.wr32(f + FAIL_INTERVAL, Math.max(1, opts.interval ?? 1));
+    this.wr32(f + FAIL_TIMES, opts.times === 0 ? 0xffffffff : (opts.times ?? 1));
+    this.wr32(f + FAIL_CALLS, 0);
+  }
+  clearFail(site: FailSite): void {
+    this.wr32(this.machine + MACH_FAIL + site * FAIL_SIZE + FAIL_TIMES, 0);
+  }
+  /** `should_fail()`: true when this call at `site` is to fail. Cheap when the site is disarmed. */
+  shouldFail(site: FailSite): boolean {
+    const f = this.machine + MACH_FAIL + site * FAIL_SIZE;
+    const times = this.rd32(f + FAIL_TIMES);
+    if (times === 0) return false; // disarmed: one load on the hot path
+    const calls = this.rd32(f + FAIL_CALLS) + 1;
+    this.wr32(f + FAIL_CALLS, calls);
+    const space = this.rd32(f + FAIL_SPACE);
+    if (calls <= space) return false;
+    if ((calls - space - 1) % this.rd32(f + FAIL_INTERVAL) !== 0) return false;
+    if (times !== 0xffffffff) this.wr32(f + FAIL_TIMES, times - 1);
+    this.wr32(f + FAIL_INJECTED, this.rd32(f + FAIL_INJECTED) + 1);
+    return true;
+  }
+  failInjected(site: FailSite): number {
+    return this.rd32(this.machine + MACH_FAIL + site * FAIL_SIZE + FAIL_INJECTED);
+  }
+
+  // ---- diagnostics ----
+
+  get strict(): boolean {
+    return this.rd32(this.machine + MACH_STRICT) !== 0;
+  }
+  set strict(on: boolean) {
+    this.wr32(this.machine + MACH_STRICT, on ? 1 : 0);
+  }
+
+  /** Record an emulated kernel fault (or throw it, when strict). */
+  diag(kind: Diag, a: number, b: number): void {
+    const h = this.machine;
+    if (this.rd32(h + MACH_STRICT) !== 0) throw new KernelFault(kind, a, b);
+    const cnt = h + MACH_DIAG_COUNT + kind * 4;
+    this.wr32(cnt, this.rd32(cnt) + 1);
+    const total = this.rd32(h + MACH_DIAG_TOTAL);
+    this.wr32(h + MACH_DIAG_TOTAL, total + 1);
+    const cap = this.rd32(h + MACH_DIAG_LOG_CAP);
+    const head = this.rd32(h + MACH_DIAG_LOG_HEAD);
+    const rec = (this.rd32(h + MACH_DIAG_LOG_PFN) << this.pageShift) + head * DIAG_RECORD_SIZE;
+    this.wr32(rec, kind);
+    this.wr32(rec + 4, a);
+    this.wr32(rec + 8, b);
+    this.wr32(rec + 12, this.nowMs >>> 0);
+    this.wr32(h + MACH_DIAG_LOG_HEAD, head + 1 === cap ? 0 : head + 1);
+  }
+
+  diagCount(kind: Diag): number {
+    return this.rd32(this.machine + MACH_DIAG_COUNT + kind * 4);
+  }
+
+  get diagTotal(): number {
+    return this.rd32(this.machine + MACH_DIAG_TOTAL);
+  }
+
+  /** The logged records, oldest first (at most the ring's capacity). */
+  diagLog(): DiagRecord[] {
+    const h = this.machine;
+    const cap = this.rd32(h + MACH_DIAG_LOG_CAP);
+    const total = this.rd32(h + MACH_DIAG_TOTAL);
+    const head = this.rd32(h + MACH_DIAG_LOG_HEAD);
+    const n = Math.min(total, cap);
+    const base = this.rd32(h + MACH_DIAG_LOG_PFN) << this.pageShift;
+    const out: DiagRecord[] = [];
+    for (let k = 0; k < n; k++) {
+      const slot = (head - n + k + cap) % cap;
+      const rec = base + slot * DIAG_RECORD_SIZE;
+      const kind = this.rd32(rec), a = this.rd32(rec + 4), b = this.rd32(rec + 8);
+      out.push({ kind, a, b, timeMs: this.rd32(rec + 12), text: formatDiag(kind, a, b) });
+    }
+    return out;
+  }
+}
+
+/** Validate a memory size; returns an error message or null. */
+export function checkMemBytes(bytes: number, pageShift = 12): string | null {
+  if (!Number.isInteger(bytes) || bytes < MIN_MEM_BYTES || bytes > MAX_MEM_BYTES) {
+    return `memory size must be between 1 MiB and 2 GiB, got ${bytes} bytes`;
+  }
+  if (bytes % (1 << pageShift) !== 0) return `memory size must be a multiple of the page size (${1 << pageShift})`;
+  return null;
+}
+
+export { Diag };
