@@ -70,6 +70,7 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("boot_pfn", U32),
   m("nr_boot_frames", U32),
   m("strict", U32),
+  m("page_poison", U32),
   m("clock_ms", U64T),
   m("diag_log_pfn", U32),
   m("diag_log_cap", U32),
@@ -102,6 +103,8 @@ export const MACH_MEMMAP_FRAMES = MACH.memmap_frames!;
 export const MACH_BOOT_PFN = MACH.boot_pfn!;
 export const MACH_NR_BOOT_FRAMES = MACH.nr_boot_frames!;
 export const MACH_STRICT = MACH.strict!;
+/** Non-zero: freed frames are filled with PAGE_POISON (CONFIG_PAGE_POISONING with page_poison=1). */
+export const MACH_PAGE_POISON = MACH.page_poison!;
 export const MACH_CLOCK_MS = MACH.clock_ms!;
 export const MACH_DIAG_LOG_PFN = MACH.diag_log_pfn!;
 export const MACH_DIAG_LOG_CAP = MACH.diag_log_cap!;
@@ -141,6 +144,8 @@ export interface PhysMemOptions {
   readonly shared?: boolean;
   /** Throw a KernelFault on the first emulated fault instead of recording it. */
   readonly strict?: boolean;
+  /** Poison freed frames (default true; benchmarks turn it off, as the kernel bench runs without). */
+  readonly poison?: boolean;
 }
 
 export interface DiagRecord {
@@ -190,7 +195,7 @@ export class PhysMem {
     if (err) throw new RangeError(err);
     const buffer = opts.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
     const mem = new PhysMem(buffer, pageShift);
-    mem.boot(opts.strict ?? false);
+    mem.boot(opts.strict ?? false, opts.poison ?? true);
     return mem;
   }
 
@@ -208,7 +213,7 @@ export class PhysMem {
     throw new Error("not a ppemu memory image (no machine header found)");
   }
 
-  private boot(strict: boolean): void {
+  private boot(strict: boolean, poison: boolean): void {
     const h = this.machine;
     const bootPfn = this.memmapFrames;
     const nrBoot = 2;
@@ -220,6 +225,7 @@ export class PhysMem {
     this.wr32(h + MACH_BOOT_PFN, bootPfn);
     this.wr32(h + MACH_NR_BOOT_FRAMES, nrBoot);
     this.wr32(h + MACH_STRICT, strict ? 1 : 0);
+    this.wr32(h + MACH_PAGE_POISON, poison ? 1 : 0);
     this.wr32(h + MACH_DIAG_LOG_PFN, bootPfn + 1);
     this.wr32(h + MACH_DIAG_LOG_CAP, this.pageSize / DIAG_RECORD_SIZE);
     this.wr32(h + MACH_NEXT_ID, 1);
