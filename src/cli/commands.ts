@@ -1,4 +1,13 @@
 /** The command table. One line per command; each command is its own module. */
 import type { Command } from "./common.js";
+import { layoutCommand } from "./cmd-layout.js";
+import { reportCommand } from "./cmd-report.js";
+import { verifyCommand } from "./cmd-verify.js";
+import { scenarioCommand } from "./cmd-scenario.js";
 
-export const COMMANDS: readonly Command[] = [];
+export const COMMANDS: readonly Command[] = [
+  reportCommand,
+  layoutCommand,
+  scenarioCommand,
+  verifyCommand,
+];

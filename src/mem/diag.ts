@@ -5,7 +5,7 @@
  * per-kind u32 counter in the machine header and appends a 16-byte record to a ring in the diag frame:
  *
  *   ╒══════════ struct ppemu_diag (16 B) ══════════╕
- *   │ 0: u32 kind │ 4: u32 a │ 8: u32 b │ 12: u32 time_ms │
+ *   │ 0: u16 kind, u16 c │ 4: u32 a │ 8: u32 b │ 12: u32 time_ms │
  *   ╘══════════════════════════════════════════════╛
  *
  * Counters are exact; the ring keeps the most recent records. The text is rebuilt from the record,
@@ -31,7 +31,7 @@ export const enum Diag {
   DMA_UNMAP_UNKNOWN = 6,
   /** A mapping still present when the device unbound. a = iova, b = device. */
   DMA_MAPPING_OUTLIVES_DRIVER = 7,
-  /** page_pool_release_retry(): in-flight pages keep the pool alive. a = pool id, b = inflight. */
+  /** page_pool_release_retry(): in-flight pages keep the pool alive. a = pool id, b = inflight, c = sec. */
   PP_STALLED_SHUTDOWN = 8,
   /** A page put to a pool that does not own it. a = page, b = pool. */
   PP_PUT_FOREIGN = 9,
@@ -55,7 +55,7 @@ export const NR_DIAG_KINDS = 32;
 
 export interface DiagInfo {
   readonly name: string;
-  /** printk-style severity and text; `%a`/`%b` are the record's args in hex, `%A`/`%B` in decimal. */
+  /** printk-style text; `%a`/`%b` are the record's args in hex, `%A`/`%B`/`%C` in decimal (c is 16-bit). */
   readonly format: string;
 }
 
@@ -68,7 +68,7 @@ export const DIAG_INFO: Readonly<Record<number, DiagInfo>> = {
   [Diag.DMA_DOUBLE_UNMAP]: { name: "double_unmap", format: "WARNING: DMA-API: device %b: device driver tries to free DMA memory it has not allocated [device address=%a] (double unmap)" },
   [Diag.DMA_UNMAP_UNKNOWN]: { name: "unmap_unknown", format: "WARNING: DMA-API: device %b: device driver tries to free DMA memory it has not allocated [device address=%a]" },
   [Diag.DMA_MAPPING_OUTLIVES_DRIVER]: { name: "mapping_outlives_driver", format: "WARNING: DMA-API: device %b: device driver has pending DMA allocations while released from device [device address=%a]" },
-  [Diag.PP_STALLED_SHUTDOWN]: { name: "stalled_pool_shutdown", format: "page_pool_release_retry() stalled pool shutdown: id %A, %B inflight" },
+  [Diag.PP_STALLED_SHUTDOWN]: { name: "stalled_pool_shutdown", format: "page_pool_release_retry() stalled pool shutdown: id %A, %B inflight %C sec" },
   [Diag.PP_PUT_FOREIGN]: { name: "put_foreign_page", format: "WARNING: page_pool_put_page: page %a belongs to another pool (put to pool %b)" },
   [Diag.PP_PUT_NOT_PP]: { name: "put_not_pp_page", format: "WARNING: page_pool_put_page: page %a is not a page_pool page (put to pool %b)" },
   [Diag.PP_DOUBLE_PUT]: { name: "double_put", format: "WARNING: page_pool_put_page: page %a put with pp_ref_count 0 (pool %b)" },
@@ -85,19 +85,21 @@ export class KernelFault extends Error {
     readonly kind: number,
     readonly a: number,
     readonly b: number,
+    readonly c = 0,
   ) {
-    super(formatDiag(kind, a, b));
+    super(formatDiag(kind, a, b, c));
     this.name = "KernelFault";
   }
 }
 
-export function formatDiag(kind: number, a: number, b: number): string {
+export function formatDiag(kind: number, a: number, b: number, c = 0): string {
   const info = DIAG_INFO[kind];
-  if (!info) return `ppemu: unknown diagnostic ${kind} (${a}, ${b})`;
+  if (!info) return `ppemu: unknown diagnostic ${kind} (${a}, ${b}, ${c})`;
   const hex = (v: number) => "0x" + (v >>> 0).toString(16);
   return info.format
     .replace("%a", hex(a))
     .replace("%b", hex(b))
     .replace("%A", String(a >>> 0))
-    .replace("%B", String(b | 0));
+    .replace("%B", String(b | 0))
+    .replace("%C", String(c));
 }

@@ -57,6 +57,12 @@ if (STRUCT_PAGE_SIZE !== 1 << STRUCT_PAGE_SHIFT) throw new Error("struct page si
  */
 export const PG_head = 6;
 export const PG_reserved = 13;
+/**
+ * Emulator-only debug bit (no kernel flag): the page sits in a pool's alloc cache or ring. With the
+ * machine's page_pool checks on, a put of such a page is a double put — the kernel, whose recycled
+ * pages keep pp_ref_count == 1, would silently cache the page twice.
+ */
+export const PG_pp_in_pool = 28;
 
 /**
  * `page_type` values (v6.12+): the top byte holds PGTY_*, the rest is 0; a page that is not typed

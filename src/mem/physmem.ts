@@ -71,6 +71,7 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("nr_boot_frames", U32),
   m("strict", U32),
   m("page_poison", U32),
+  m("pp_checks", U32),
   m("clock_ms", U64T),
   m("diag_log_pfn", U32),
   m("diag_log_cap", U32),
@@ -80,11 +81,15 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("free_area", array(STRUCT_FREE_AREA, NR_PAGE_ORDERS)),
   m("nr_free_pages", U32),
   m("next_id", U32),
+  m("layout", U32),
+  m("cpu", U32),
+  m("in_softirq", U32),
   m("fail", array(STRUCT_PPEMU_FAIL, NR_FAIL_SITES)),
   m("kmalloc_caches", ptr("struct kmem_cache")),
   m("iommu", ptr("struct ppemu_iommu")),
   m("stack", ptr("struct ppemu_stack")),
   m("pools", LIST_HEAD),
+  m("xa_node_cache", ptr("struct kmem_cache")),
 ]);
 
 export const MACHINE_LAYOUT = layoutOf(STRUCT_PPEMU_MACHINE, LP64);
@@ -105,6 +110,8 @@ export const MACH_NR_BOOT_FRAMES = MACH.nr_boot_frames!;
 export const MACH_STRICT = MACH.strict!;
 /** Non-zero: freed frames are filled with PAGE_POISON (CONFIG_PAGE_POISONING with page_poison=1). */
 export const MACH_PAGE_POISON = MACH.page_poison!;
+/** Non-zero: page_pool misuse checks (foreign/non-pp/double put, alloc after destroy) are on. */
+export const MACH_PP_CHECKS = MACH.pp_checks!;
 export const MACH_CLOCK_MS = MACH.clock_ms!;
 export const MACH_DIAG_LOG_PFN = MACH.diag_log_pfn!;
 export const MACH_DIAG_LOG_CAP = MACH.diag_log_cap!;
@@ -114,6 +121,11 @@ export const MACH_DIAG_COUNT = MACH.diag_count!;
 export const MACH_FREE_AREA = MACH.free_area!;
 export const MACH_NR_FREE_PAGES = MACH.nr_free_pages!;
 export const MACH_NEXT_ID = MACH.next_id!;
+/** The kernel build this machine emulates: which page_pool layout (a LayoutId). */
+export const MACH_LAYOUT = MACH.layout!;
+/** The emulated CPU the current code runs on, and whether it runs in softirq (NAPI) context. */
+export const MACH_CPU = MACH.cpu!;
+export const MACH_IN_SOFTIRQ = MACH.in_softirq!;
 export const MACH_FAIL = MACH.fail!;
 export const MACH_KMALLOC_CACHES = MACH.kmalloc_caches!;
 export const MACH_IOMMU = MACH.iommu!;
@@ -146,12 +158,15 @@ export interface PhysMemOptions {
   readonly strict?: boolean;
   /** Poison freed frames (default true; benchmarks turn it off, as the kernel bench runs without). */
   readonly poison?: boolean;
+  /** page_pool misuse checks, like CONFIG_DEBUG_NET (default true; benchmarks turn them off). */
+  readonly ppChecks?: boolean;
 }
 
 export interface DiagRecord {
   readonly kind: number;
   readonly a: number;
   readonly b: number;
+  readonly c: number;
   readonly timeMs: number;
   readonly text: string;
 }
@@ -195,7 +210,7 @@ export class PhysMem {
     if (err) throw new RangeError(err);
     const buffer = opts.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
     const mem = new PhysMem(buffer, pageShift);
-    mem.boot(opts.strict ?? false, opts.poison ?? true);
+    mem.boot(opts.strict ?? false, opts.poison ?? true, opts.ppChecks ?? true);
     return mem;
   }
 
@@ -213,7 +228,7 @@ export class PhysMem {
     throw new Error("not a ppemu memory image (no machine header found)");
   }
 
-  private boot(strict: boolean, poison: boolean): void {
+  private boot(strict: boolean, poison: boolean, ppChecks: boolean): void {
     const h = this.machine;
     const bootPfn = this.memmapFrames;
     const nrBoot = 2;
@@ -226,6 +241,7 @@ export class PhysMem {
     this.wr32(h + MACH_NR_BOOT_FRAMES, nrBoot);
     this.wr32(h + MACH_STRICT, strict ? 1 : 0);
     this.wr32(h + MACH_PAGE_POISON, poison ? 1 : 0);
+    this.wr32(h + MACH_PP_CHECKS, ppChecks ? 1 : 0);
     this.wr32(h + MACH_DIAG_LOG_PFN, bootPfn + 1);
     this.wr32(h + MACH_DIAG_LOG_CAP, this.pageSize / DIAG_RECORD_SIZE);
     this.wr32(h + MACH_NEXT_ID, 1);
@@ -432,9 +448,9 @@ export class PhysMem {
   }
 
   /** Record an emulated kernel fault (or throw it, when strict). */
-  diag(kind: Diag, a: number, b: number): void {
+  diag(kind: Diag, a: number, b: number, c = 0): void {
     const h = this.machine;
-    if (this.rd32(h + MACH_STRICT) !== 0) throw new KernelFault(kind, a, b);
+    if (this.rd32(h + MACH_STRICT) !== 0) throw new KernelFault(kind, a, b, c);
     const cnt = h + MACH_DIAG_COUNT + kind * 4;
     this.wr32(cnt, this.rd32(cnt) + 1);
     const total = this.rd32(h + MACH_DIAG_TOTAL);
@@ -442,7 +458,7 @@ export class PhysMem {
     const cap = this.rd32(h + MACH_DIAG_LOG_CAP);
     const head = this.rd32(h + MACH_DIAG_LOG_HEAD);
     const rec = (this.rd32(h + MACH_DIAG_LOG_PFN) << this.pageShift) + head * DIAG_RECORD_SIZE;
-    this.wr32(rec, kind);
+    this.wr32(rec, (kind & 0xffff) | ((c & 0xffff) << 16));
     this.wr32(rec + 4, a);
     this.wr32(rec + 8, b);
     this.wr32(rec + 12, this.nowMs >>> 0);
@@ -469,8 +485,9 @@ export class PhysMem {
     for (let k = 0; k < n; k++) {
       const slot = (head - n + k + cap) % cap;
       const rec = base + slot * DIAG_RECORD_SIZE;
-      const kind = this.rd32(rec), a = this.rd32(rec + 4), b = this.rd32(rec + 8);
-      out.push({ kind, a, b, timeMs: this.rd32(rec + 12), text: formatDiag(kind, a, b) });
+      const w = this.rd32(rec), a = this.rd32(rec + 4), b = this.rd32(rec + 8);
+      const kind = w & 0xffff, c = w >>> 16;
+      out.push({ kind, a, b, c, timeMs: this.rd32(rec + 12), text: formatDiag(kind, a, b, c) });
     }
     return out;
   }

@@ -200,6 +200,7 @@ export const STRUCT_PAGE_POOL_PARAMS = struct("page_pool_params", [
   m("dma_dir", UINT),
   m("max_len", UINT),
   m("offset", UINT),
+  m("napi_cpu", INT),
 ]);
 
 /** `struct page_pool_alloc_stats` with v11's item counters. */
@@ -225,12 +226,14 @@ export const STRUCT_PAGE_POOL_RECYCLE_STATS = struct("page_pool_recycle_stats", 
 
 /**
  * The emulator's `struct page_pool`: the kernel's fields that page_pool.c touches, plus the state of
- * every tracking strategy (only the pool's own strategy uses its part). All of it lives in the buffer.
- * `tracking` names the strategy; `defer_*` are virtual-clock milliseconds.
+ * every tracking strategy (a pool uses only its own strategy's part). All of it lives in the buffer.
+ * `list` links the machine's pools (for timers, accounting and `explain`); `defer_*` are virtual-clock
+ * milliseconds; `user_id` is the id netlink and the "stalled pool shutdown" warning print.
  */
 export const STRUCT_PAGE_POOL = struct("page_pool", [
   m("p", STRUCT_PAGE_POOL_PARAMS),
-  m("tracking", UINT),
+  m("list", LIST_HEAD),
+  m("user_id", U32),
   m("dma_map", UINT),
   m("dma_sync", UINT),
   m("cpuid", INT),
@@ -244,9 +247,8 @@ export const STRUCT_PAGE_POOL = struct("page_pool", [
   m("destroy_cnt", U64T),
   m("defer_start", U64T),
   m("defer_warn", U64T),
+  /** Next page_pool_release_retry() run (0: none scheduled). */
   m("defer_next", U64T),
-  m("destroyed", UINT),
-  m("pool_list_idx", UINT),
   // item-block (v11)
   m("hold_items", ptr("struct page_pool_item")),
   m("release_items", LLIST_HEAD),

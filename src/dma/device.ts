@@ -1,0 +1,458 @@
+/**
+ * The simulated device and the DMA API over it: dma_map_page_attrs, dma_unmap_page_attrs,
+ * dma_sync_single_for_{device,cpu}, dma_mapping_error, and the driver unbind that tears the IOMMU
+ * domain down.
+ *
+ *  struct ppemu_device (kmalloc'ed; on iommu->devices):
+ *  ╒════════════════════════════════╤══════════════════════════════════════════════════════════╕
+ *  │ node (list_head)               │ link on the IOMMU's device list                          │
+ *  │ id, bound, name[16]            │ bound = 0 once the driver unbound (the struct stays)     │
+ *  │ domain (ppemu_iommu_domain)    │ pgd, IOVA high-water mark, free lists (see iommu.ts)     │
+ *  │ maps, unmaps, syncs (u64)      │ successful DMA API calls                                 │
+ *  │ live                           │ mappings present in the table                            │
+ *  │ unmap_after_unbind … outlived  │ violations, one counter per kind, each with a diag       │
+ *  ╘════════════════════════════════╧══════════════════════════════════════════════════════════╛
+ *
+ * DMA_MAPPING_ERROR is 0 here, not the kernel's ~0: page_pool stores the dma address in
+ * `page->dma_addr`, where 0 means "not mapped", and IOVA 0 is never allocated, so 0 can be nothing
+ * but a failure. `dmaMappingError()` tests for it. dma_addr_t values are u32 (IOVAs stay below 2^32).
+ *
+ * Violations are recorded, never thrown (except in strict mode, by mem.diag): after unbind the
+ * translation is gone, so an unmap or sync is counted and touches nothing; an unmap of an IOVA whose
+ * head entry says "was mapped, now unmapped" is a double unmap; anything else not present is an
+ * unknown IOVA (also for syncs, which dma-debug reports the same way). The diag's `b` is the device id.
+ */
+import { LP64 } from "../arch.js";
+import { layoutOf, offsetOf, m, struct, array, U8, U32, U64T, LIST_HEAD } from "../mem/ctype.js";
+import { Diag } from "../mem/diag.js";
+import { MACH_IOMMU, type PhysMem } from "../mem/physmem.js";
+import type { PageAlloc } from "../mem/buddy.js";
+import type { Slab } from "../mem/slab.js";
+import type { Machine } from "../mem/machine.js";
+import type { FrameClaimer, FrameClaims } from "../mem/accounting.js";
+import {
+  STRUCT_PPEMU_IOMMU_DOMAIN,
+  DOMAIN_PGD,
+  DOMAIN_IOVA_HWM,
+  DOMAIN_TABLE_PAGES,
+  IOMMU_DEVICES,
+  IOMMU_NR_DEVICES,
+  IOMMU_NR_BOUND,
+  IOPTE_PFN,
+  IOPTE_LEN,
+  IOPTE_FLAGS,
+  IOPTE_NEXT,
+  IOPTE_PRESENT,
+  IOPTE_HEAD,
+  IOPTE_UNMAPPED,
+  IOPTE_SKIP_CPU_SYNC,
+  IOPTE_DIR_SHIFT,
+  IOPTE_DIR_MASK,
+  IOPTE_ORDER_SHIFT,
+  IOPTE_ORDER_MASK,
+  IOPTE_OFFSET_SHIFT,
+  NR_IOVA_ORDERS,
+  IommuTable,
+  iommuInit,
+  iovaGeometry,
+  PGD_SLOT_SIZE,
+} from "./iommu.js";
+
+/** enum dma_data_direction (include/linux/dma-direction.h). */
+export const DMA_BIDIRECTIONAL = 0;
+export const DMA_TO_DEVICE = 1;
+export const DMA_FROM_DEVICE = 2;
+export const DMA_NONE = 3;
+/** include/linux/dma-mapping.h: `#define DMA_ATTR_SKIP_CPU_SYNC (1UL << 5)`. */
+export const DMA_ATTR_SKIP_CPU_SYNC = 1 << 5;
+/** The emulator's mapping error: 0 (the kernel's is ~0; see the file comment). */
+export const DMA_MAPPING_ERROR = 0;
+
+export const DEVICE_NAME_LEN = 16;
+
+export const STRUCT_PPEMU_DEVICE = struct("ppemu_device", [
+  m("node", LIST_HEAD),
+  m("id", U32),
+  m("bound", U32),
+  m("name", array(U8, DEVICE_NAME_LEN)),
+  m("domain", STRUCT_PPEMU_IOMMU_DOMAIN),
+  m("maps", U64T),
+  m("unmaps", U64T),
+  m("syncs", U64T),
+  m("live", U32),
+  m("unmap_after_unbind", U32),
+  m("sync_after_unbind", U32),
+  m("double_unmap", U32),
+  m("unmap_unknown", U32),
+  m("outlived_driver", U32),
+]);
+
+export const DEVICE_LAYOUT = layoutOf(STRUCT_PPEMU_DEVICE, LP64);
+export const DEVICE_SIZE = DEVICE_LAYOUT.size;
+export const DEV_NODE = offsetOf(DEVICE_LAYOUT, "node");
+export const DEV_ID = offsetOf(DEVICE_LAYOUT, "id");
+export const DEV_BOUND = offsetOf(DEVICE_LAYOUT, "bound");
+export const DEV_NAME = offsetOf(DEVICE_LAYOUT, "name");
+export const DEV_DOMAIN = offsetOf(DEVICE_LAYOUT, "domain");
+export const DEV_MAPS = offsetOf(DEVICE_LAYOUT, "maps");
+export const DEV_UNMAPS = offsetOf(DEVICE_LAYOUT, "unmaps");
+export const DEV_SYNCS = offsetOf(DEVICE_LAYOUT, "syncs");
+export const DEV_LIVE = offsetOf(DEVICE_LAYOUT, "live");
+export const DEV_UNMAP_AFTER_UNBIND = offsetOf(DEVICE_LAYOUT, "unmap_after_unbind");
+export const DEV_SYNC_AFTER_UNBIND = offsetOf(DEVICE_LAYOUT, "sync_after_unbind");
+export const DEV_DOUBLE_UNMAP = offsetOf(DEVICE_LAYOUT, "double_unmap");
+export const DEV_UNMAP_UNKNOWN = offsetOf(DEVICE_LAYOUT, "unmap_unknown");
+export const DEV_OUTLIVED_DRIVER = offsetOf(DEVICE_LAYOUT, "outlived_driver");
+
+export interface DeviceStats {
+  readonly id: number;
+  readonly name: string;
+  readonly bound: boolean;
+  readonly maps: number;
+  readonly unmaps: number;
+  readonly syncs: number;
+  readonly live: number;
+  readonly unmapAfterUnbind: number;
+  readonly syncAfterUnbind: number;
+  readonly doubleUnmap: number;
+  readonly unmapUnknown: number;
+  readonly outlivedDriver: number;
+  /** Pages of IOMMU table the domain holds now (0 after unbind). */
+  readonly tablePages: number;
+}
+
+/** One live mapping, as `forEachMapping` reports it. */
+export interface MappingInfo {
+  /** The dma address dma_map_page returned. */
+  readonly dmaAddr: number;
+  /** First physical pfn translated. */
+  readonly pfn: number;
+  readonly size: number;
+  readonly dir: number;
+  /** Order of the IOVA block (2^order IOVA pages). */
+  readonly order: number;
+  /** The iopte address of the head entry. */
+  readonly pte: number;
+}
+
+/** The DMA API of the machine. Holds geometry only; every device's state is in the buffer. */
+export class Dma {
+  readonly mem: PhysMem;
+  readonly pa: PageAlloc;
+  readonly slab: Slab;
+  /** The machine's struct ppemu_iommu. */
+  readonly iommu: number;
+  readonly table: IommuTable;
+  readonly pageShift: number;
+  readonly pageSize: number;
+
+  constructor(mach: Machine) {
+    this.mem = mach.mem;
+    this.pa = mach.pa;
+    this.slab = mach.slab;
+    const existing = mach.mem.rdPtr(mach.mem.machine + MACH_IOMMU);
+    this.iommu = existing !== 0 ? existing : iommuInit(mach);
+    if (this.iommu === 0) throw new Error("ppemu: out of memory allocating the IOMMU");
+    this.table = new IommuTable(mach.mem, mach.pa, this.iommu);
+    this.pageShift = mach.mem.pageShift;
+    this.pageSize = mach.mem.pageSize;
+  }
+
+  // ---- device lifetime ----
+
+  /** Probe a device: kmalloc its struct, attach an empty IOMMU domain, mark it bound. 0 on ENOMEM. */
+  deviceCreate(name = ""): number {
+    const mem = this.mem;
+    const dev = this.slab.kmalloc(DEVICE_SIZE);
+    if (dev === 0) return 0;
+    for (let o = 0; o < DEVICE_SIZE; o += 4) mem.wr32(dev + o, 0);
+    if (!this.table.domainInit(dev + DEV_DOMAIN)) {
+      this.slab.kfree(dev);
+      return 0;
+    }
+    const id = mem.nextId();
+    mem.wr32(dev + DEV_ID, id);
+    const label = name || `ppemu${id}`;
+    for (let i = 0; i < DEVICE_NAME_LEN - 1 && i < label.length; i++) mem.u8[dev + DEV_NAME + i] = label.charCodeAt(i) & 0x7f;
+    mem.wr32(dev + DEV_BOUND, 1);
+    mem.listAddTail(dev + DEV_NODE, this.iommu + IOMMU_DEVICES);
+    this.bumpIommu(IOMMU_NR_DEVICES, 1);
+    this.bumpIommu(IOMMU_NR_BOUND, 1);
+    return dev;
+  }
+
+  private bumpIommu(off: number, n: number): void {
+    const a = this.iommu + off;
+    this.mem.wr32(a, (this.mem.rd32(a) + n) >>> 0);
+  }
+
+  isBound(dev: number): boolean {
+    return this.mem.rd32(dev + DEV_BOUND) !== 0;
+  }
+
+  deviceId(dev: number): number {
+    return this.mem.rd32(dev + DEV_ID);
+  }
+
+  deviceName(dev: number): string {
+    let s = "";
+    for (let i = 0; i < DEVICE_NAME_LEN; i++) {
+      const c = this.mem.u8[dev + DEV_NAME + i]!;
+      if (c === 0) break;
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+
+  /**
+   * The driver unbinds: every mapping still in the table outlives its driver (one diag each), then
+   * the domain is torn down and its table pages go back to the page allocator. The device struct
+   * stays, marked unbound, so later DMA calls through it are counted as violations.
+   */
+  deviceUnbind(dev: number): void {
+    const mem = this.mem;
+    if (mem.rd32(dev + DEV_BOUND) === 0) return;
+    const id = mem.rd32(dev + DEV_ID);
+    this.forEachMapping(dev, (mp) => {
+      mem.wr32(dev + DEV_OUTLIVED_DRIVER, mem.rd32(dev + DEV_OUTLIVED_DRIVER) + 1);
+      mem.diag(Diag.DMA_MAPPING_OUTLIVES_DRIVER, mp.dmaAddr, id);
+    });
+    mem.wr32(dev + DEV_BOUND, 0);
+    mem.wr32(dev + DEV_LIVE, 0);
+    this.table.domainTeardown(dev + DEV_DOMAIN);
+    this.bumpIommu(IOMMU_NR_BOUND, -1);
+  }
+
+  /** Release the device struct (unbinding first if still bound). */
+  deviceDestroy(dev: number): void {
+    this.deviceUnbind(dev);
+    this.mem.listDel(dev + DEV_NODE);
+    this.bumpIommu(IOMMU_NR_DEVICES, -1);
+    this.slab.kfree(dev);
+  }
+
+  /** Every device on the IOMMU's list, in creation order. */
+  devices(): number[] {
+    const mem = this.mem;
+    const head = this.iommu + IOMMU_DEVICES;
+    const out: number[] = [];
+    for (let n = mem.rdPtr(head); n !== head; n = mem.rdPtr(n)) out.push(n - DEV_NODE);
+    return out;
+  }
+
+  // ---- the DMA API (hot: no allocation, integer math on the buffer) ----
+
+  /**
+   * `dma_map_page_attrs()`: translate `size` bytes at `offset` in `page` through a fresh IOVA block
+   * of roundup_pow_of_two(pages) pages. Returns the dma address (IOVA + offset in page) or
+   * DMA_MAPPING_ERROR (0) when the device is unbound, the size is 0 or too large, or IOVA space or
+   * table memory ran out.
+   */
+  dmaMapPage(dev: number, page: number, offset: number, size: number, dir: number, attrs: number): number {
+    const mem = this.mem;
+    if (mem.rd32(dev + DEV_BOUND) === 0 || size <= 0) return DMA_MAPPING_ERROR;
+    const shift = this.pageShift;
+    const inPage = offset & (this.pageSize - 1);
+    const pfn = mem.pageToPfn(page) + (offset >>> shift);
+    const nrPages = (inPage + size + this.pageSize - 1) >>> shift;
+    const order = nrPages === 1 ? 0 : 32 - Math.clz32(nrPages - 1);
+    if (order >= NR_IOVA_ORDERS) return DMA_MAPPING_ERROR;
+    const dom = dev + DEV_DOMAIN;
+    const iovaPfn = this.table.allocIova(dom, order);
+    if (iovaPfn === 0) return DMA_MAPPING_ERROR;
+    const pgd = mem.rdPtr(dom + DOMAIN_PGD);
+    const common = ((dir & 0x3) << IOPTE_DIR_SHIFT) | (order << IOPTE_ORDER_SHIFT);
+    const n = 1 << order;
+    for (let i = 0; i < n; i++) {
+      const e = this.table.pteBelowHwm(pgd, iovaPfn + i);
+      if (i < nrPages) {
+        mem.wr32(e + IOPTE_PFN, pfn + i);
+        mem.wr32(e + IOPTE_FLAGS, IOPTE_PRESENT | common);
+      } else {
+        // Padding of the power-of-two block: reserved, nothing translates here.
+        mem.wr32(e + IOPTE_PFN, 0);
+        mem.wr32(e + IOPTE_FLAGS, common);
+      }
+      mem.wr32(e + IOPTE_LEN, 0);
+      mem.wr32(e + IOPTE_NEXT, 0);
+    }
+    const head = this.table.pteBelowHwm(pgd, iovaPfn);
+    mem.wr32(head + IOPTE_LEN, size);
+    const skip = (attrs & DMA_ATTR_SKIP_CPU_SYNC) !== 0 ? IOPTE_SKIP_CPU_SYNC : 0;
+    mem.wr32(head + IOPTE_FLAGS, (IOPTE_PRESENT | IOPTE_HEAD | skip | common | (inPage << IOPTE_OFFSET_SHIFT)) >>> 0);
+    mem.inc64(dev + DEV_MAPS);
+    mem.wr32(dev + DEV_LIVE, mem.rd32(dev + DEV_LIVE) + 1);
+    return (((iovaPfn << shift) >>> 0) + inPage) >>> 0;
+  }
+
+  /** `dma_mapping_error()`. */
+  dmaMappingError(_dev: number, dmaAddr: number): boolean {
+    return dmaAddr === DMA_MAPPING_ERROR;
+  }
+
+  /**
+   * `dma_unmap_page_attrs()`: drop the mapping whose head IOVA page holds `dmaAddr` and free its
+   * IOVA block. Through an unbound device, on an IOVA already unmapped, or on one that heads no
+   * mapping, it records the violation and changes nothing else. (dma-debug's size and direction
+   * checks are not modelled.)
+   */
+  dmaUnmapPage(dev: number, dmaAddr: number, _size: number, _dir: number, _attrs: number): void {
+    const mem = this.mem;
+    if (mem.rd32(dev + DEV_BOUND) === 0) {
+      mem.wr32(dev + DEV_UNMAP_AFTER_UNBIND, mem.rd32(dev + DEV_UNMAP_AFTER_UNBIND) + 1);
+      mem.diag(Diag.DMA_UNMAP_AFTER_UNBIND, dmaAddr, mem.rd32(dev + DEV_ID));
+      return;
+    }
+    const dom = dev + DEV_DOMAIN;
+    const iovaPfn = dmaAddr >>> this.pageShift;
+    const e = iovaPfn === 0 || iovaPfn >= mem.rd32(dom + DOMAIN_IOVA_HWM) ? 0 : this.table.pte(dom, iovaPfn);
+    const flags = e === 0 ? 0 : mem.rd32(e + IOPTE_FLAGS);
+    if ((flags & (IOPTE_PRESENT | IOPTE_HEAD)) !== (IOPTE_PRESENT | IOPTE_HEAD)) {
+      if ((flags & (IOPTE_HEAD | IOPTE_UNMAPPED)) === (IOPTE_HEAD | IOPTE_UNMAPPED)) {
+        mem.wr32(dev + DEV_DOUBLE_UNMAP, mem.rd32(dev + DEV_DOUBLE_UNMAP) + 1);
+        mem.diag(Diag.DMA_DOUBLE_UNMAP, dmaAddr, mem.rd32(dev + DEV_ID));
+      } else {
+        this.unknown(dev, dmaAddr);
+      }
+      return;
+    }
+    const order = (flags & IOPTE_ORDER_MASK) >>> IOPTE_ORDER_SHIFT;
+    const pgd = mem.rdPtr(dom + DOMAIN_PGD);
+    const n = 1 << order;
+    for (let i = 1; i < n; i++) {
+      const t = this.table.pteBelowHwm(pgd, iovaPfn + i);
+      mem.wr32(t + IOPTE_FLAGS, mem.rd32(t + IOPTE_FLAGS) & ~IOPTE_PRESENT);
+    }
+    mem.wr32(e + IOPTE_FLAGS, ((flags & ~IOPTE_PRESENT) | IOPTE_UNMAPPED) >>> 0);
+    this.table.freeIova(dom, iovaPfn, order);
+    mem.inc64(dev + DEV_UNMAPS);
+    mem.wr32(dev + DEV_LIVE, mem.rd32(dev + DEV_LIVE) - 1);
+  }
+
+  private unknown(dev: number, dmaAddr: number): void {
+    const mem = this.mem;
+    mem.wr32(dev + DEV_UNMAP_UNKNOWN, mem.rd32(dev + DEV_UNMAP_UNKNOWN) + 1);
+    mem.diag(Diag.DMA_UNMAP_UNKNOWN, dmaAddr, mem.rd32(dev + DEV_ID));
+  }
+
+  /** The shared check of both sync directions: the IOVA page must translate. */
+  private sync(dev: number, dmaAddr: number): void {
+    const mem = this.mem;
+    if (mem.rd32(dev + DEV_BOUND) === 0) {
+      mem.wr32(dev + DEV_SYNC_AFTER_UNBIND, mem.rd32(dev + DEV_SYNC_AFTER_UNBIND) + 1);
+      mem.diag(Diag.DMA_SYNC_AFTER_UNBIND, dmaAddr, mem.rd32(dev + DEV_ID));
+      return;
+    }
+    const dom = dev + DEV_DOMAIN;
+    const iovaPfn = dmaAddr >>> this.pageShift;
+    const e = iovaPfn === 0 || iovaPfn >= mem.rd32(dom + DOMAIN_IOVA_HWM) ? 0 : this.table.pte(dom, iovaPfn);
+    if (e === 0 || (mem.rd32(e + IOPTE_FLAGS) & IOPTE_PRESENT) === 0) {
+      this.unknown(dev, dmaAddr);
+      return;
+    }
+    mem.inc64(dev + DEV_SYNCS);
+  }
+
+  /** `dma_sync_single_for_device()`. `dmaAddr` may point anywhere inside a live mapping. */
+  dmaSyncSingleForDevice(dev: number, dmaAddr: number, _size: number, _dir: number): void {
+    this.sync(dev, dmaAddr);
+  }
+
+  /** `dma_sync_single_for_cpu()`. */
+  dmaSyncSingleForCpu(dev: number, dmaAddr: number, _size: number, _dir: number): void {
+    this.sync(dev, dmaAddr);
+  }
+
+  /** `iommu_iova_to_phys()`: the physical address a dma address translates to, 0 when none. */
+  iovaToPhys(dev: number, dmaAddr: number): number {
+    const mem = this.mem;
+    const dom = dev + DEV_DOMAIN;
+    const iovaPfn = dmaAddr >>> this.pageShift;
+    if (iovaPfn === 0 || iovaPfn >= mem.rd32(dom + DOMAIN_IOVA_HWM)) return 0;
+    const e = this.table.pte(dom, iovaPfn);
+    if (e === 0 || (mem.rd32(e + IOPTE_FLAGS) & IOPTE_PRESENT) === 0) return 0;
+    return ((mem.rd32(e + IOPTE_PFN) << this.pageShift) >>> 0) + (dmaAddr & (this.pageSize - 1));
+  }
+
+  /** The iopte address for a dma address, 0 when the domain has no entry there. */
+  ptePtr(dev: number, dmaAddr: number): number {
+    return this.table.pte(dev + DEV_DOMAIN, dmaAddr >>> this.pageShift);
+  }
+
+  // ---- reports (not hot) ----
+
+  /** The frame-accounting claimer of the IOMMU (see `iommuFrameClaimer`). */
+  claimer(): FrameClaimer {
+    return iommuFrameClaimer;
+  }
+
+  liveMappings(dev: number): number {
+    return this.mem.rd32(dev + DEV_LIVE);
+  }
+
+  /** Visit every live mapping (head entries with PRESENT), in IOVA order. */
+  forEachMapping(dev: number, cb: (mp: MappingInfo) => void): void {
+    const mem = this.mem;
+    const dom = dev + DEV_DOMAIN;
+    const pgd = mem.rdPtr(dom + DOMAIN_PGD);
+    if (pgd === 0) return;
+    const hwm = mem.rd32(dom + DOMAIN_IOVA_HWM);
+    for (let p = 1; p < hwm; p++) {
+      const e = this.table.pteBelowHwm(pgd, p);
+      const f = mem.rd32(e + IOPTE_FLAGS);
+      if ((f & (IOPTE_PRESENT | IOPTE_HEAD)) !== (IOPTE_PRESENT | IOPTE_HEAD)) continue;
+      cb({
+        dmaAddr: (((p << this.pageShift) >>> 0) + (f >>> IOPTE_OFFSET_SHIFT)) >>> 0,
+        pfn: mem.rd32(e + IOPTE_PFN),
+        size: mem.rd32(e + IOPTE_LEN),
+        dir: (f & IOPTE_DIR_MASK) >>> IOPTE_DIR_SHIFT,
+        order: (f & IOPTE_ORDER_MASK) >>> IOPTE_ORDER_SHIFT,
+        pte: e,
+      });
+    }
+  }
+
+  deviceStats(dev: number): DeviceStats {
+    const mem = this.mem;
+    return {
+      id: mem.rd32(dev + DEV_ID),
+      name: this.deviceName(dev),
+      bound: mem.rd32(dev + DEV_BOUND) !== 0,
+      maps: mem.rd64(dev + DEV_MAPS),
+      unmaps: mem.rd64(dev + DEV_UNMAPS),
+      syncs: mem.rd64(dev + DEV_SYNCS),
+      live: mem.rd32(dev + DEV_LIVE),
+      unmapAfterUnbind: mem.rd32(dev + DEV_UNMAP_AFTER_UNBIND),
+      syncAfterUnbind: mem.rd32(dev + DEV_SYNC_AFTER_UNBIND),
+      doubleUnmap: mem.rd32(dev + DEV_DOUBLE_UNMAP),
+      unmapUnknown: mem.rd32(dev + DEV_UNMAP_UNKNOWN),
+      outlivedDriver: mem.rd32(dev + DEV_OUTLIVED_DRIVER),
+      tablePages: mem.rd32(dev + DEV_DOMAIN + DOMAIN_TABLE_PAGES),
+    };
+  }
+}
+
+export const CLASS_IOMMU_TABLES = "iommu tables";
+
+/**
+ * Frame accounting (src/mem/accounting.ts): every table page (pgd and leaves) of every device on
+ * the machine's IOMMU, found by walking iommu->devices and each domain's pgd, is claimed as
+ * "iommu tables". The iommu and device structs are kmalloc objects (class "slab").
+ */
+export const iommuFrameClaimer: FrameClaimer = (c: FrameClaims) => {
+  const mem = c.mem;
+  const iommu = mem.rdPtr(mem.machine + MACH_IOMMU);
+  if (iommu === 0) return;
+  const { pgdEntries } = iovaGeometry(mem.pageShift);
+  const head = iommu + IOMMU_DEVICES;
+  let guard = 0;
+  for (let n = mem.rdPtr(head); n !== head && n !== 0 && guard++ < mem.nrFrames; n = mem.rdPtr(n)) {
+    const pgd = mem.rdPtr(n - DEV_NODE + DEV_DOMAIN + DOMAIN_PGD);
+    if (pgd === 0) continue;
+    c.claimAddr(pgd, CLASS_IOMMU_TABLES);
+    for (let l = 0; l < pgdEntries; l++) {
+      const leaf = mem.rdPtr(pgd + PGD_SLOT_SIZE * l);
+      if (leaf !== 0) c.claimAddr(leaf, CLASS_IOMMU_TABLES);
+    }
+  }
+};

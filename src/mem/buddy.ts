@@ -1,0 +1,438 @@
+/**
+ * The buddy page allocator (mm/page_alloc.c), with every bit of its state in the machine buffer.
+ *
+ *   machine header                                   memmap (struct page, 64 B each)
+ *   ┌─ free_area[0] ─┬─ free_area[1] ─┬ … ┬─ [10] ─┐
+ *   │ free_list  ────┼──┐             │   │        │   head page of a free block of order o:
+ *   │ nr_free        │  │             │   │        │   ┌────────┬───────────┬──────────┬─────────┐
+ *   └────────────────┴──┼─────────────┴───┴────────┘   │ flags  │ lru.next  │ lru.prev │ …       │
+ *                       └──────────────────────────────►│        │ (page+8)  │          │         │
+ *                                                       ├────────┴───────────┴──────────┴─────────┤
+ *                                                       │ private = o │ page_type = PGTY_buddy<<24 │
+ *                                                       └─────────────────────────────────────────┘
+ *
+ * A free block of order o is 2^o frames starting at a pfn aligned to 2^o; only its head page is on
+ * `free_area[o].free_list` (threaded through `lru`, pointers at page+8 as list_head does) and marked
+ * PageBuddy with its order in `private`. Its buddy is `pfn ^ (1 << o)`; freeing merges with a free
+ * buddy of the same order, order by order, as __free_one_page does.
+ *
+ * An allocation of order > 0 is a compound page (__GFP_COMP is what every caller here wants): PG_head
+ * on the head, the order in page[1].flags bits 0–7 (folio `_flags_1`), and on every tail page
+ * `compound_head = head | 1` (bit 0 = PageTail) in the word page_pool calls `pp_magic`.
+ *
+ * The hot paths (order-0 alloc and free, bulk alloc) are integer arithmetic on the buffer's u32 view:
+ * no objects, no closures.
+ */
+import { LP64, archConsts } from "../arch.js";
+import {
+  type PhysMem,
+  FailSite,
+  MAX_PAGE_ORDER,
+  MACH_FREE_AREA,
+  MACH_NR_FREE_PAGES,
+  MACH_PAGE_POISON,
+  FREE_AREA_SIZE,
+  FREE_AREA_FREE_LIST,
+  FREE_AREA_NR_FREE,
+} from "./physmem.js";
+import {
+  STRUCT_PAGE_SHIFT,
+  STRUCT_PAGE_SIZE,
+  PAGE_FLAGS,
+  PAGE_PP_MAGIC,
+  PAGE_LRU_NEXT,
+  PAGE_COMPOUND_HEAD,
+  PAGE_MAPPING,
+  PAGE_PRIVATE,
+  PAGE_TYPE,
+  PAGE_REFCOUNT,
+  PAGE_MEMCG,
+  PAGE_TYPE_NONE,
+  PAGE_POISON,
+  PGTY_buddy,
+  PG_head,
+  PG_reserved,
+  pageTypeWord,
+  VMEMMAP_HI,
+} from "./page.js";
+import { Diag } from "./diag.js";
+
+/** `__GFP_ZERO`: hand the memory out zeroed. */
+export const GFP_ZERO = 1;
+
+/** `page_type` of the head page of a free block (PageBuddy). */
+export const PAGE_TYPE_BUDDY = pageTypeWord(PGTY_buddy);
+/** Folio `_flags_1` (page[1].flags) bits that hold the compound order. */
+export const COMPOUND_ORDER_MASK = 0xff;
+
+const C = archConsts(LP64);
+/** v6.16 `page_pool_page_is_pp()`: `(pp_magic & PP_MAGIC_MASK) == PP_SIGNATURE`, word by word. */
+const PP_MAGIC_MASK_LO = C.dmaIndex.PP_MAGIC_MASK.lo;
+const PP_MAGIC_MASK_HI = C.dmaIndex.PP_MAGIC_MASK.hi;
+const PP_SIGNATURE_LO = C.PP_SIGNATURE.lo;
+const PP_SIGNATURE_HI = C.PP_SIGNATURE.hi;
+
+const HEAD_FLAG = 1 << PG_head;
+const RESERVED_FLAG = 1 << PG_reserved;
+
+// u32 word offsets inside struct page.
+const W_FLAGS = PAGE_FLAGS >>> 2;
+const W_COMPOUND_HEAD = PAGE_COMPOUND_HEAD >>> 2;
+const W_PP_MAGIC = PAGE_PP_MAGIC >>> 2;
+const W_MAPPING = PAGE_MAPPING >>> 2;
+const W_PRIVATE = PAGE_PRIVATE >>> 2;
+const W_TYPE = PAGE_TYPE >>> 2;
+const W_REFCOUNT = PAGE_REFCOUNT >>> 2;
+const W_MEMCG = PAGE_MEMCG >>> 2;
+const PAGE_WORDS = STRUCT_PAGE_SIZE >>> 2;
+
+export class PageAlloc {
+  readonly mem: PhysMem;
+  private readonly u32: Uint32Array;
+  private readonly nrFrames: number;
+  private readonly pageShift: number;
+  /** Address of free_area[0] in the machine header. */
+  private readonly freeArea: number;
+  private readonly nrFreePagesW: number;
+  private readonly poisonW: number;
+
+  /** Attach to a machine whose page allocator is already initialised. */
+  constructor(mem: PhysMem) {
+    this.mem = mem;
+    this.u32 = mem.u32;
+    this.nrFrames = mem.nrFrames;
+    this.pageShift = mem.pageShift;
+    this.freeArea = mem.machine + MACH_FREE_AREA;
+    this.nrFreePagesW = (mem.machine + MACH_NR_FREE_PAGES) >>> 2;
+    this.poisonW = (mem.machine + MACH_PAGE_POISON) >>> 2;
+  }
+
+  /**
+   * memblock_free_all(): hand every frame from the first allocatable one to the end to the buddy
+   * lists, as naturally aligned blocks of the largest order that fits. Like __free_pages_core the
+   * blocks go to the list tails (FPI_TO_TAIL), so the lowest pfns are handed out first.
+   */
+  static init(mem: PhysMem): PageAlloc {
+    const pa = new PageAlloc(mem);
+    for (let o = 0; o <= MAX_PAGE_ORDER; o++) {
+      mem.listInit(pa.freeList(o));
+      mem.wr64(pa.freeArea + o * FREE_AREA_SIZE + FREE_AREA_NR_FREE, 0, 0);
+    }
+    mem.wr32(mem.machine + MACH_NR_FREE_PAGES, 0);
+    let pfn = mem.firstAllocatablePfn;
+    while (pfn < mem.nrFrames) {
+      let order = pfn === 0 ? MAX_PAGE_ORDER : Math.min(MAX_PAGE_ORDER, 31 - Math.clz32(pfn & -pfn));
+      while (pfn + (1 << order) > mem.nrFrames) order--;
+      pa.freeOne(pfn, order, true);
+      pfn += 1 << order;
+    }
+    return pa;
+  }
+
+  /** Address of `free_area[order].free_list`. */
+  freeList(order: number): number {
+    return this.freeArea + order * FREE_AREA_SIZE + FREE_AREA_FREE_LIST;
+  }
+
+  /** `free_area[order].nr_free`: free blocks of that order. */
+  nrFreeByOrder(order: number): number {
+    return this.u32[(this.freeArea + order * FREE_AREA_SIZE + FREE_AREA_NR_FREE) >>> 2]!;
+  }
+
+  /** NR_FREE_PAGES: free frames in all orders. */
+  nrFree(): number {
+    return this.u32[this.nrFreePagesW]!;
+  }
+
+  // ---- alloc ----
+
+  /** `alloc_pages(gfp, order)`: a struct page pointer, or 0 (NULL). */
+  allocPages(order: number, gfp = 0): number {
+    if (this.mem.shouldFail(FailSite.PAGE_ALLOC)) return 0;
+    // WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER) and NULL, as __alloc_pages does.
+    if (!(order >= 0 && order <= MAX_PAGE_ORDER)) return 0;
+    const page = this.rmqueue(order | 0);
+    if (page !== 0) this.prepNewPage(page, order | 0, gfp);
+    return page;
+  }
+
+  /**
+   * `alloc_pages_bulk(gfp, nr, page_array)` (order 0): `pageArray` is an in-buffer array of 64-bit
+   * `struct page *` slots. NULL slots are filled left to right; populated ones are skipped. Returns
+   * the kernel's `nr_populated`: the index of the first slot it could not fill (nr when it filled
+   * them all), so every slot below it is populated.
+   */
+  allocPagesBulk(nr: number, pageArray: number, gfp = 0): number {
+    const u32 = this.u32;
+    let i = 0;
+    while (i < nr && u32[(pageArray + i * 8) >>> 2] !== 0) i++;
+    if (i >= nr) return i;
+    // prepare_alloc_pages() runs should_fail_alloc_page() once per bulk call.
+    if (this.mem.shouldFail(FailSite.PAGE_ALLOC)) return i;
+    while (i < nr) {
+      const w = (pageArray + i * 8) >>> 2;
+      if (u32[w] !== 0) {
+        i++;
+        continue;
+      }
+      const page = this.rmqueue(0);
+      if (page === 0) break;
+      this.prepNewPage(page, 0, gfp);
+      u32[w] = page;
+      u32[w + 1] = VMEMMAP_HI; // the slot holds a struct page *
+      i++;
+    }
+    return i;
+  }
+
+  /** __rmqueue_smallest(): take the first block of the smallest order >= `order`, split the rest. */
+  private rmqueue(order: number): number {
+    const u32 = this.u32;
+    for (let cur = order; cur <= MAX_PAGE_ORDER; cur++) {
+      const head = this.freeArea + cur * FREE_AREA_SIZE + FREE_AREA_FREE_LIST;
+      const first = u32[head >>> 2]!;
+      if (first === head) continue;
+      const page = first - PAGE_LRU_NEXT;
+      this.delFromFreeList(page, cur);
+      // expand(): keep the low half, give each high half back at its order.
+      let high = cur;
+      while (high > order) {
+        high--;
+        this.addToFreeList(page + ((1 << high) << STRUCT_PAGE_SHIFT), high, false);
+      }
+      return page;
+    }
+    return 0;
+  }
+
+  /** prep_new_page(): one reference, zeroing for __GFP_ZERO, compound metadata for order > 0. */
+  private prepNewPage(page: number, order: number, gfp: number): void {
+    const u32 = this.u32;
+    const w = page >>> 2;
+    u32[w + W_REFCOUNT] = 1;
+    if ((gfp & GFP_ZERO) !== 0) {
+      const base = (page >>> STRUCT_PAGE_SHIFT) << this.pageShift;
+      this.mem.u8.fill(0, base, base + ((1 << this.pageShift) << order));
+    }
+    if (order > 0) this.prepCompound(page, order);
+  }
+
+  /** prep_compound_page(). */
+  private prepCompound(page: number, order: number): void {
+    const u32 = this.u32;
+    const w = page >>> 2;
+    u32[w + W_FLAGS] = (u32[w + W_FLAGS]! | HEAD_FLAG) >>> 0;
+    const w1 = w + PAGE_WORDS;
+    u32[w1 + W_FLAGS] = ((u32[w1 + W_FLAGS]! & ~COMPOUND_ORDER_MASK) | order) >>> 0;
+    const n = 1 << order;
+    for (let i = 1; i < n; i++) {
+      const tail = page + (i << STRUCT_PAGE_SHIFT);
+      this.mem.wrPagePtr(tail + PAGE_COMPOUND_HEAD, page);
+      u32[(tail + PAGE_COMPOUND_HEAD) >>> 2] = (page | 1) >>> 0;
+    }
+  }
+
+  // ---- free ----
+
+  /**
+   * `__free_pages(page, order)`: drop a reference; the last one frees the block after
+   * free_pages_prepare()'s checks. A bad page is reported and leaked, as bad_page() leaves it.
+   */
+  freePages(page: number, order: number): void {
+    const u32 = this.u32;
+    const mem = this.mem;
+    const pfn = page >>> STRUCT_PAGE_SHIFT;
+    if (page <= 0 || (page & (STRUCT_PAGE_SIZE - 1)) !== 0 || pfn >= this.nrFrames) {
+      mem.diag(Diag.BAD_PAGE_STATE, pfn, page);
+      return;
+    }
+    const w = page >>> 2;
+    if (u32[w + W_TYPE] === PAGE_TYPE_BUDDY) {
+      mem.diag(Diag.DOUBLE_FREE, pfn, order);
+      return;
+    }
+    const ch = u32[w + W_COMPOUND_HEAD]!;
+    if ((ch & 1) !== 0) {
+      // A tail page handed to __free_pages on its own.
+      mem.diag(Diag.BAD_PAGE_STATE, pfn, ch);
+      return;
+    }
+    const ref = u32[w + W_REFCOUNT]!;
+    if (ref === 0) {
+      mem.diag(this.inFreeBlock(pfn) ? Diag.DOUBLE_FREE : Diag.BAD_PAGE_STATE, pfn, 0);
+      return;
+    }
+    u32[w + W_REFCOUNT] = ref - 1;
+    if (ref !== 1) return;
+    if (!this.freePagesPrepare(page, order)) return;
+    this.freeOne(pfn, order, false);
+  }
+
+  /** free_pages_prepare(): refuse bad pages, undo compound metadata, poison. */
+  private freePagesPrepare(page: number, order: number): boolean {
+    const u32 = this.u32;
+    const mem = this.mem;
+    const w = page >>> 2;
+    const pfn = page >>> STRUCT_PAGE_SHIFT;
+    const magicLo = u32[w + W_PP_MAGIC]!;
+    // page_bad_reason() tests "page_pool leak" last, so it is the reason that wins.
+    if ((magicLo & PP_MAGIC_MASK_LO) === PP_SIGNATURE_LO && (u32[w + W_PP_MAGIC + 1]! & PP_MAGIC_MASK_HI) >>> 0 === PP_SIGNATURE_HI) {
+      mem.diag(Diag.PAGE_POOL_LEAK, pfn, magicLo);
+      return false;
+    }
+    const type = u32[w + W_TYPE]!;
+    if (type !== PAGE_TYPE_NONE) {
+      mem.diag(Diag.BAD_PAGE_STATE, pfn, type); // "nonzero mapcount" / a type its owner did not clear
+      return false;
+    }
+    if (u32[w + W_MAPPING] !== 0) {
+      mem.diag(Diag.BAD_PAGE_STATE, pfn, u32[w + W_MAPPING]!); // "non-NULL mapping"
+      return false;
+    }
+    if (u32[w + W_MEMCG] !== 0) {
+      mem.diag(Diag.BAD_PAGE_STATE, pfn, u32[w + W_MEMCG]!); // "page still charged to cgroup"
+      return false;
+    }
+    const flags = u32[w + W_FLAGS]!;
+    if ((flags & RESERVED_FLAG) !== 0) {
+      mem.diag(Diag.BAD_PAGE_STATE, pfn, flags); // "PAGE_FLAGS_CHECK_AT_FREE flag(s) set"
+      return false;
+    }
+    const isHead = (flags & HEAD_FLAG) !== 0;
+    const compound = isHead ? u32[w + PAGE_WORDS + W_FLAGS]! & COMPOUND_ORDER_MASK : 0;
+    if (order !== compound || order > MAX_PAGE_ORDER || pfn + (1 << order) > this.nrFrames) {
+      mem.diag(Diag.BAD_PAGE_STATE, pfn, order); // compound order does not match the free order
+      return false;
+    }
+    if (order > 0) {
+      const n = 1 << order;
+      const want = (page | 1) >>> 0;
+      for (let i = 1; i < n; i++) {
+        const tw = w + i * PAGE_WORDS;
+        if (u32[tw + W_COMPOUND_HEAD] !== want) {
+          mem.diag(Diag.BAD_PAGE_STATE, pfn + i, u32[tw + W_COMPOUND_HEAD]!); // "corrupted compound_head"
+          return false;
+        }
+      }
+      u32[w + W_FLAGS] = (flags & ~HEAD_FLAG) >>> 0;
+      u32[w + PAGE_WORDS + W_FLAGS] = (u32[w + PAGE_WORDS + W_FLAGS]! & ~COMPOUND_ORDER_MASK) >>> 0;
+      for (let i = 1; i < n; i++) {
+        const tw = w + i * PAGE_WORDS;
+        u32[tw + W_COMPOUND_HEAD] = 0;
+        u32[tw + W_COMPOUND_HEAD + 1] = 0;
+      }
+    }
+    if (u32[this.poisonW] !== 0) {
+      const base = pfn << this.pageShift;
+      mem.u8.fill(PAGE_POISON, base, base + ((1 << this.pageShift) << order));
+    }
+    return true;
+  }
+
+  /**
+   * __free_one_page(): merge with free buddies as far as they go, then put the block on its list —
+   * at the tail when the next-order buddy is free too (buddy_merge_likely), or when `toTail`
+   * (FPI_TO_TAIL) says so.
+   */
+  private freeOne(pfn: number, order: number, toTail: boolean): void {
+    const u32 = this.u32;
+    while (order < MAX_PAGE_ORDER) {
+      const buddyPfn = pfn ^ (1 << order);
+      if (buddyPfn >= this.nrFrames) break;
+      const bw = (buddyPfn << STRUCT_PAGE_SHIFT) >>> 2;
+      if (u32[bw + W_TYPE] !== PAGE_TYPE_BUDDY || u32[bw + W_PRIVATE] !== order) break;
+      this.delFromFreeList(buddyPfn << STRUCT_PAGE_SHIFT, order);
+      pfn &= buddyPfn;
+      order++;
+    }
+    if (!toTail && order < MAX_PAGE_ORDER - 1) {
+      const higherPfn = pfn & ~(1 << order);
+      const higherBuddy = higherPfn ^ (1 << (order + 1));
+      if (higherBuddy < this.nrFrames) {
+        const hw = (higherBuddy << STRUCT_PAGE_SHIFT) >>> 2;
+        toTail = u32[hw + W_TYPE] === PAGE_TYPE_BUDDY && u32[hw + W_PRIVATE] === order + 1;
+      }
+    }
+    this.addToFreeList(pfn << STRUCT_PAGE_SHIFT, order, toTail);
+  }
+
+  /** __add_to_free_list() + set_buddy_order(). */
+  private addToFreeList(page: number, order: number, tail: boolean): void {
+    const u32 = this.u32;
+    const w = page >>> 2;
+    u32[w + W_TYPE] = PAGE_TYPE_BUDDY;
+    u32[w + W_PRIVATE] = order;
+    u32[w + W_PRIVATE + 1] = 0;
+    const head = this.freeArea + order * FREE_AREA_SIZE;
+    if (tail) this.mem.listAddTail(page + PAGE_LRU_NEXT, head + FREE_AREA_FREE_LIST);
+    else this.mem.listAdd(page + PAGE_LRU_NEXT, head + FREE_AREA_FREE_LIST);
+    const nw = (head + FREE_AREA_NR_FREE) >>> 2;
+    u32[nw] = u32[nw]! + 1;
+    u32[this.nrFreePagesW] = u32[this.nrFreePagesW]! + (1 << order);
+  }
+
+  /** __del_page_from_free_list(): unlink, clear PageBuddy and the order. */
+  private delFromFreeList(page: number, order: number): void {
+    const u32 = this.u32;
+    const w = page >>> 2;
+    this.mem.listDel(page + PAGE_LRU_NEXT);
+    u32[w + W_TYPE] = PAGE_TYPE_NONE;
+    u32[w + W_PRIVATE] = 0;
+    const nw = (this.freeArea + order * FREE_AREA_SIZE + FREE_AREA_NR_FREE) >>> 2;
+    u32[nw] = u32[nw]! - 1;
+    u32[this.nrFreePagesW] = u32[this.nrFreePagesW]! - (1 << order);
+  }
+
+  /** Is the frame inside a free buddy block (its head or one of its tails)? Error paths only. */
+  inFreeBlock(pfn: number): boolean {
+    const u32 = this.u32;
+    for (let o = 0; o <= MAX_PAGE_ORDER; o++) {
+      const head = pfn & ~((1 << o) - 1);
+      const hw = (head << STRUCT_PAGE_SHIFT) >>> 2;
+      if (u32[hw + W_TYPE] === PAGE_TYPE_BUDDY && u32[hw + W_PRIVATE]! >= o) return true;
+    }
+    return false;
+  }
+
+  // ---- references and compound pages ----
+
+  /** `compound_head()`: the head page of a tail, the page itself otherwise. */
+  compoundHead(page: number): number {
+    const ch = this.u32[(page + PAGE_COMPOUND_HEAD) >>> 2]!;
+    return (ch & 1) !== 0 ? ch - 1 : page;
+  }
+
+  /** `compound_order()`: 0 unless `page` is a compound head. */
+  compoundOrder(page: number): number {
+    const w = page >>> 2;
+    return (this.u32[w + W_FLAGS]! & HEAD_FLAG) !== 0 ? this.u32[w + PAGE_WORDS + W_FLAGS]! & COMPOUND_ORDER_MASK : 0;
+  }
+
+  /** `page_count()`: the head's `_refcount`. */
+  pageCount(page: number): number {
+    return this.u32[(this.compoundHead(page) + PAGE_REFCOUNT) >>> 2]!;
+  }
+
+  /** `get_page()`. Taking a reference on a page nobody holds is a use after free. */
+  getPage(page: number): void {
+    const head = this.compoundHead(page);
+    const w = (head + PAGE_REFCOUNT) >>> 2;
+    const ref = this.u32[w]!;
+    if (ref === 0) {
+      this.mem.diag(Diag.BAD_PAGE_STATE, head >>> STRUCT_PAGE_SHIFT, 0);
+      return;
+    }
+    this.u32[w] = ref + 1;
+  }
+
+  /** `put_page()`: drop a reference on the head; the last one frees the whole compound page. */
+  putPage(page: number): void {
+    const head = this.compoundHead(page);
+    this.freePages(head, this.compoundOrder(head));
+  }
+
+  /** `PageBuddy()`. */
+  isBuddy(page: number): boolean {
+    return this.u32[(page + PAGE_TYPE) >>> 2] === PAGE_TYPE_BUDDY;
+  }
+}

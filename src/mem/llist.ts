@@ -1,0 +1,48 @@
+/**
+ * `struct llist_head` (include/linux/llist.h) in the buffer: a lock-less singly linked list whose
+ * producers push with cmpxchg from any CPU and whose single consumer takes everything at once with
+ * xchg. Pointers point at the `llist_node` member, as in the kernel (`llist_entry()` subtracts its
+ * offset). The 64-bit pointer's low word carries the address and is what the atomics act on; the
+ * high word is the region tag, a function of the low word (0 for NULL), rewritten after each store.
+ */
+import { DIRECT_MAP_HI } from "./page.js";
+
+/** `llist_add()`: push `node` onto `head`; true if the list was empty before. */
+export function llistAdd(u32: Uint32Array, node: number, head: number): boolean {
+  const h = head >>> 2;
+  const n = node >>> 2;
+  let first: number;
+  do {
+    first = Atomics.load(u32, h);
+    u32[n] = first;
+    u32[n + 1] = first === 0 ? 0 : DIRECT_MAP_HI;
+  } while (Atomics.compareExchange(u32, h, first, node) !== first);
+  u32[h + 1] = DIRECT_MAP_HI;
+  return first === 0;
+}
+
+/** `__llist_add()`: the same without atomics, for a list only its owner touches. */
+export function llistAddLocked(u32: Uint32Array, node: number, head: number): void {
+  const h = head >>> 2;
+  const n = node >>> 2;
+  const first = u32[h]!;
+  u32[n] = first;
+  u32[n + 1] = first === 0 ? 0 : DIRECT_MAP_HI;
+  u32[h] = node;
+  u32[h + 1] = DIRECT_MAP_HI;
+}
+
+/** `llist_del_all()`: take the whole list (newest first); 0 when empty. */
+export function llistDelAll(u32: Uint32Array, head: number): number {
+  const h = head >>> 2;
+  const first = Atomics.exchange(u32, h, 0);
+  u32[h + 1] = 0;
+  return first;
+}
+
+/** Number of nodes reachable from `first` (walks; not for hot paths). */
+export function llistCount(u32: Uint32Array, first: number): number {
+  let n = 0;
+  for (let p = first; p !== 0; p = u32[p >>> 2]!) n++;
+  return n;
+}

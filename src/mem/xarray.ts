@@ -1,0 +1,807 @@
+/**
+ * The XArray (include/linux/xarray.h, lib/xarray.c), as the v6.16 page_pool uses it for `dma_mapped`:
+ * a radix tree of 64-slot `struct xa_node`s in the buffer, ids handed out by xa_alloc() from the
+ * XA_FREE_MARK bitmaps, entries swapped out by xa_cmpxchg(), nodes from a `radix_tree_node` slab cache.
+ *
+ *   struct xarray (16 B)               struct xa_node (576 B, lp64)
+ *   ╒═════════╤══════════╤═════════╕    ╒═══════════════════════════════════════╕
+ *   │ xa_lock │ xa_flags │ xa_head ├──► │ shift offset count nr_values (u8 ×4)  │  0
+ *   ╘═════════╧══════════╧═════════╛    │ parent ─► node one level up (NULL=top) │  8
+ *     0         4          8            │ array  ─► the struct xarray            │ 16
+ *                                       │ private_list / rcu_head                │ 24
+ *                                       │ slots[64]: entry | node|2 | 0x406 (zero)│ 40
+ *                                       │ marks[3][1]: bit i = slot i marked     │ 552
+ *                                       ╘═══════════════════════════════════════╛
+ *
+ * Entries. A slot holds a 64-bit `void *`; its low word is the emulator pointer and the high word the
+ * region tag (vmemmap for struct page pointers, direct map otherwise), so only the low word is ever
+ * compared. The low two bits classify it as in the kernel: 00 a pointer, 10 an internal entry — a
+ * node pointer is `node | 2` (xa_mk_node; node addresses are > 4096), `xa_mk_internal(257)` = 0x406
+ * is XA_ZERO_ENTRY (an allocated id with a NULL entry, and the busy index 0 of an ALLOC1 array).
+ * `xa_head` is NULL (empty), the entry at index 0 (when that is the only index in use), or the root.
+ *
+ * Shape, exactly as lib/xarray.c: a node of `shift` s covers 64 << s indices; xas_expand() adds roots
+ * above until the index fits, xas_create() allocates the missing levels down to the leaf, a node
+ * whose `count` reaches 0 is freed bottom-up (xas_delete_node) and a root with only slot 0 in use is
+ * replaced by its child (xas_shrink). With XA_FLAGS_ALLOC1 index 0 is held by XA_ZERO_ENTRY in the
+ * first leaf, so ids 1..63 fit one node and id 64 already needs three (a shift-6 root and two leaves).
+ *
+ * Free ids. In an ALLOC array (XA_FLAGS_TRACK_FREE) mark 0 is XA_FREE_MARK: a leaf bit is set when
+ * its slot is NULL, an interior bit when the slot is NULL or the child has any bit set, and the
+ * array-level bit (`XA_FLAGS_MARK(0)` in xa_flags) when the root has any. xa_alloc() descends
+ * along set bits (xas_find_marked), so finding the lowest free id costs one 64-bit scan per level.
+ *
+ * Emulator choices, documented where they differ from the C API:
+ *  - Indices are u32 (0 … 2^32-1, so at most 6 levels: shifts 30, 24, …, 0); entries are non-NULL,
+ *    4-aligned u32 pointers (value entries and tagged pointers are not supported → -EINVAL).
+ *  - Errors are negative numbers (-ENOMEM, -EBUSY, -EINVAL) instead of xa_err() pointers; `xaAlloc`
+ *    returns the id instead of writing it through `u32 *id`.
+ *  - The nodes a store needs are counted first and allocated together before the tree is touched
+ *    (what xas_nomem() preallocation achieves), so an allocation failure leaves the tree unchanged.
+ *  - Writers take `xa_lock` (a spin lock word, Atomics); readers (xaLoad, xaFind) run lockless as
+ *    RCU readers would, but nodes are freed at once (no grace period), so readers on other workers
+ *    racing with erases must take the lock themselves.
+ */
+import { LP64 } from "../arch.js";
+import { layoutOf, offsetOf } from "./ctype.js";
+import { STRUCT_XARRAY, STRUCT_XA_NODE, XA_CHUNK_SHIFT, XA_CHUNK_SIZE } from "./structs.js";
+import { FailSite, MACHINE_LAYOUT, type PhysMem } from "./physmem.js";
+import { DIRECT_MAP_HI, VMEMMAP_HI } from "./page.js";
+import { GFP_ZERO } from "./buddy.js";
+import type { Machine } from "./machine.js";
+
+export const XARRAY_LAYOUT = layoutOf(STRUCT_XARRAY, LP64);
+export const XA_NODE_LAYOUT = layoutOf(STRUCT_XA_NODE, LP64);
+/** sizeof(struct xarray) = 16. */
+export const XARRAY_SIZE = XARRAY_LAYOUT.size;
+/** sizeof(struct xa_node) = 576: 7 per 4 KiB slab page. */
+export const XA_NODE_SIZE = XA_NODE_LAYOUT.size;
+
+const XA_LOCK = offsetOf(XARRAY_LAYOUT, "xa_lock");
+const XA_FLAGS = offsetOf(XARRAY_LAYOUT, "xa_flags");
+const XA_HEAD = offsetOf(XARRAY_LAYOUT, "xa_head");
+export const XA_NODE_SHIFT = offsetOf(XA_NODE_LAYOUT, "shift");
+export const XA_NODE_OFFSET = offsetOf(XA_NODE_LAYOUT, "offset");
+export const XA_NODE_COUNT = offsetOf(XA_NODE_LAYOUT, "count");
+export const XA_NODE_NR_VALUES = offsetOf(XA_NODE_LAYOUT, "nr_values");
+export const XA_NODE_PARENT = offsetOf(XA_NODE_LAYOUT, "parent");
+export const XA_NODE_ARRAY = offsetOf(XA_NODE_LAYOUT, "array");
+export const XA_NODE_PRIVATE_LIST = offsetOf(XA_NODE_LAYOUT, "private_list");
+export const XA_NODE_SLOTS = offsetOf(XA_NODE_LAYOUT, "slots");
+export const XA_NODE_MARKS = offsetOf(XA_NODE_LAYOUT, "marks");
+/** Bytes of one mark bitmap (`unsigned long marks[mark][XA_MARK_LONGS]`). */
+const MARK_BYTES = XA_NODE_LAYOUT.sz.marks! / 3;
+const MACH_XA_NODE_CACHE = offsetOf(MACHINE_LAYOUT, "xa_node_cache");
+
+const SLOTS = XA_NODE_SLOTS;
+const MARKS = XA_NODE_MARKS;
+const XA_CHUNK_MASK = XA_CHUNK_SIZE - 1;
+
+// xa_flags (include/linux/xarray.h). The array-level marks sit above the gfp bits.
+export const XA_FLAGS_LOCK_IRQ = 1;
+export const XA_FLAGS_LOCK_BH = 2;
+export const XA_FLAGS_TRACK_FREE = 4;
+export const XA_FLAGS_ZERO_BUSY = 8;
+export const XA_FLAGS_ALLOC_WRAPPED = 16;
+export const XA_FLAGS_ACCOUNT = 32;
+/**
+ * `__GFP_BITS_SHIFT` = `___GFP_LAST_BIT`, config dependent since v6.9: 25 on an x86-64 build with
+ * CONFIG_SLAB_OBJ_EXT (memcg) and without LOCKDEP or KASAN_HW_TAGS.
+ */
+export const GFP_BITS_SHIFT = 25;
+export const XA_MARK_0 = 0;
+export const XA_MARK_1 = 1;
+export const XA_MARK_2 = 2;
+export const XA_FREE_MARK = XA_MARK_0;
+/** `XA_FLAGS_MARK(mark)`: "some entry in the array has this mark". */
+export function xaFlagsMark(mark: number): number {
+  return (1 << (GFP_BITS_SHIFT + mark)) >>> 0;
+}
+const FLAGS_FREE = xaFlagsMark(XA_FREE_MARK);
+const FLAGS_ALL_MARKS = xaFlagsMark(0) | xaFlagsMark(1) | xaFlagsMark(2);
+/** ids from 0: every index starts free, so the array-level free mark starts set. */
+export const XA_FLAGS_ALLOC = XA_FLAGS_TRACK_FREE | FLAGS_FREE;
+/** ids from 1 (page_pool's `dma_mapped`): index 0 is busy, held by XA_ZERO_ENTRY once a node exists. */
+export const XA_FLAGS_ALLOC1 = XA_FLAGS_TRACK_FREE | XA_FLAGS_ZERO_BUSY;
+
+/** `xa_mk_internal(v)`. */
+export function xaMkInternal(v: number): number {
+  return ((v << 2) | 2) >>> 0;
+}
+export const XA_RETRY_ENTRY = xaMkInternal(256);
+export const XA_ZERO_ENTRY = xaMkInternal(257);
+/** `xa_mk_node()`: a node pointer stored in a slot is tagged as an internal entry. */
+export function xaMkNode(node: number): number {
+  return (node | 2) >>> 0;
+}
+export function xaToNode(entry: number): number {
+  return entry - 2;
+}
+/** `xa_is_node()`: internal and above 4096 (the small internal values are siblings, retry, zero). */
+export function xaIsNode(entry: number): boolean {
+  return (entry & 3) === 2 && entry > 4096;
+}
+
+export const ENOMEM = 12;
+export const EBUSY = 16;
+export const EINVAL = 22;
+/** `XA_LIMIT(1, U32_MAX)` and friends: limits are [min, max] inclusive, both u32. */
+export const XA_LIMIT_U32_MAX = 0xffffffff;
+
+/** 2^i for i in 0..42: index arithmetic above 2^32 (a shift-30 root spans 2^36) stays exact. */
+const POW2 = new Float64Array(43);
+for (let i = 0; i < POW2.length; i++) POW2[i] = 2 ** i;
+
+function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+type Slab = Machine["slab"];
+
+export class XArray {
+  readonly mem: PhysMem;
+  /** `radix_tree_node_cachep`: created once per machine, its pointer kept in the machine header. */
+  readonly nodeCache: number;
+  private readonly slab: Slab;
+  private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+  private readonly i32: Int32Array;
+  /** Addresses below this are in the memmap: a stored entry there is a `struct page *`. */
+  private readonly memmapEnd: number;
+
+  constructor(m: Machine) {
+    this.mem = m.mem;
+    this.slab = m.slab;
+    this.u8 = m.mem.u8;
+    this.u32 = m.mem.u32;
+    this.i32 = m.mem.i32;
+    this.memmapEnd = m.mem.memmapFrames << m.mem.pageShift;
+    const root = m.mem.machine + MACH_XA_NODE_CACHE;
+    let cache = m.mem.rdPtr(root);
+    if (cache === 0) {
+      cache = m.slab.kmemCacheCreate("radix_tree_node", XA_NODE_SIZE);
+      if (cache === 0) throw new Error("xarray: cannot create the radix_tree_node cache");
+      m.mem.wrPtr(root, cache);
+    }
+    this.nodeCache = cache;
+  }
+
+  // ---- the public API (include/linux/xarray.h) ----
+
+  /** `xa_init_flags()`. */
+  xaInit(xa: number, flags: number): void {
+    this.u32[(xa + XA_LOCK) >>> 2] = 0;
+    this.u32[(xa + XA_FLAGS) >>> 2] = flags >>> 0;
+    this.wrEntry(xa + XA_HEAD, 0);
+  }
+
+  /** `xa_empty()`. */
+  xaEmpty(xa: number): boolean {
+    return this.u32[(xa + XA_HEAD) >>> 2] === 0;
+  }
+
+  xaFlags(xa: number): number {
+    return this.u32[(xa + XA_FLAGS) >>> 2]!;
+  }
+
+  /** The raw `xa_head` low word (NULL, an entry for index 0, or a node | 2). */
+  xaHead(xa: number): number {
+    return this.u32[(xa + XA_HEAD) >>> 2]!;
+  }
+
+  /** `xa_load()`: the entry at `index`, 0 when absent (a reserved/zero entry reads as 0 too). */
+  xaLoad(xa: number, index: number): number {
+    const node = this.walk(xa, index);
+    if (node < 0) return 0;
+    const e = this.u32[this.slotAddr(xa, node, index) >>> 2]!;
+    return e === XA_ZERO_ENTRY ? 0 : e;
+  }
+
+  /**
+   * `xa_alloc(xa, &id, entry, XA_LIMIT(min, max), gfp)`: store `entry` at the lowest free index in
+   * [min, max] and return that index; -ENOMEM when a node cannot be allocated (or the XA_ALLOC
+   * failure-injection site fires), -EBUSY when [min, max] is full, -EINVAL for a bad argument.
+   * `entry` 0 reserves the id (XA_ZERO_ENTRY), as in the kernel.
+   */
+  xaAlloc(xa: number, entry: number, min: number, max: number): number {
+    if (this.mem.shouldFail(FailSite.XA_ALLOC)) return -ENOMEM;
+    if ((entry & 3) !== 0 || entry >>> 0 !== entry || min >>> 0 !== min || max >>> 0 !== max) return -EINVAL;
+    if ((this.u32[(xa + XA_FLAGS) >>> 2]! & XA_FLAGS_TRACK_FREE) === 0) return -EINVAL;
+    const e = entry === 0 ? XA_ZERO_ENTRY : entry;
+    this.lock(xa);
+    try {
+      const id = this.findFree(xa, min, max);
+      if (id < 0) return -EBUSY;
+      const node = this.xasCreate(xa, id, e !== XA_ZERO_ENTRY);
+      if (node < 0) return node;
+      this.storeAt(xa, node, id, e);
+      this.clearFreeMark(xa, node, id & XA_CHUNK_MASK);
+      return id;
+    } finally {
+      this.unlock(xa);
+    }
+  }
+
+  /**
+   * `xa_store()`: the previous entry (0 if none), or -ENOMEM / -EINVAL. Storing 0 erases, except in
+   * an ALLOC array where, as in the kernel, it keeps the index allocated (XA_ZERO_ENTRY).
+   */
+  xaStore(xa: number, index: number, entry: number): number {
+    if ((entry & 3) !== 0 || entry >>> 0 !== entry || index >>> 0 !== index) return -EINVAL;
+    const trackFree = (this.u32[(xa + XA_FLAGS) >>> 2]! & XA_FLAGS_TRACK_FREE) !== 0;
+    const e = entry === 0 && trackFree ? XA_ZERO_ENTRY : entry;
+    this.lock(xa);
+    try {
+      let first: number;
+      if (e === 0) {
+        first = this.eraseIndex(xa, index);
+      } else {
+        const allowRoot = e !== XA_ZERO_ENTRY;
+        let node = this.walk(xa, index);
+        if (node < 0 || (node === 0 && !allowRoot)) node = this.xasCreate(xa, index, allowRoot);
+        if (node < 0) return node;
+        first = this.storeAt(xa, node, index, e);
+        if (trackFree) this.clearFreeMark(xa, node, index & XA_CHUNK_MASK);
+      }
+      return first === XA_ZERO_ENTRY ? 0 : first;
+    } finally {
+      this.unlock(xa);
+    }
+  }
+
+  /**
+   * `xa_cmpxchg()`: if the entry at `index` is `old`, replace it with `entry` (0 erases). Returns the
+   * entry that was there (equal to `old` exactly when the exchange happened), or -ENOMEM / -EINVAL.
+   */
+  xaCmpxchg(xa: number, index: number, old: number, entry: number): number {
+    if ((entry & 3) !== 0 || entry >>> 0 !== entry || (old & 3) !== 0 || index >>> 0 !== index) return -EINVAL;
+    this.lock(xa);
+    try {
+      let node = this.walk(xa, index);
+      const curr = node < 0 ? 0 : this.u32[this.slotAddr(xa, node, index) >>> 2]!;
+      if (curr === old && curr !== entry) {
+        if (entry === 0) {
+          this.eraseIndex(xa, index);
+        } else {
+          if (node < 0) node = this.xasCreate(xa, index, true);
+          if (node < 0) return node;
+          this.storeAt(xa, node, index, entry);
+          if (curr === 0 && (this.u32[(xa + XA_FLAGS) >>> 2]! & XA_FLAGS_TRACK_FREE) !== 0) {
+            this.clearFreeMark(xa, node, index & XA_CHUNK_MASK);
+          }
+        }
+      }
+      return curr === XA_ZERO_ENTRY ? 0 : curr;
+    } finally {
+      this.unlock(xa);
+    }
+  }
+
+  /** `xa_erase()`: the entry that was at `index` (0 if none); frees nodes that become empty. */
+  xaErase(xa: number, index: number): number {
+    if (index >>> 0 !== index) return 0;
+    this.lock(xa);
+    try {
+      const first = this.eraseIndex(xa, index);
+      return first === XA_ZERO_ENTRY ? 0 : first;
+    } finally {
+      this.unlock(xa);
+    }
+  }
+
+  /**
+   * The lowest index >= `start` holding an entry, or -1 (`xa_find(xa, &index, ULONG_MAX,
+   * XA_PRESENT)`; reserved ids are skipped). Allocation-free: iterate with `xaFind(xa, i + 1)`.
+   */
+  xaFind(xa: number, start: number): number {
+    const u32 = this.u32;
+    const head = u32[(xa + XA_HEAD) >>> 2]!;
+    if (!xaIsNode(head)) return start === 0 && head !== 0 && head !== XA_ZERO_ENTRY ? 0 : -1;
+    let node = head - 2;
+    let shift = this.u8[node + XA_NODE_SHIFT]!;
+    if (start > XA_CHUNK_SIZE * POW2[shift]! - 1) return -1;
+    let base = 0;
+    let offset = Math.floor(start / POW2[shift]!);
+    for (;;) {
+      if (offset === XA_CHUNK_SIZE) {
+        const parent = u32[(node + XA_NODE_PARENT) >>> 2]!;
+        if (parent === 0) return -1;
+        const off = this.u8[node + XA_NODE_OFFSET]!;
+        node = parent;
+        shift = this.u8[node + XA_NODE_SHIFT]!;
+        base -= off * POW2[shift]!;
+        offset = off + 1;
+        continue;
+      }
+      const e = u32[(node + SLOTS + offset * 8) >>> 2]!;
+      if (e === 0 || e === XA_ZERO_ENTRY) {
+        offset++;
+        continue;
+      }
+      const at = base + offset * POW2[shift]!;
+      if (shift === 0) return at;
+      node = e - 2;
+      base = at;
+      shift = this.u8[node + XA_NODE_SHIFT]!;
+      offset = at < start ? Math.floor((start - at) / POW2[shift]!) : 0;
+    }
+  }
+
+  /** `xa_for_each()`: every (index, entry) in index order; `cb` may modify the array. Not a hot path. */
+  xaForEach(xa: number, cb: (index: number, entry: number) => void): void {
+    for (let i = this.xaFind(xa, 0); i >= 0; i = i === 0xffffffff ? -1 : this.xaFind(xa, i + 1)) {
+      cb(i, this.xaLoad(xa, i));
+    }
+  }
+
+  /** `xa_destroy()`: free every node; the array is empty afterwards (entries are the caller's). */
+  xaDestroy(xa: number): void {
+    this.lock(xa);
+    try {
+      const head = this.u32[(xa + XA_HEAD) >>> 2]!;
+      this.wrEntry(xa + XA_HEAD, 0);
+      // xas_init_marks() at the head, then ZERO_BUSY arrays drop the free mark again.
+      let flags = this.u32[(xa + XA_FLAGS) >>> 2]! & ~FLAGS_ALL_MARKS;
+      if ((flags & XA_FLAGS_TRACK_FREE) !== 0 && (flags & XA_FLAGS_ZERO_BUSY) === 0) flags |= FLAGS_FREE;
+      this.u32[(xa + XA_FLAGS) >>> 2] = flags >>> 0;
+      if (xaIsNode(head)) this.freeNodes(head - 2);
+    } finally {
+      this.unlock(xa);
+    }
+  }
+
+  /** Nodes in the tree, counted by a walk. */
+  xaNodeCount(xa: number): number {
+    const head = this.u32[(xa + XA_HEAD) >>> 2]!;
+    if (!xaIsNode(head)) return 0;
+    let n = 0;
+    const stack = [head - 2];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      n++;
+      if (this.u8[node + XA_NODE_SHIFT] === 0) continue;
+      for (let i = 0; i < XA_CHUNK_SIZE; i++) {
+        const e = this.u32[(node + SLOTS + i * 8) >>> 2]!;
+        if (xaIsNode(e)) stack.push(e - 2);
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Check every invariant lib/xarray.c keeps: parent/offset/shift/array links, `count` = non-NULL
+   * slots, no empty node, free marks exactly where an id is free. Returns the first violation or null.
+   */
+  xaCheck(xa: number): string | null {
+    const flags = this.u32[(xa + XA_FLAGS) >>> 2]!;
+    const trackFree = (flags & XA_FLAGS_TRACK_FREE) !== 0;
+    const head = this.u32[(xa + XA_HEAD) >>> 2]!;
+    if (!xaIsNode(head)) {
+      if (trackFree && head !== 0 && (flags & FLAGS_FREE) !== 0) return "free mark set on an occupied head";
+      return null;
+    }
+    const visit = (node: number, parent: number, offset: number, shift: number): string | null => {
+      const u8 = this.u8;
+      if (this.mem.rdPtr(node + XA_NODE_PARENT) !== parent) return `node ${node}: parent`;
+      if (parent !== 0 && u8[node + XA_NODE_OFFSET] !== offset) return `node ${node}: offset`;
+      if (this.mem.rdPtr(node + XA_NODE_ARRAY) !== xa) return `node ${node}: array`;
+      const s = u8[node + XA_NODE_SHIFT]!;
+      if ((shift >= 0 && s !== shift) || s % XA_CHUNK_SHIFT !== 0 || s > 30) return `node ${node}: shift ${s}`;
+      if (u8[node + XA_NODE_NR_VALUES] !== 0) return `node ${node}: nr_values`;
+      let count = 0;
+      for (let i = 0; i < XA_CHUNK_SIZE; i++) {
+        const e = this.u32[(node + SLOTS + i * 8) >>> 2]!;
+        if (e !== 0) count++;
+        let free = e === 0;
+        if (s > 0 && e !== 0) {
+          if (!xaIsNode(e)) return `node ${node}: slot ${i} is not a node`;
+          const err = visit(e - 2, node, i, s - XA_CHUNK_SHIFT);
+          if (err) return err;
+          free = this.nodeAnyMark(e - 2, XA_FREE_MARK);
+        } else if (s === 0 && xaIsNode(e)) {
+          return `leaf ${node}: slot ${i} holds a node`;
+        }
+        const marked = this.nodeGetMark(node, i, XA_FREE_MARK);
+        if (trackFree ? marked !== free : marked) return `node ${node}: free mark of slot ${i}`;
+        if (this.nodeGetMark(node, i, XA_MARK_1) || this.nodeGetMark(node, i, XA_MARK_2)) return `node ${node}: mark`;
+      }
+      if (count === 0) return `node ${node}: empty`;
+      if (u8[node + XA_NODE_COUNT] !== count) return `node ${node}: count ${u8[node + XA_NODE_COUNT]} != ${count}`;
+      return null;
+    };
+    const err = visit(head - 2, 0, 0, -1);
+    if (err) return err;
+    if (trackFree && ((flags & FLAGS_FREE) !== 0) !== this.nodeAnyMark(head - 2, XA_FREE_MARK)) {
+      return "array free mark disagrees with the root";
+    }
+    return null;
+  }
+
+  // ---- the tree (lib/xarray.c) ----
+
+  /** The leaf node holding `index` (0 = the head slot), or -1 when no slot exists for it. */
+  private walk(xa: number, index: number): number {
+    const u32 = this.u32;
+    let e = u32[(xa + XA_HEAD) >>> 2]!;
+    if (!xaIsNode(e)) return index === 0 ? 0 : -1;
+    let node = e - 2;
+    let shift = this.u8[node + XA_NODE_SHIFT]!;
+    if (index >>> shift > XA_CHUNK_MASK) return -1;
+    for (;;) {
+      if (shift === 0) return node;
+      e = u32[(node + SLOTS + ((index >>> shift) & XA_CHUNK_MASK) * 8) >>> 2]!;
+      if (!xaIsNode(e)) return -1;
+      node = e - 2;
+      shift = this.u8[node + XA_NODE_SHIFT]!;
+    }
+  }
+
+  private slotAddr(xa: number, node: number, index: number): number {
+    return node === 0 ? xa + XA_HEAD : node + SLOTS + (index & XA_CHUNK_MASK) * 8;
+  }
+
+  /** Write a slot (or xa_head / parent link): low word the pointer, high word its region tag. */
+  private wrEntry(addr: number, e: number): void {
+    const i = addr >>> 2;
+    this.u32[i] = e;
+    this.u32[i + 1] =
+      e === 0 ? 0 : (e & 3) === 2 ? (e > 4096 ? DIRECT_MAP_HI : 0) : e < this.memmapEnd ? VMEMMAP_HI : DIRECT_MAP_HI;
+  }
+
+  /**
+   * The lowest free index in [min, max], or -1: xas_find_marked(XA_FREE_MARK) as __xa_alloc() uses
+   * it. An index past the top of the tree is free (the store will expand the tree).
+   */
+  private findFree(xa: number, min: number, max: number): number {
+    if (min > max) return -1;
+    const u32 = this.u32;
+    const head = u32[(xa + XA_HEAD) >>> 2]!;
+    if (!xaIsNode(head)) {
+      if (min > 0) return min;
+      if ((u32[(xa + XA_FLAGS) >>> 2]! & FLAGS_FREE) !== 0) return 0;
+      return max >= 1 ? 1 : -1;
+    }
+    let node = head - 2;
+    let shift = this.u8[node + XA_NODE_SHIFT]!;
+    if (min > XA_CHUNK_SIZE * POW2[shift]! - 1) return min;
+    let index = min;
+    let offset = (index >>> shift) & XA_CHUNK_MASK;
+    for (;;) {
+      if (offset === XA_CHUNK_SIZE) {
+        // Nothing free in this node from here on: carry on in the parent, after this node.
+        const parent = u32[(node + XA_NODE_PARENT) >>> 2]!;
+        if (parent === 0) return index;
+        offset = this.u8[node + XA_NODE_OFFSET]! + 1;
+        node = parent;
+        shift = this.u8[node + XA_NODE_SHIFT]!;
+        continue;
+      }
+      const bit = this.findNextMark(node, offset);
+      if (bit > offset) {
+        const span = POW2[shift]!;
+        index = index - (index % (span * XA_CHUNK_SIZE)) + bit * span;
+        if (index > max) return -1;
+        offset = bit;
+        if (bit === XA_CHUNK_SIZE) continue;
+      }
+      const e = u32[(node + SLOTS + offset * 8) >>> 2]!;
+      if (!xaIsNode(e)) return index; // a free leaf slot, or a whole subtree not yet allocated
+      node = e - 2;
+      shift = this.u8[node + XA_NODE_SHIFT]!;
+      offset = (index >>> shift) & XA_CHUNK_MASK;
+    }
+  }
+
+  /** `xas_find_chunk()`: the first slot >= offset with the free mark set, or 64. */
+  private findNextMark(node: number, offset: number): number {
+    const w = (node + MARKS + XA_FREE_MARK * MARK_BYTES) >>> 2;
+    if (offset < 32) {
+      const lo = this.u32[w]! & (-1 << offset);
+      if (lo !== 0) return ctz32(lo);
+      const hi = this.u32[w + 1]!;
+      return hi !== 0 ? 32 + ctz32(hi) : XA_CHUNK_SIZE;
+    }
+    const hi = this.u32[w + 1]! & (-1 << (offset - 32));
+    return hi !== 0 ? 32 + ctz32(hi) : XA_CHUNK_SIZE;
+  }
+
+  /**
+   * `xas_create()` with `xas_expand()`: make the slot for `index` exist and return its leaf node (0:
+   * the head slot), or -ENOMEM. The nodes needed are counted and allocated first, chained through
+   * their `parent` field as `xas->xa_alloc` is, so a failure leaves the tree untouched.
+   */
+  private xasCreate(xa: number, index: number, allowRoot: boolean): number {
+    const u8 = this.u8;
+    const u32 = this.u32;
+    const fw = (xa + XA_FLAGS) >>> 2;
+    const trackFree = (u32[fw]! & XA_FLAGS_TRACK_FREE) !== 0;
+    const headAddr = xa + XA_HEAD;
+    const head = u32[headAddr >>> 2]!;
+    // What xas_expand() sees: an empty ZERO_BUSY array behaves as if index 0 were taken.
+    const top = head === 0 && (u32[fw]! & XA_FLAGS_ZERO_BUSY) !== 0 ? XA_ZERO_ENTRY : head;
+
+    // 1. Count: roots to add above, then missing levels on the way down.
+    let shift = 0; // the shift just above the level xas_create() starts from
+    let grow = 0;
+    let need = 0;
+    if (top === 0) {
+      if (index !== 0) {
+        while (index >>> shift > XA_CHUNK_MASK) shift += XA_CHUNK_SHIFT;
+        shift += XA_CHUNK_SHIFT;
+      }
+      if (shift === 0 && !allowRoot) shift = XA_CHUNK_SHIFT;
+      need = shift / XA_CHUNK_SHIFT;
+    } else {
+      let maxIndex = 0;
+      if (xaIsNode(top)) {
+        shift = u8[top - 2 + XA_NODE_SHIFT]!;
+        maxIndex = XA_CHUNK_SIZE * POW2[shift]! - 1;
+        shift += XA_CHUNK_SHIFT;
+      }
+      while (index > maxIndex) {
+        grow++;
+        maxIndex = XA_CHUNK_SIZE * POW2[shift]! - 1;
+        shift += XA_CHUNK_SHIFT;
+      }
+      if (shift === 0 && !allowRoot) shift = XA_CHUNK_SHIFT;
+      if (grow > 0) {
+        // The new top's slot for `index` is not slot 0 (else a lower root would have sufficed),
+        // so every level below it is new.
+        need = grow + (shift - XA_CHUNK_SHIFT) / XA_CHUNK_SHIFT;
+      } else {
+        let e = head;
+        for (let s = shift; s > 0; ) {
+          s -= XA_CHUNK_SHIFT;
+          if (e === 0) {
+            need = s / XA_CHUNK_SHIFT + 1;
+            break;
+          }
+          if (!xaIsNode(e)) break;
+          e = u32[(e - 2 + SLOTS + ((index >>> s) & XA_CHUNK_MASK) * 8) >>> 2]!;
+        }
+      }
+    }
+    let spare = 0;
+    for (let i = 0; i < need; i++) {
+      const n = this.slab.kmemCacheAlloc(this.nodeCache, GFP_ZERO);
+      if (n === 0) {
+        while (spare !== 0) {
+          const next = u32[(spare + XA_NODE_PARENT) >>> 2]!;
+          this.slab.kmemCacheFree(this.nodeCache, spare);
+          spare = next;
+        }
+        return -ENOMEM;
+      }
+      u32[(n + XA_NODE_PARENT) >>> 2] = spare;
+      spare = n;
+    }
+
+    // 2. xas_expand(): new roots, each holding the old head in slot 0.
+    let h = top;
+    for (let g = 0, s = xaIsNode(top) ? u8[top - 2 + XA_NODE_SHIFT]! + XA_CHUNK_SHIFT : 0; g < grow; g++) {
+      const n = spare;
+      spare = u32[(n + XA_NODE_PARENT) >>> 2]!;
+      this.initNode(n, xa, s, 0, 0);
+      u8[n + XA_NODE_COUNT] = 1;
+      this.wrEntry(n + SLOTS, h);
+      if (trackFree) {
+        this.nodeMarkAll(n, XA_FREE_MARK);
+        if ((u32[fw]! & FLAGS_FREE) === 0) {
+          this.nodeClearMark(n, 0, XA_FREE_MARK);
+          u32[fw] = (u32[fw]! | FLAGS_FREE) >>> 0;
+        }
+      }
+      if (xaIsNode(h)) {
+        u8[h - 2 + XA_NODE_OFFSET] = 0;
+        this.mem.wrPtr(h - 2 + XA_NODE_PARENT, n);
+      }
+      h = xaMkNode(n);
+      this.wrEntry(headAddr, h);
+      s += XA_CHUNK_SHIFT;
+    }
+
+    // 3. Walk down from the head, allocating each missing level (new nodes start all-free).
+    let node = 0;
+    let offset = 0;
+    let slot = headAddr;
+    let e = u32[headAddr >>> 2]!;
+    while (shift > 0) {
+      shift -= XA_CHUNK_SHIFT;
+      if (e === 0) {
+        const n = spare;
+        spare = u32[(n + XA_NODE_PARENT) >>> 2]!;
+        this.initNode(n, xa, shift, offset, node);
+        if (node !== 0) u8[node + XA_NODE_COUNT]++;
+        if (trackFree) this.nodeMarkAll(n, XA_FREE_MARK);
+        this.wrEntry(slot, xaMkNode(n));
+        node = n;
+      } else if (xaIsNode(e)) {
+        node = e - 2;
+      } else {
+        break;
+      }
+      offset = (index >>> shift) & XA_CHUNK_MASK;
+      slot = node + SLOTS + offset * 8;
+      e = u32[slot >>> 2]!;
+    }
+    if (spare !== 0) throw new Error("xarray: node preallocation out of step with xas_create");
+    return node;
+  }
+
+  /** `xas_alloc()`'s initialisation (the slab object came zeroed, as radix_tree_node_ctor leaves it). */
+  private initNode(n: number, xa: number, shift: number, offset: number, parent: number): void {
+    this.u8[n + XA_NODE_SHIFT] = shift;
+    this.u8[n + XA_NODE_OFFSET] = offset;
+    this.u8[n + XA_NODE_COUNT] = 0;
+    this.u8[n + XA_NODE_NR_VALUES] = 0;
+    this.mem.wrPtr(n + XA_NODE_PARENT, parent);
+    this.mem.wrPtr(n + XA_NODE_ARRAY, xa);
+    this.mem.listInit(n + XA_NODE_PRIVATE_LIST);
+  }
+
+  /** `xas_store()` of a non-NULL entry into an existing slot; returns the previous entry. */
+  private storeAt(xa: number, node: number, index: number, entry: number): number {
+    const slot = this.slotAddr(xa, node, index);
+    const first = this.u32[slot >>> 2]!;
+    if (first === entry) return first;
+    this.wrEntry(slot, entry);
+    if (node !== 0 && first === 0) this.u8[node + XA_NODE_COUNT]++;
+    return first;
+  }
+
+  /** `xas_store(NULL)`: clear the slot, mark the id free, free emptied nodes, shrink the tree. */
+  private eraseIndex(xa: number, index: number): number {
+    const node = this.walk(xa, index);
+    if (node < 0) return 0;
+    const slot = this.slotAddr(xa, node, index);
+    const first = this.u32[slot >>> 2]!;
+    if (first === 0) return 0;
+    if ((this.u32[(xa + XA_FLAGS) >>> 2]! & XA_FLAGS_TRACK_FREE) !== 0) {
+      this.setFreeMark(xa, node, index & XA_CHUNK_MASK);
+    }
+    this.wrEntry(slot, 0);
+    if (node === 0) return first;
+    this.u8[node + XA_NODE_COUNT]--;
+    this.deleteNode(xa, node);
+    return first;
+  }
+
+  /** `xas_delete_node()`: free nodes whose count reached 0, bottom-up; then `xas_shrink()`. */
+  private deleteNode(xa: number, node: number): void {
+    const u8 = this.u8;
+    for (;;) {
+      if (u8[node + XA_NODE_COUNT] !== 0) break;
+      const parent = this.u32[(node + XA_NODE_PARENT) >>> 2]!;
+      const offset = u8[node + XA_NODE_OFFSET]!;
+      this.slab.kmemCacheFree(this.nodeCache, node);
+      if (parent === 0) {
+        this.wrEntry(xa + XA_HEAD, 0);
+        return;
+      }
+      this.wrEntry(parent + SLOTS + offset * 8, 0);
+      u8[parent + XA_NODE_COUNT]--;
+      node = parent;
+    }
+    if (this.u32[(node + XA_NODE_PARENT) >>> 2] === 0) this.shrink(xa, node);
+  }
+
+  /** `xas_shrink()`: while the root uses only slot 0, its child (or entry) becomes the head. */
+  private shrink(xa: number, node: number): void {
+    const u8 = this.u8;
+    const fw = (xa + XA_FLAGS) >>> 2;
+    for (;;) {
+      if (u8[node + XA_NODE_COUNT] !== 1) break;
+      let e = this.u32[(node + SLOTS) >>> 2]!;
+      if (e === 0) break;
+      if (!xaIsNode(e) && u8[node + XA_NODE_SHIFT] !== 0) break;
+      if (e === XA_ZERO_ENTRY && (this.u32[fw]! & XA_FLAGS_ZERO_BUSY) !== 0) e = 0;
+      this.wrEntry(xa + XA_HEAD, e);
+      if ((this.u32[fw]! & XA_FLAGS_TRACK_FREE) !== 0 && !this.nodeGetMark(node, 0, XA_FREE_MARK)) {
+        this.u32[fw] = (this.u32[fw]! & ~FLAGS_FREE) >>> 0;
+      }
+      this.slab.kmemCacheFree(this.nodeCache, node);
+      if (!xaIsNode(e)) break;
+      node = e - 2;
+      this.mem.wrPtr(node + XA_NODE_PARENT, 0);
+    }
+  }
+
+  /** `xas_free_nodes()`: free a subtree, children before parents, without recursion. */
+  private freeNodes(top: number): void {
+    const u8 = this.u8;
+    let node = top;
+    let offset = 0;
+    for (;;) {
+      const e = this.u32[(node + SLOTS + offset * 8) >>> 2]!;
+      if (u8[node + XA_NODE_SHIFT] !== 0 && xaIsNode(e)) {
+        node = e - 2;
+        offset = 0;
+        continue;
+      }
+      offset++;
+      while (offset === XA_CHUNK_SIZE) {
+        const parent = this.u32[(node + XA_NODE_PARENT) >>> 2]!;
+        offset = u8[node + XA_NODE_OFFSET]! + 1;
+        const done = node === top;
+        this.slab.kmemCacheFree(this.nodeCache, node);
+        if (done) return;
+        node = parent;
+      }
+    }
+  }
+
+  // ---- marks ----
+
+  private markWord(node: number, offset: number, mark: number): number {
+    return (node + MARKS + mark * MARK_BYTES + ((offset >>> 5) << 2)) >>> 2;
+  }
+
+  nodeGetMark(node: number, offset: number, mark: number): boolean {
+    return (this.u32[this.markWord(node, offset, mark)]! & (1 << (offset & 31))) !== 0;
+  }
+
+  /** `__test_and_set_bit()`: was it set already? */
+  private nodeSetMark(node: number, offset: number, mark: number): boolean {
+    const w = this.markWord(node, offset, mark);
+    const b = 1 << (offset & 31);
+    const old = this.u32[w]!;
+    this.u32[w] = (old | b) >>> 0;
+    return (old & b) !== 0;
+  }
+
+  /** `__test_and_clear_bit()`: was it set? */
+  private nodeClearMark(node: number, offset: number, mark: number): boolean {
+    const w = this.markWord(node, offset, mark);
+    const b = 1 << (offset & 31);
+    const old = this.u32[w]!;
+    this.u32[w] = (old & ~b) >>> 0;
+    return (old & b) !== 0;
+  }
+
+  private nodeAnyMark(node: number, mark: number): boolean {
+    const w = (node + MARKS + mark * MARK_BYTES) >>> 2;
+    return (this.u32[w]! | this.u32[w + 1]!) !== 0;
+  }
+
+  private nodeMarkAll(node: number, mark: number): void {
+    const w = (node + MARKS + mark * MARK_BYTES) >>> 2;
+    this.u32[w] = 0xffffffff;
+    this.u32[w + 1] = 0xffffffff;
+  }
+
+  /** `xas_set_mark(XA_FREE_MARK)`: up the tree until a node already had it, then the array bit. */
+  private setFreeMark(xa: number, node: number, offset: number): void {
+    while (node !== 0) {
+      if (this.nodeSetMark(node, offset, XA_FREE_MARK)) return;
+      offset = this.u8[node + XA_NODE_OFFSET]!;
+      node = this.u32[(node + XA_NODE_PARENT) >>> 2]!;
+    }
+    const fw = (xa + XA_FLAGS) >>> 2;
+    this.u32[fw] = (this.u32[fw]! | FLAGS_FREE) >>> 0;
+  }
+
+  /** `xas_clear_mark(XA_FREE_MARK)`: up the tree while a node has no free slot left. */
+  private clearFreeMark(xa: number, node: number, offset: number): void {
+    while (node !== 0) {
+      if (!this.nodeClearMark(node, offset, XA_FREE_MARK)) return;
+      if (this.nodeAnyMark(node, XA_FREE_MARK)) return;
+      offset = this.u8[node + XA_NODE_OFFSET]!;
+      node = this.u32[(node + XA_NODE_PARENT) >>> 2]!;
+    }
+    const fw = (xa + XA_FLAGS) >>> 2;
+    this.u32[fw] = (this.u32[fw]! & ~FLAGS_FREE) >>> 0;
+  }
+
+  // ---- xa_lock ----
+
+  private lock(xa: number): void {
+    const w = (xa + XA_LOCK) >>> 2;
+    while (Atomics.compareExchange(this.i32, w, 0, 1) !== 0) {
+      // spin: another worker (CPU) holds it
+    }
+  }
+
+  private unlock(xa: number): void {
+    Atomics.store(this.i32, (xa + XA_LOCK) >>> 2, 0);
+  }
+}

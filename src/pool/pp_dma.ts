@@ -1,0 +1,27 @@
+/**
+ * The DMA operations every layout's release path ends in, shared by the mechanism and the
+ * strategies: `dma_unmap_page_attrs(dev, page->dma_addr, PAGE_SIZE << order, dir, attrs)` followed
+ * by `page_pool_set_dma_addr(page, 0)`.
+ */
+import type { PhysMem } from "../mem/physmem.js";
+import { PAGE_DMA_ADDR } from "../mem/page.js";
+import { type Dma, DMA_ATTR_SKIP_CPU_SYNC } from "../dma/index.js";
+import { PP_DEV, PP_ORDER, PP_DMA_DIR } from "./types.js";
+
+/** `DMA_ATTR_WEAK_ORDERING` (include/linux/dma-mapping.h). */
+export const DMA_ATTR_WEAK_ORDERING = 1 << 1;
+/** page_pool maps and unmaps with both (net/core/page_pool.c). */
+export const PP_DMA_ATTRS = DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_WEAK_ORDERING;
+
+export function ppDmaUnmap(mem: PhysMem, dma: Dma, pool: number, page: number): void {
+  const u32 = mem.u32;
+  dma.dmaUnmapPage(
+    u32[(pool + PP_DEV) >>> 2]!,
+    u32[(page + PAGE_DMA_ADDR) >>> 2]!,
+    mem.pageSize << u32[(pool + PP_ORDER) >>> 2]!,
+    u32[(pool + PP_DMA_DIR) >>> 2]!,
+    PP_DMA_ATTRS,
+  );
+  u32[(page + PAGE_DMA_ADDR) >>> 2] = 0;
+  u32[((page + PAGE_DMA_ADDR) >>> 2) + 1] = 0;
+}

@@ -1,0 +1,155 @@
+/**
+ * A network-stack stand-in: pages a driver hands up (as skb frags) are held here, in the buffer, and
+ * freed later through the path a kernel skb free takes — `skb_pp_recycle()` → `napi_pp_put_page()`:
+ * compound head → `page_pool_page_is_pp()` → the pool the page names → `page_pool_put_full_page(pool,
+ * page, false)`, where the put itself decides `allow_direct` as `page_pool_napi_local()` does. A page
+ * that is not a page_pool page is freed with `put_page()`.
+ *
+ *   struct ppemu_stack (hung off the machine header):
+ *   ╒═══════╤═════╤══════╤═════╤════════════╤══════════╤═══════════╤══════════════════════╕
+ *   │ count │ cap │ head │ cpu │ in_softirq │ returned │ freed_non │ slots ──▶ page[cap]  │
+ *   ╘═══════╧═════╧══════╧═════╧════════════╧══════════╧═══════════╧══════════════════════╛
+ *   A FIFO: the oldest skb is freed first. `cpu`/`in_softirq` are the context frees run in.
+ */
+import { LP64 } from "../arch.js";
+import { layoutOf, offsetOf, struct, m, U32, INT, ptr } from "../mem/ctype.js";
+import { MACH_STACK, MACH_CPU, MACH_IN_SOFTIRQ } from "../mem/physmem.js";
+import type { PagePools } from "./page_pool.js";
+
+export const STRUCT_PPEMU_STACK = struct("ppemu_stack", [
+  m("count", U32),
+  m("cap", U32),
+  m("head", U32),
+  m("cpu", INT),
+  m("in_softirq", U32),
+  m("returned", U32),
+  m("freed_non_pp", U32),
+  m("slots", ptr("struct page *")),
+]);
+export const STACK_LAYOUT = layoutOf(STRUCT_PPEMU_STACK, LP64);
+const ST_COUNT = offsetOf(STACK_LAYOUT, "count");
+const ST_CAP = offsetOf(STACK_LAYOUT, "cap");
+const ST_HEAD = offsetOf(STACK_LAYOUT, "head");
+const ST_CPU = offsetOf(STACK_LAYOUT, "cpu");
+const ST_IN_SOFTIRQ = offsetOf(STACK_LAYOUT, "in_softirq");
+const ST_RETURNED = offsetOf(STACK_LAYOUT, "returned");
+const ST_FREED_NON_PP = offsetOf(STACK_LAYOUT, "freed_non_pp");
+const ST_SLOTS = offsetOf(STACK_LAYOUT, "slots");
+
+export interface StackContext {
+  /** The CPU the stack frees pages on (default 1: not the driver's NAPI CPU 0). */
+  readonly cpu?: number;
+  /** Whether frees run in softirq context (default true: a NAPI poll or net_rx_action). */
+  readonly inSoftirq?: boolean;
+}
+
+export class NetStack {
+  /** Address of `struct ppemu_stack`. */
+  readonly st: number;
+
+  /** Create the machine's stack (or attach to the one already there). */
+  constructor(
+    private readonly pps: PagePools,
+    cap = 4096,
+    ctx: StackContext = {},
+  ) {
+    const mem = pps.mem;
+    const existing = mem.rdPtr(mem.machine + MACH_STACK);
+    if (existing !== 0) {
+      this.st = existing;
+      return;
+    }
+    const st = pps.m.slab.kmalloc(STACK_LAYOUT.size, 1);
+    const slots = pps.m.slab.kmalloc(cap * 8, 1);
+    if (st === 0 || slots === 0) throw new Error("out of memory creating the network stack stand-in");
+    mem.wr32(st + ST_CAP, cap);
+    mem.wr32(st + ST_CPU, ctx.cpu ?? 1);
+    mem.wr32(st + ST_IN_SOFTIRQ, (ctx.inSoftirq ?? true) ? 1 : 0);
+    mem.wrPtr(st + ST_SLOTS, slots);
+    mem.wrPtr(mem.machine + MACH_STACK, st);
+    this.st = st;
+  }
+
+  get count(): number {
+    return this.pps.mem.rd32(this.st + ST_COUNT);
+  }
+  get returned(): number {
+    return this.pps.mem.rd32(this.st + ST_RETURNED);
+  }
+  get freedNonPp(): number {
+    return this.pps.mem.rd32(this.st + ST_FREED_NON_PP);
+  }
+
+  /** The driver hands a page up (builds an skb around it). False when the stack is full. */
+  hold(page: number): boolean {
+    const mem = this.pps.mem;
+    const st = this.st;
+    const count = mem.rd32(st + ST_COUNT);
+    const cap = mem.rd32(st + ST_CAP);
+    if (count === cap) return false;
+    const tail = (mem.rd32(st + ST_HEAD) + count) % cap;
+    mem.wrPagePtr(mem.rdPtr(st + ST_SLOTS) + tail * 8, page);
+    mem.wr32(st + ST_COUNT, count + 1);
+    return true;
+  }
+
+  /** Free the oldest held page through the skb path; returns it, or 0 when nothing is held. */
+  returnOldest(): number {
+    const mem = this.pps.mem;
+    const st = this.st;
+    const count = mem.rd32(st + ST_COUNT);
+    if (count === 0) return 0;
+    const head = mem.rd32(st + ST_HEAD);
+    const slot = mem.rdPtr(st + ST_SLOTS) + head * 8;
+    const page = mem.rdPtr(slot);
+    mem.wr64(slot, 0, 0);
+    mem.wr32(st + ST_HEAD, (head + 1) % mem.rd32(st + ST_CAP));
+    mem.wr32(st + ST_COUNT, count - 1);
+    mem.wr32(st + ST_RETURNED, mem.rd32(st + ST_RETURNED) + 1);
+    this.skbFreePage(page);
+    return page;
+  }
+
+  /** Free everything held, oldest first. */
+  returnAll(): number {
+    let n = 0;
+    while (this.returnOldest() !== 0) n++;
+    return n;
+  }
+
+  /** `skb_free_frag`-style free of one page, in the stack's CPU context. */
+  skbFreePage(page: number): void {
+    const mem = this.pps.mem;
+    const mach = mem.machine;
+    const savedCpu = mem.rd32(mach + MACH_CPU);
+    const savedSoftirq = mem.rd32(mach + MACH_IN_SOFTIRQ);
+    mem.wr32(mach + MACH_CPU, mem.rd32(this.st + ST_CPU));
+    mem.wr32(mach + MACH_IN_SOFTIRQ, mem.rd32(this.st + ST_IN_SOFTIRQ));
+    if (!this.napiPpPutPage(page)) {
+      mem.wr32(this.st + ST_FREED_NON_PP, mem.rd32(this.st + ST_FREED_NON_PP) + 1);
+      this.pps.m.pa.putPage(page);
+    }
+    mem.wr32(mach + MACH_CPU, savedCpu);
+    mem.wr32(mach + MACH_IN_SOFTIRQ, savedSoftirq);
+  }
+
+  /** `napi_pp_put_page()`: false when the page is no page_pool page. */
+  napiPpPutPage(page: number): boolean {
+    const head = this.pps.m.pa.compoundHead(page);
+    const t = this.pps.t;
+    if (!t.isPpPage(head)) return false;
+    this.pps.putFullPage(t.poolOf(head), head, false);
+    return true;
+  }
+
+  /** Pages held now, oldest first (reports, accounting). */
+  forEachHeld(cb: (page: number) => void): void {
+    const mem = this.pps.mem;
+    const st = this.st;
+    const count = mem.rd32(st + ST_COUNT);
+    const cap = mem.rd32(st + ST_CAP);
+    const head = mem.rd32(st + ST_HEAD);
+    const slots = mem.rdPtr(st + ST_SLOTS);
+    for (let k = 0; k < count; k++) cb(mem.rdPtr(slots + ((head + k) % cap) * 8));
+  }
+}

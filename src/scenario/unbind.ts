@@ -1,0 +1,224 @@
+/**
+ * The story the emulator exists to tell: a NIC driver with a DMA-mapping page_pool hands pages to
+ * the stack, the driver unbinds (VF disabled) while the stack still holds some, and the stack
+ * returns them later while the pool lingers.
+ *
+ *   t=0      driver fills its RX ring: N pages from the pool (mapped through the device's IOMMU)
+ *            M of them go up the stack (held as skbs on another CPU)
+ *   unbind   driver returns its other N-M pages, page_pool_destroy(), then the device unbinds:
+ *            its IOMMU domain is torn down
+ *   later    the stack frees K of the M pages, spread over the window; page_pool_release_retry()
+ *            runs every second and warns every 60 s; the pool is freed when nothing is in flight
+ *
+ * Classic shows the bug: M mappings outlive the driver and each late return unmaps (and syncs)
+ * through a device that is gone. Item-block and xarray unmap the M pages at destroy; late returns
+ * skip the DMA API. Every frame is accounted for at the end.
+ */
+import { bootPpSystem, ppClaimers, type PpSystem } from "../pool/index.js";
+import { NetStack } from "../pool/stack.js";
+import { PP_FLAG_DMA_MAP, PP_FLAG_DMA_SYNC_DEV, PP_DEFER_NEXT, type LayoutName } from "../pool/types.js";
+import { DMA_FROM_DEVICE } from "../dma/index.js";
+import { MACH_CPU, MACH_IN_SOFTIRQ } from "../mem/physmem.js";
+import { PAGE_DMA_ADDR } from "../mem/page.js";
+import { accountFrames, type FrameAccount } from "../mem/accounting.js";
+import { DIAG_INFO } from "../mem/diag.js";
+import type { BlockVariant } from "../mem/structs.js";
+
+export interface UnbindOptions {
+  readonly layout: LayoutName;
+  /** Pages the driver allocates (N). */
+  readonly pages?: number;
+  /** Pages handed to the stack and still there at unbind (M <= N). */
+  readonly inflight?: number;
+  /** Pages the stack returns after unbind (K <= M); the rest stay held (leaked by the stack). */
+  readonly lateReturns?: number;
+  readonly poolSize?: number;
+  /** Virtual ms after unbind over which the late returns are spread. */
+  readonly windowMs?: number;
+  readonly memBytes?: number;
+  readonly variant?: BlockVariant;
+}
+
+export interface UnbindResult {
+  readonly layout: LayoutName;
+  readonly pages_allocated: number;
+  readonly inflight_at_unbind: number;
+  readonly mappings_alive_at_unbind: number;
+  readonly unmapped_by_destroy: number;
+  readonly late_returns: number;
+  readonly late_returns_without_dma: number;
+  readonly unmaps_after_unbind: number;
+  readonly syncs_after_unbind: number;
+  readonly double_unmaps: number;
+  readonly mappings_leaked: number;
+  readonly frames_lost: number;
+  /** Virtual ms from unbind until the pool was freed; null if it never was in the run. */
+  readonly pool_freed_at_ms: number | null;
+  /** Kernel warnings printed (every recorded diagnostic). */
+  readonly warnings: number;
+  /** The warnings by text template, with counts. */
+  readonly diagnostics: readonly { readonly kind: string; readonly count: number; readonly first: string }[];
+  readonly frames: Readonly<Record<string, number>>;
+}
+
+export const UNBIND_DEFAULTS = { pages: 256, inflight: 64, poolSize: 1024, windowMs: 120_000, memBytes: 32 << 20 };
+
+/** The state a scenario run leaves behind, for `explain` and the tests. */
+export interface UnbindRun {
+  readonly sys: PpSystem;
+  readonly stack: NetStack;
+  readonly pool: number;
+  readonly dev: number;
+  readonly result: UnbindResult;
+}
+
+export type UnbindStep = "allocated" | "destroyed" | "unbound" | "end";
+
+export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): UnbindRun {
+  const n = opts.pages ?? UNBIND_DEFAULTS.pages;
+  const mInflight = opts.inflight ?? Math.min(UNBIND_DEFAULTS.inflight, n);
+  const k = opts.lateReturns ?? mInflight;
+  const windowMs = opts.windowMs ?? UNBIND_DEFAULTS.windowMs;
+  if (mInflight > n) throw new RangeError(`inflight (${mInflight}) cannot exceed pages (${n})`);
+  if (k > mInflight) throw new RangeError(`late returns (${k}) cannot exceed inflight (${mInflight})`);
+
+  const sys = bootPpSystem(opts.layout, { bytes: opts.memBytes ?? UNBIND_DEFAULTS.memBytes, ...(opts.variant ? { variant: opts.variant } : {}) });
+  const { m, dma, pps } = sys;
+  const mem = m.mem;
+  const dev = dma.deviceCreate("eth0");
+  const pool = pps.create({
+    flags: PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV,
+    poolSize: opts.poolSize ?? UNBIND_DEFAULTS.poolSize,
+    dev,
+    dmaDir: DMA_FROM_DEVICE,
+    napiCpu: 0,
+  });
+  if (pool < 0) throw new Error(`page_pool_create failed: ${pool}`);
+  const stack = new NetStack(pps, Math.max(64, mInflight), { cpu: 1, inSoftirq: true });
+
+  // The driver's RX ring lives in the buffer too.
+  const rx = m.slab.kmalloc(Math.max(8, n * 8), 1);
+  mem.wr32(mem.machine + MACH_CPU, 0);
+  mem.wr32(mem.machine + MACH_IN_SOFTIRQ, 1);
+  let allocated = 0;
+  for (let i = 0; i < n; i++) {
+    const page = pps.allocPages(pool);
+    if (page === 0) break;
+    mem.wrPagePtr(rx + i * 8, page);
+    allocated++;
+  }
+  for (let i = 0; i < Math.min(mInflight, allocated); i++) {
+    stack.hold(mem.rdPtr(rx + i * 8));
+    mem.wr64(rx + i * 8, 0, 0);
+  }
+  const finish = (step: UnbindStep, fields: Partial<UnbindResult>): UnbindRun => ({
+    sys,
+    stack,
+    pool,
+    dev,
+    result: summarize(sys, stack, dev, opts.layout, allocated, step, fields),
+  });
+  if (stopAt === "allocated") return finish(stopAt, {});
+
+  // Unbind: the driver's remove path, in process context.
+  mem.wr32(mem.machine + MACH_IN_SOFTIRQ, 0);
+  for (let i = 0; i < allocated; i++) {
+    const page = mem.rdPtr(rx + i * 8);
+    if (page !== 0) pps.putFullPage(pool, page, false);
+  }
+  m.slab.kfree(rx);
+  const unbindAt = mem.nowMs;
+  pps.destroy(pool);
+  const inflightAtUnbind = pps.isLive(pool) ? pps.inflight(pool) : 0;
+  let unmappedByDestroy = 0;
+  stack.forEachHeld((page) => {
+    if (mem.rd32(page + PAGE_DMA_ADDR) === 0) unmappedByDestroy++;
+  });
+  if (stopAt === "destroyed") return finish(stopAt, { inflight_at_unbind: inflightAtUnbind, unmapped_by_destroy: unmappedByDestroy });
+  dma.deviceUnbind(dev);
+  const aliveAtUnbind = dma.deviceStats(dev).outlivedDriver;
+  if (stopAt === "unbound") {
+    return finish(stopAt, { inflight_at_unbind: inflightAtUnbind, unmapped_by_destroy: unmappedByDestroy, mappings_alive_at_unbind: aliveAtUnbind });
+  }
+
+  // Late returns, evenly spread over the window, with the deferred retry running in between.
+  let freedAt: number | null = pps.isLive(pool) ? null : 0;
+  let withoutDma = 0;
+  const check = () => {
+    if (freedAt === null && !pps.isLive(pool)) freedAt = mem.nowMs - unbindAt;
+  };
+  for (let j = 0; j < k; j++) {
+    pps.runUntil(unbindAt + Math.floor(((j + 1) * windowMs) / (k + 1)));
+    check();
+    const before = dma.deviceStats(dev);
+    stack.returnOldest();
+    const after = dma.deviceStats(dev);
+    if (after.unmaps + after.unmapAfterUnbind + after.syncs + after.syncAfterUnbind === before.unmaps + before.unmapAfterUnbind + before.syncs + before.syncAfterUnbind) withoutDma++;
+    check();
+  }
+  // Step retry by retry, so the time the pool is freed is exact; pages still out keep it alive.
+  const end = unbindAt + windowMs + 2 * 1000;
+  while (pps.isLive(pool) && mem.nowMs < end) {
+    const next = mem.rd64(pool + PP_DEFER_NEXT);
+    pps.runUntil(next !== 0 && next <= end ? next : end);
+    check();
+  }
+  pps.runUntil(end);
+  return finish("end", {
+    inflight_at_unbind: inflightAtUnbind,
+    unmapped_by_destroy: unmappedByDestroy,
+    mappings_alive_at_unbind: aliveAtUnbind,
+    late_returns: k,
+    late_returns_without_dma: withoutDma,
+    pool_freed_at_ms: freedAt,
+  });
+}
+
+function summarize(
+  sys: PpSystem,
+  stack: NetStack,
+  dev: number,
+  layout: LayoutName,
+  allocated: number,
+  _step: UnbindStep,
+  f: Partial<UnbindResult>,
+): UnbindResult {
+  const { m, dma } = sys;
+  const mem = m.mem;
+  const ds = dma.deviceStats(dev);
+  let leaked = 0;
+  stack.forEachHeld((page) => {
+    if (mem.rd32(page + PAGE_DMA_ADDR) !== 0) leaked++;
+  });
+  const acct: FrameAccount = accountFrames(mem, ppClaimers(sys, stack));
+  const sum = Object.values(acct.byClass).reduce((a, b) => a + b, 0);
+  const byKind = new Map<number, { count: number; first: string }>();
+  for (const rec of mem.diagLog()) {
+    const e = byKind.get(rec.kind);
+    if (e) e.count++;
+    else byKind.set(rec.kind, { count: 1, first: rec.text });
+  }
+  const diagnostics = [...byKind.entries()].map(([kind, e]) => ({
+    kind: DIAG_INFO[kind]?.name ?? String(kind),
+    count: mem.diagCount(kind),
+    first: e.first,
+  }));
+  return {
+    layout,
+    pages_allocated: allocated,
+    inflight_at_unbind: f.inflight_at_unbind ?? 0,
+    mappings_alive_at_unbind: f.mappings_alive_at_unbind ?? 0,
+    unmapped_by_destroy: f.unmapped_by_destroy ?? 0,
+    late_returns: f.late_returns ?? 0,
+    late_returns_without_dma: f.late_returns_without_dma ?? 0,
+    unmaps_after_unbind: ds.unmapAfterUnbind,
+    syncs_after_unbind: ds.syncAfterUnbind,
+    double_unmaps: ds.doubleUnmap,
+    mappings_leaked: leaked,
+    frames_lost: acct.total - sum + acct.errors.length,
+    pool_freed_at_ms: f.pool_freed_at_ms === undefined ? null : f.pool_freed_at_ms,
+    warnings: mem.diagTotal,
+    diagnostics,
+    frames: acct.byClass,
+  };
+}

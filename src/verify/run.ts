@@ -1,0 +1,78 @@
+/**
+ * The verifier as a whole: which checks run for a choice of groups, arches and page sizes, each timed.
+ * `verifySummary()` is the quick run (no --exhaustive) the report prints.
+ */
+import { type ArchName, type PageSizeName, ARCHES, ARCH_NAMES, PAGE_SIZE_NAMES } from "../arch.js";
+import { BLOCK_VARIANTS } from "../mem/structs.js";
+import { verifyFalsePositives } from "./false_positives.js";
+import { checkItems, itemCheckInput } from "./items.js";
+import { checkMaskRoundTrip, idPlan, maskGeometries } from "./masks.js";
+import { checkNetmemLayout, checkNetmemRefs, netmemLayoutInput, netmemRefInput } from "./netmem.js";
+import { type CheckResult, type VerifyGroup, VERIFY_GROUPS, asExpected, timed } from "./result.js";
+
+export interface VerifyOptions {
+  readonly groups: readonly VerifyGroup[];
+  readonly arches: readonly ArchName[];
+  readonly pageSizes: readonly PageSizeName[];
+  /** lp64 masks: every id in [1, 2^32 - 1] instead of boundaries + a 2^22 sample. */
+  readonly exhaustive: boolean;
+}
+
+export const DEFAULT_VERIFY: VerifyOptions = {
+  groups: VERIFY_GROUPS,
+  arches: ARCH_NAMES,
+  pageSizes: PAGE_SIZE_NAMES,
+  exhaustive: false,
+};
+
+/** The checks of a run, in print order, not yet run. */
+export function planChecks(o: VerifyOptions): (() => CheckResult)[] {
+  const out: (() => CheckResult)[] = [];
+  if (o.groups.includes("items")) {
+    for (const v of BLOCK_VARIANTS) {
+      for (const a of o.arches) for (const ps of o.pageSizes) out.push(() => checkItems(itemCheckInput(v, ARCHES[a], ps)));
+    }
+  }
+  if (o.groups.includes("masks")) {
+    for (const a of o.arches) {
+      for (const g of maskGeometries(a)) out.push(() => checkMaskRoundTrip(g, idPlan(g, o.exhaustive)));
+    }
+    // The false-positive analysis is about 32-bit (POISON_POINTER_DELTA == 0) only.
+    if (o.arches.includes("ilp32")) {
+      const fp = (() => {
+        let memo: CheckResult[] | null = null;
+        return () => (memo ??= verifyFalsePositives());
+      })();
+      out.push(() => fp()[0]!, () => fp()[1]!);
+    }
+  }
+  if (o.groups.includes("netmem")) {
+    for (const a of o.arches) {
+      out.push(() => checkNetmemLayout(netmemLayoutInput(ARCHES[a])));
+      for (const ps of o.pageSizes) out.push(() => checkNetmemRefs(netmemRefInput(ARCHES[a], ps)));
+    }
+  }
+  return out;
+}
+
+export function runVerify(o: VerifyOptions = DEFAULT_VERIFY): CheckResult[] {
+  return planChecks(o).map(timed);
+}
+
+export interface VerifySummaryRow {
+  readonly name: string;
+  readonly covered: number;
+  readonly pass: boolean;
+  /** A known kernel bug reproduced: `pass` is false and that is the expected outcome. */
+  readonly expectFail: boolean;
+}
+
+/** Every check, quick (no --exhaustive; about a second), for the report. */
+export function verifySummary(): VerifySummaryRow[] {
+  return runVerify().map((r) => ({ name: r.name, covered: r.covered, pass: r.pass, expectFail: r.expectFail === true }));
+}
+
+/** 0 when every result is as expected, 1 otherwise (the CLI's exit code). */
+export function exitCodeOf(results: readonly CheckResult[]): number {
+  return results.every(asExpected) ? 0 : 1;
+}
