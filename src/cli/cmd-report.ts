@@ -5,13 +5,14 @@
  */
 import { type ReportSection, layoutSections, renderSections, sectionsJson } from "../report/layouts.js";
 import { type Command, type Io, parse } from "./common.js";
+import { unbindSections } from "../report/unbind.js";
 
 const NAME = "report";
 
 export type SectionBuilder = () => ReportSection[] | Promise<ReportSection[]>;
 
 /** In report order. */
-export const REPORT_SECTIONS: SectionBuilder[] = [layoutSections];
+export const REPORT_SECTIONS: SectionBuilder[] = [layoutSections, unbindSections];
 
 export const REPORT_TITLE = "ppemu report: page_pool layouts side by side (classic, item-block v11, xarray v6.16)";
 

@@ -24,6 +24,7 @@
  * no objects, no closures.
  */
 import { LP64, archConsts } from "../arch.js";
+import { layoutOf, offsetOf, LIST_HEAD } from "./ctype.js";
 import {
   type PhysMem,
   FailSite,
@@ -41,6 +42,7 @@ import {
   PAGE_FLAGS,
   PAGE_PP_MAGIC,
   PAGE_LRU_NEXT,
+  PAGE_LRU_PREV,
   PAGE_COMPOUND_HEAD,
   PAGE_MAPPING,
   PAGE_PRIVATE,
@@ -54,6 +56,7 @@ import {
   PG_reserved,
   pageTypeWord,
   VMEMMAP_HI,
+  DIRECT_MAP_HI,
 } from "./page.js";
 import { Diag } from "./diag.js";
 
@@ -77,6 +80,10 @@ const RESERVED_FLAG = 1 << PG_reserved;
 
 // u32 word offsets inside struct page.
 const W_FLAGS = PAGE_FLAGS >>> 2;
+const W_LRU_NEXT = PAGE_LRU_NEXT >>> 2;
+const W_LRU_PREV = PAGE_LRU_PREV >>> 2;
+/** `offsetof(struct list_head, prev)`. */
+const LIST_PREV = offsetOf(layoutOf(LIST_HEAD, LP64), "prev");
 const W_COMPOUND_HEAD = PAGE_COMPOUND_HEAD >>> 2;
 const W_PP_MAGIC = PAGE_PP_MAGIC >>> 2;
 const W_MAPPING = PAGE_MAPPING >>> 2;
@@ -364,8 +371,19 @@ export class PageAlloc {
     u32[w + W_PRIVATE] = order;
     u32[w + W_PRIVATE + 1] = 0;
     const head = this.freeArea + order * FREE_AREA_SIZE;
-    if (tail) this.mem.listAddTail(page + PAGE_LRU_NEXT, head + FREE_AREA_FREE_LIST);
-    else this.mem.listAdd(page + PAGE_LRU_NEXT, head + FREE_AREA_FREE_LIST);
+    // list_add / list_add_tail on the u32 view (the same words mem.listAdd writes; inlined for
+    // the hot path): an entry is page+8, every pointer carries the direct-map tag.
+    const entry = page + PAGE_LRU_NEXT;
+    const list = head + FREE_AREA_FREE_LIST;
+    const prev = tail ? u32[(list + LIST_PREV) >>> 2]! : list;
+    const next = tail ? list : u32[list >>> 2]!;
+    const ew = entry >>> 2;
+    u32[ew] = next;
+    u32[ew + 1] = DIRECT_MAP_HI;
+    u32[ew + (LIST_PREV >>> 2)] = prev;
+    u32[ew + (LIST_PREV >>> 2) + 1] = DIRECT_MAP_HI;
+    u32[(next + LIST_PREV) >>> 2] = entry;
+    u32[prev >>> 2] = entry;
     const nw = (head + FREE_AREA_NR_FREE) >>> 2;
     u32[nw] = u32[nw]! + 1;
     u32[this.nrFreePagesW] = u32[this.nrFreePagesW]! + (1 << order);
@@ -375,7 +393,15 @@ export class PageAlloc {
   private delFromFreeList(page: number, order: number): void {
     const u32 = this.u32;
     const w = page >>> 2;
-    this.mem.listDel(page + PAGE_LRU_NEXT);
+    // list_del(), entry words cleared as mem.listDel does.
+    const next = u32[w + W_LRU_NEXT]!;
+    const prev = u32[w + W_LRU_PREV]!;
+    u32[(next + LIST_PREV) >>> 2] = prev;
+    u32[prev >>> 2] = next;
+    u32[w + W_LRU_NEXT] = 0;
+    u32[w + W_LRU_NEXT + 1] = 0;
+    u32[w + W_LRU_PREV] = 0;
+    u32[w + W_LRU_PREV + 1] = 0;
     u32[w + W_TYPE] = PAGE_TYPE_NONE;
     u32[w + W_PRIVATE] = 0;
     const nw = (this.freeArea + order * FREE_AREA_SIZE + FREE_AREA_NR_FREE) >>> 2;

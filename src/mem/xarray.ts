@@ -42,99 +42,53 @@
  *    RCU readers would, but nodes are freed at once (no grace period), so readers on other workers
  *    racing with erases must take the lock themselves.
  */
-import { LP64 } from "../arch.js";
-import { layoutOf, offsetOf } from "./ctype.js";
-import { STRUCT_XARRAY, STRUCT_XA_NODE, XA_CHUNK_SHIFT, XA_CHUNK_SIZE } from "./structs.js";
+import { offsetOf } from "./ctype.js";
+import { XA_CHUNK_SHIFT, XA_CHUNK_SIZE } from "./structs.js";
 import { FailSite, MACHINE_LAYOUT, type PhysMem } from "./physmem.js";
 import { DIRECT_MAP_HI, VMEMMAP_HI } from "./page.js";
 import { GFP_ZERO } from "./buddy.js";
 import type { Machine } from "./machine.js";
+import {
+  XA_LOCK,
+  XA_FLAGS,
+  XA_HEAD,
+  XA_NODE_SIZE,
+  XA_NODE_SHIFT,
+  XA_NODE_OFFSET,
+  XA_NODE_COUNT,
+  XA_NODE_NR_VALUES,
+  XA_NODE_PARENT,
+  XA_NODE_ARRAY,
+  XA_NODE_PRIVATE_LIST,
+  XA_NODE_SLOTS,
+  XA_CHUNK_MASK,
+  XA_FLAGS_TRACK_FREE,
+  XA_FLAGS_ZERO_BUSY,
+  XA_FLAGS_FREE,
+  XA_FLAGS_ALL_MARKS,
+  XA_FREE_MARK,
+  XA_ZERO_ENTRY,
+  ENOMEM,
+  EBUSY,
+  EINVAL,
+  POW2,
+  xaIsNode,
+  xaMkNode,
+  xaMaxIndex,
+  nodeGetMark,
+  nodeSetMark,
+  nodeClearMark,
+  nodeAnyMark,
+  nodeMarkAll,
+  nodeFindMark,
+} from "./xarray_node.js";
 
-export const XARRAY_LAYOUT = layoutOf(STRUCT_XARRAY, LP64);
-export const XA_NODE_LAYOUT = layoutOf(STRUCT_XA_NODE, LP64);
-/** sizeof(struct xarray) = 16. */
-export const XARRAY_SIZE = XARRAY_LAYOUT.size;
-/** sizeof(struct xa_node) = 576: 7 per 4 KiB slab page. */
-export const XA_NODE_SIZE = XA_NODE_LAYOUT.size;
+export * from "./xarray_node.js";
 
-const XA_LOCK = offsetOf(XARRAY_LAYOUT, "xa_lock");
-const XA_FLAGS = offsetOf(XARRAY_LAYOUT, "xa_flags");
-const XA_HEAD = offsetOf(XARRAY_LAYOUT, "xa_head");
-export const XA_NODE_SHIFT = offsetOf(XA_NODE_LAYOUT, "shift");
-export const XA_NODE_OFFSET = offsetOf(XA_NODE_LAYOUT, "offset");
-export const XA_NODE_COUNT = offsetOf(XA_NODE_LAYOUT, "count");
-export const XA_NODE_NR_VALUES = offsetOf(XA_NODE_LAYOUT, "nr_values");
-export const XA_NODE_PARENT = offsetOf(XA_NODE_LAYOUT, "parent");
-export const XA_NODE_ARRAY = offsetOf(XA_NODE_LAYOUT, "array");
-export const XA_NODE_PRIVATE_LIST = offsetOf(XA_NODE_LAYOUT, "private_list");
-export const XA_NODE_SLOTS = offsetOf(XA_NODE_LAYOUT, "slots");
-export const XA_NODE_MARKS = offsetOf(XA_NODE_LAYOUT, "marks");
-/** Bytes of one mark bitmap (`unsigned long marks[mark][XA_MARK_LONGS]`). */
-const MARK_BYTES = XA_NODE_LAYOUT.sz.marks! / 3;
 const MACH_XA_NODE_CACHE = offsetOf(MACHINE_LAYOUT, "xa_node_cache");
-
 const SLOTS = XA_NODE_SLOTS;
-const MARKS = XA_NODE_MARKS;
-const XA_CHUNK_MASK = XA_CHUNK_SIZE - 1;
-
-// xa_flags (include/linux/xarray.h). The array-level marks sit above the gfp bits.
-export const XA_FLAGS_LOCK_IRQ = 1;
-export const XA_FLAGS_LOCK_BH = 2;
-export const XA_FLAGS_TRACK_FREE = 4;
-export const XA_FLAGS_ZERO_BUSY = 8;
-export const XA_FLAGS_ALLOC_WRAPPED = 16;
-export const XA_FLAGS_ACCOUNT = 32;
-/**
- * `__GFP_BITS_SHIFT` = `___GFP_LAST_BIT`, config dependent since v6.9: 25 on an x86-64 build with
- * CONFIG_SLAB_OBJ_EXT (memcg) and without LOCKDEP or KASAN_HW_TAGS.
- */
-export const GFP_BITS_SHIFT = 25;
-export const XA_MARK_0 = 0;
-export const XA_MARK_1 = 1;
-export const XA_MARK_2 = 2;
-export const XA_FREE_MARK = XA_MARK_0;
-/** `XA_FLAGS_MARK(mark)`: "some entry in the array has this mark". */
-export function xaFlagsMark(mark: number): number {
-  return (1 << (GFP_BITS_SHIFT + mark)) >>> 0;
-}
-const FLAGS_FREE = xaFlagsMark(XA_FREE_MARK);
-const FLAGS_ALL_MARKS = xaFlagsMark(0) | xaFlagsMark(1) | xaFlagsMark(2);
-/** ids from 0: every index starts free, so the array-level free mark starts set. */
-export const XA_FLAGS_ALLOC = XA_FLAGS_TRACK_FREE | FLAGS_FREE;
-/** ids from 1 (page_pool's `dma_mapped`): index 0 is busy, held by XA_ZERO_ENTRY once a node exists. */
-export const XA_FLAGS_ALLOC1 = XA_FLAGS_TRACK_FREE | XA_FLAGS_ZERO_BUSY;
-
-/** `xa_mk_internal(v)`. */
-export function xaMkInternal(v: number): number {
-  return ((v << 2) | 2) >>> 0;
-}
-export const XA_RETRY_ENTRY = xaMkInternal(256);
-export const XA_ZERO_ENTRY = xaMkInternal(257);
-/** `xa_mk_node()`: a node pointer stored in a slot is tagged as an internal entry. */
-export function xaMkNode(node: number): number {
-  return (node | 2) >>> 0;
-}
-export function xaToNode(entry: number): number {
-  return entry - 2;
-}
-/** `xa_is_node()`: internal and above 4096 (the small internal values are siblings, retry, zero). */
-export function xaIsNode(entry: number): boolean {
-  return (entry & 3) === 2 && entry > 4096;
-}
-
-export const ENOMEM = 12;
-export const EBUSY = 16;
-export const EINVAL = 22;
-/** `XA_LIMIT(1, U32_MAX)` and friends: limits are [min, max] inclusive, both u32. */
-export const XA_LIMIT_U32_MAX = 0xffffffff;
-
-/** 2^i for i in 0..42: index arithmetic above 2^32 (a shift-30 root spans 2^36) stays exact. */
-const POW2 = new Float64Array(43);
-for (let i = 0; i < POW2.length; i++) POW2[i] = 2 ** i;
-
-function ctz32(x: number): number {
-  return 31 - Math.clz32(x & -x);
-}
+const FLAGS_FREE = XA_FLAGS_FREE;
+const FLAGS_ALL_MARKS = XA_FLAGS_ALL_MARKS;
 
 type Slab = Machine["slab"];
 
@@ -299,7 +253,7 @@ export class XArray {
     if (!xaIsNode(head)) return start === 0 && head !== 0 && head !== XA_ZERO_ENTRY ? 0 : -1;
     let node = head - 2;
     let shift = this.u8[node + XA_NODE_SHIFT]!;
-    if (start > XA_CHUNK_SIZE * POW2[shift]! - 1) return -1;
+    if (start > xaMaxIndex(shift)) return -1;
     let base = 0;
     let offset = Math.floor(start / POW2[shift]!);
     for (;;) {
@@ -368,55 +322,6 @@ export class XArray {
     return n;
   }
 
-  /**
-   * Check every invariant lib/xarray.c keeps: parent/offset/shift/array links, `count` = non-NULL
-   * slots, no empty node, free marks exactly where an id is free. Returns the first violation or null.
-   */
-  xaCheck(xa: number): string | null {
-    const flags = this.u32[(xa + XA_FLAGS) >>> 2]!;
-    const trackFree = (flags & XA_FLAGS_TRACK_FREE) !== 0;
-    const head = this.u32[(xa + XA_HEAD) >>> 2]!;
-    if (!xaIsNode(head)) {
-      if (trackFree && head !== 0 && (flags & FLAGS_FREE) !== 0) return "free mark set on an occupied head";
-      return null;
-    }
-    const visit = (node: number, parent: number, offset: number, shift: number): string | null => {
-      const u8 = this.u8;
-      if (this.mem.rdPtr(node + XA_NODE_PARENT) !== parent) return `node ${node}: parent`;
-      if (parent !== 0 && u8[node + XA_NODE_OFFSET] !== offset) return `node ${node}: offset`;
-      if (this.mem.rdPtr(node + XA_NODE_ARRAY) !== xa) return `node ${node}: array`;
-      const s = u8[node + XA_NODE_SHIFT]!;
-      if ((shift >= 0 && s !== shift) || s % XA_CHUNK_SHIFT !== 0 || s > 30) return `node ${node}: shift ${s}`;
-      if (u8[node + XA_NODE_NR_VALUES] !== 0) return `node ${node}: nr_values`;
-      let count = 0;
-      for (let i = 0; i < XA_CHUNK_SIZE; i++) {
-        const e = this.u32[(node + SLOTS + i * 8) >>> 2]!;
-        if (e !== 0) count++;
-        let free = e === 0;
-        if (s > 0 && e !== 0) {
-          if (!xaIsNode(e)) return `node ${node}: slot ${i} is not a node`;
-          const err = visit(e - 2, node, i, s - XA_CHUNK_SHIFT);
-          if (err) return err;
-          free = this.nodeAnyMark(e - 2, XA_FREE_MARK);
-        } else if (s === 0 && xaIsNode(e)) {
-          return `leaf ${node}: slot ${i} holds a node`;
-        }
-        const marked = this.nodeGetMark(node, i, XA_FREE_MARK);
-        if (trackFree ? marked !== free : marked) return `node ${node}: free mark of slot ${i}`;
-        if (this.nodeGetMark(node, i, XA_MARK_1) || this.nodeGetMark(node, i, XA_MARK_2)) return `node ${node}: mark`;
-      }
-      if (count === 0) return `node ${node}: empty`;
-      if (u8[node + XA_NODE_COUNT] !== count) return `node ${node}: count ${u8[node + XA_NODE_COUNT]} != ${count}`;
-      return null;
-    };
-    const err = visit(head - 2, 0, 0, -1);
-    if (err) return err;
-    if (trackFree && ((flags & FLAGS_FREE) !== 0) !== this.nodeAnyMark(head - 2, XA_FREE_MARK)) {
-      return "array free mark disagrees with the root";
-    }
-    return null;
-  }
-
   // ---- the tree (lib/xarray.c) ----
 
   /** The leaf node holding `index` (0 = the head slot), or -1 when no slot exists for it. */
@@ -463,7 +368,7 @@ export class XArray {
     }
     let node = head - 2;
     let shift = this.u8[node + XA_NODE_SHIFT]!;
-    if (min > XA_CHUNK_SIZE * POW2[shift]! - 1) return min;
+    if (min > xaMaxIndex(shift)) return min;
     let index = min;
     let offset = (index >>> shift) & XA_CHUNK_MASK;
     for (;;) {
@@ -476,7 +381,7 @@ export class XArray {
         shift = this.u8[node + XA_NODE_SHIFT]!;
         continue;
       }
-      const bit = this.findNextMark(node, offset);
+      const bit = nodeFindMark(this.u32, node, offset, XA_FREE_MARK);
       if (bit > offset) {
         const span = POW2[shift]!;
         index = index - (index % (span * XA_CHUNK_SIZE)) + bit * span;
@@ -490,19 +395,6 @@ export class XArray {
       shift = this.u8[node + XA_NODE_SHIFT]!;
       offset = (index >>> shift) & XA_CHUNK_MASK;
     }
-  }
-
-  /** `xas_find_chunk()`: the first slot >= offset with the free mark set, or 64. */
-  private findNextMark(node: number, offset: number): number {
-    const w = (node + MARKS + XA_FREE_MARK * MARK_BYTES) >>> 2;
-    if (offset < 32) {
-      const lo = this.u32[w]! & (-1 << offset);
-      if (lo !== 0) return ctz32(lo);
-      const hi = this.u32[w + 1]!;
-      return hi !== 0 ? 32 + ctz32(hi) : XA_CHUNK_SIZE;
-    }
-    const hi = this.u32[w + 1]! & (-1 << (offset - 32));
-    return hi !== 0 ? 32 + ctz32(hi) : XA_CHUNK_SIZE;
   }
 
   /**
@@ -535,12 +427,12 @@ export class XArray {
       let maxIndex = 0;
       if (xaIsNode(top)) {
         shift = u8[top - 2 + XA_NODE_SHIFT]!;
-        maxIndex = XA_CHUNK_SIZE * POW2[shift]! - 1;
+        maxIndex = xaMaxIndex(shift);
         shift += XA_CHUNK_SHIFT;
       }
       while (index > maxIndex) {
         grow++;
-        maxIndex = XA_CHUNK_SIZE * POW2[shift]! - 1;
+        maxIndex = xaMaxIndex(shift);
         shift += XA_CHUNK_SHIFT;
       }
       if (shift === 0 && !allowRoot) shift = XA_CHUNK_SHIFT;
@@ -585,9 +477,9 @@ export class XArray {
       u8[n + XA_NODE_COUNT] = 1;
       this.wrEntry(n + SLOTS, h);
       if (trackFree) {
-        this.nodeMarkAll(n, XA_FREE_MARK);
+        nodeMarkAll(this.u32, n, XA_FREE_MARK);
         if ((u32[fw]! & FLAGS_FREE) === 0) {
-          this.nodeClearMark(n, 0, XA_FREE_MARK);
+          nodeClearMark(this.u32, n, 0, XA_FREE_MARK);
           u32[fw] = (u32[fw]! | FLAGS_FREE) >>> 0;
         }
       }
@@ -612,7 +504,7 @@ export class XArray {
         spare = u32[(n + XA_NODE_PARENT) >>> 2]!;
         this.initNode(n, xa, shift, offset, node);
         if (node !== 0) u8[node + XA_NODE_COUNT]++;
-        if (trackFree) this.nodeMarkAll(n, XA_FREE_MARK);
+        if (trackFree) nodeMarkAll(this.u32, n, XA_FREE_MARK);
         this.wrEntry(slot, xaMkNode(n));
         node = n;
       } else if (xaIsNode(e)) {
@@ -696,7 +588,7 @@ export class XArray {
       if (!xaIsNode(e) && u8[node + XA_NODE_SHIFT] !== 0) break;
       if (e === XA_ZERO_ENTRY && (this.u32[fw]! & XA_FLAGS_ZERO_BUSY) !== 0) e = 0;
       this.wrEntry(xa + XA_HEAD, e);
-      if ((this.u32[fw]! & XA_FLAGS_TRACK_FREE) !== 0 && !this.nodeGetMark(node, 0, XA_FREE_MARK)) {
+      if ((this.u32[fw]! & XA_FLAGS_TRACK_FREE) !== 0 && !nodeGetMark(this.u32, node, 0, XA_FREE_MARK)) {
         this.u32[fw] = (this.u32[fw]! & ~FLAGS_FREE) >>> 0;
       }
       this.slab.kmemCacheFree(this.nodeCache, node);
@@ -730,49 +622,12 @@ export class XArray {
     }
   }
 
-  // ---- marks ----
-
-  private markWord(node: number, offset: number, mark: number): number {
-    return (node + MARKS + mark * MARK_BYTES + ((offset >>> 5) << 2)) >>> 2;
-  }
-
-  nodeGetMark(node: number, offset: number, mark: number): boolean {
-    return (this.u32[this.markWord(node, offset, mark)]! & (1 << (offset & 31))) !== 0;
-  }
-
-  /** `__test_and_set_bit()`: was it set already? */
-  private nodeSetMark(node: number, offset: number, mark: number): boolean {
-    const w = this.markWord(node, offset, mark);
-    const b = 1 << (offset & 31);
-    const old = this.u32[w]!;
-    this.u32[w] = (old | b) >>> 0;
-    return (old & b) !== 0;
-  }
-
-  /** `__test_and_clear_bit()`: was it set? */
-  private nodeClearMark(node: number, offset: number, mark: number): boolean {
-    const w = this.markWord(node, offset, mark);
-    const b = 1 << (offset & 31);
-    const old = this.u32[w]!;
-    this.u32[w] = (old & ~b) >>> 0;
-    return (old & b) !== 0;
-  }
-
-  private nodeAnyMark(node: number, mark: number): boolean {
-    const w = (node + MARKS + mark * MARK_BYTES) >>> 2;
-    return (this.u32[w]! | this.u32[w + 1]!) !== 0;
-  }
-
-  private nodeMarkAll(node: number, mark: number): void {
-    const w = (node + MARKS + mark * MARK_BYTES) >>> 2;
-    this.u32[w] = 0xffffffff;
-    this.u32[w + 1] = 0xffffffff;
-  }
+  // ---- XA_FREE_MARK ----
 
   /** `xas_set_mark(XA_FREE_MARK)`: up the tree until a node already had it, then the array bit. */
   private setFreeMark(xa: number, node: number, offset: number): void {
     while (node !== 0) {
-      if (this.nodeSetMark(node, offset, XA_FREE_MARK)) return;
+      if (nodeSetMark(this.u32, node, offset, XA_FREE_MARK)) return;
       offset = this.u8[node + XA_NODE_OFFSET]!;
       node = this.u32[(node + XA_NODE_PARENT) >>> 2]!;
     }
@@ -783,8 +638,8 @@ export class XArray {
   /** `xas_clear_mark(XA_FREE_MARK)`: up the tree while a node has no free slot left. */
   private clearFreeMark(xa: number, node: number, offset: number): void {
     while (node !== 0) {
-      if (!this.nodeClearMark(node, offset, XA_FREE_MARK)) return;
-      if (this.nodeAnyMark(node, XA_FREE_MARK)) return;
+      if (!nodeClearMark(this.u32, node, offset, XA_FREE_MARK)) return;
+      if (nodeAnyMark(this.u32, node, XA_FREE_MARK)) return;
       offset = this.u8[node + XA_NODE_OFFSET]!;
       node = this.u32[(node + XA_NODE_PARENT) >>> 2]!;
     }

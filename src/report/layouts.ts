@@ -8,6 +8,9 @@
  * A report is a list of `ReportSection`s (text + JSON); `ppemu report` renders whatever list it is
  * given, so later sections (unbind scenario, verification, benchmark) are appended, not merged.
  */
+import { STRUCT_KMEM_CACHE, STRUCT_PPEMU_SLAB_ROOT } from "../mem/slab.js";
+import { DMA_STRUCTS } from "../dma/index.js";
+import { STRUCT_PPEMU_STACK } from "../pool/stack.js";
 import {
   type Arch,
   type ArchConsts,
@@ -60,7 +63,15 @@ import { renderTable } from "./table.js";
 // ─── the structs `ppemu layout` knows ───────────────────────────────────────────────────────────
 
 /** The machine's own structs, shown after the kernel's. */
-export const MACHINE_STRUCTS: readonly RecordType[] = [STRUCT_PPEMU_MACHINE, STRUCT_FREE_AREA, STRUCT_PPEMU_FAIL];
+export const MACHINE_STRUCTS: readonly RecordType[] = [
+  STRUCT_PPEMU_MACHINE,
+  STRUCT_FREE_AREA,
+  STRUCT_PPEMU_FAIL,
+  STRUCT_KMEM_CACHE,
+  STRUCT_PPEMU_SLAB_ROOT,
+  ...DMA_STRUCTS,
+  STRUCT_PPEMU_STACK,
+];
 
 /** Every struct `ppemu layout` prints, in order; the item block is the variant's declaration. */
 export function layoutStructs(variant: BlockVariant = "v11"): RecordType[] {

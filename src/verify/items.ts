@@ -25,7 +25,7 @@ import { layoutOf, offsetOf } from "../mem/ctype.js";
 import { itemGeometry, type ItemGeometry } from "../mem/item_geometry.js";
 import { DIRECT_MAP_HI } from "../mem/page.js";
 import { BLOCK_VARIANTS, STRUCT_NETMEM_ITEM_BLOCK, type BlockVariant } from "../mem/structs.js";
-import { type CheckResult, fail, pass, hexHiLo } from "./result.js";
+import { type CheckResult, ctz32, fail, pass, hexHiLo } from "./result.js";
 
 /** RFCv5/v7 `encoded_next`: the item state lives in the low bits of the next-item pointer. */
 export const PAGE_POOL_ITEM_STATE_MASK = 0x3;
@@ -68,10 +68,6 @@ export function itemCheckInput(variant: BlockVariant, arch: Arch, pageSize: Page
     netmemPpOffset: variant === "rfcv5" ? null : offsetOf(layoutOf(STRUCT_NETMEM_ITEM_BLOCK, arch), "pp"),
     bases: blockBases(arch, g.pageSize),
   };
-}
-
-function ctz32(x: number): number {
-  return x === 0 ? 32 : 31 - Math.clz32(x & -x);
 }
 
 /** Check one block geometry. Pure: everything it knows comes from `input`. */

@@ -17,7 +17,7 @@ import { type StructLayout, layoutOf, offsetOf } from "../mem/ctype.js";
 import { DIRECT_MAP_HI, VMEMMAP_HI } from "../mem/page.js";
 import { STRUCT_NET_IOV, STRUCT_NETMEM_DESC, STRUCT_PAGE } from "../mem/structs.js";
 import { type U64, u64 } from "../u64.js";
-import { type CheckResult, fail, pass, hexHiLo } from "./result.js";
+import { type CheckResult, ctz32, fail, pass, hexHiLo } from "./result.js";
 
 /** include/net/netmem.h: `NET_IOV = 0x01`. */
 export const NET_IOV = 0x1;
@@ -54,10 +54,6 @@ export function netmemRefInput(arch: Arch, pageSize: PageSizeName): NetmemRefInp
     netIovSize: layoutOf(STRUCT_NET_IOV, arch).size,
     nNetIovs: NET_IOV_COUNT,
   };
-}
-
-function ctz32(x: number): number {
-  return x === 0 ? 32 : 31 - Math.clz32(x & -x);
 }
 
 /**

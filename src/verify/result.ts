@@ -75,6 +75,11 @@ export function hexHiLo(hi: number, lo: number, bits: 32 | 64): string {
   return "0x" + (hi >>> 0).toString(16).padStart(8, "0") + (lo >>> 0).toString(16).padStart(8, "0");
 }
 
+/** Trailing zero bits of a u32 (32 for 0): the free low bits of an address. */
+export function ctz32(x: number): number {
+  return x === 0 ? 32 : 31 - Math.clz32(x & -x);
+}
+
 /** Run a check and record its wall-clock time. */
 export function timed(run: () => CheckResult): CheckResult {
   const t0 = performance.now();

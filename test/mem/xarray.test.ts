@@ -388,7 +388,7 @@ describe("u32 indices", () => {
     expect(x.xaFind(xa, 2 ** 25 + 1)).toBe(hi);
     expect(x.xaCheck(xa)).toBeNull();
     expect(x.xaErase(xa, hi)).toBe(ptr(1));
-    expect(x.xaNodeCount(xa)).toBe(9); // the hi chain is gone; root shift 30 still needed? no:
+    expect(x.xaNodeCount(xa)).toBe(9); // the five-node chain to 2^32-1 is freed, and the shift-30 root
     expect(m.mem.u8[x.xaHead(xa) - 2 + XA_NODE_SHIFT]).toBe(24); // shrunk: 2^25 fits a shift-24 root
     expect(x.xaErase(xa, 2 ** 25)).toBe(ptr(2));
     expect(x.xaErase(xa, 2 ** 25 - 1)).toBe(ptr(3));

@@ -1,0 +1,25 @@
+/** ppemu, the library: the machine, the DMA model, page_pool and its layouts, scenarios, verifiers. */
+export * from "./u64.js";
+export * from "./arch.js";
+export * from "./mem/ctype.js";
+export * from "./mem/structs.js";
+export * from "./mem/page.js";
+export * from "./mem/diag.js";
+export * from "./mem/physmem.js";
+export * from "./mem/item_geometry.js";
+export { PageAlloc, GFP_ZERO } from "./mem/buddy.js";
+export { Slab } from "./mem/slab.js";
+export { bootMachine, attachMachine, type Machine } from "./mem/machine.js";
+export { accountFrames, assertAccounted, type FrameAccount, type FrameClaimer } from "./mem/accounting.js";
+export { XArray, XA_FLAGS_ALLOC1 } from "./mem/xarray.js";
+export { pahole } from "./mem/pahole.js";
+export { Dma, DMA_FROM_DEVICE, DMA_BIDIRECTIONAL, DMA_TO_DEVICE } from "./dma/index.js";
+export { PagePools, type PagePoolParams } from "./pool/page_pool.js";
+export { NetStack } from "./pool/stack.js";
+export { ClassicTracking } from "./pool/classic.js";
+export { ItemBlockTracking } from "./pool/item_block.js";
+export { XarrayTracking } from "./pool/xarray.js";
+export { bootPpSystem, makeTracking, ppClaimers, type PpSystem } from "./pool/index.js";
+export * from "./pool/types.js";
+export { runUnbind, type UnbindOptions, type UnbindResult } from "./scenario/unbind.js";
+export { main } from "./cli/main.js";

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { BufferIo } from "../../src/cli/common.js";
+
+async function run(...argv: string[]): Promise<{ code: number; io: BufferIo }> {
+  const io = new BufferIo();
+  const code = await main(["verify", ...argv], io);
+  return { code, io };
+}
+
+describe("ppemu verify", () => {
+  it("bad arguments exit 2 and name the valid choices", async () => {
+    const a = await run("items", "--arch", "sparc");
+    expect(a.code).toBe(2);
+    expect(a.io.stderr).toBe("ppemu verify: unknown arch 'sparc' (valid: lp64, ilp32, all)\n");
+    const b = await run("bogus");
+    expect(b.code).toBe(2);
+    expect(b.io.stderr).toBe("ppemu verify: unknown target 'bogus' (valid: items, masks, netmem, all)\n");
+    const c = await run("items", "--page-size", "8k");
+    expect(c.code).toBe(2);
+    expect(c.io.stderr).toBe("ppemu verify: unknown page size '8k' (valid: 4k, 16k, 64k, all)\n");
+    const d = await run("items", "masks");
+    expect(d.code).toBe(2);
+    expect(d.io.stderr).toContain("one target at most");
+    expect((await run("--frobnicate")).code).toBe(2);
+  });
+
+  it("prints each check with its coverage and PASS", async () => {
+    const { code, io } = await run("items", "--arch", "lp64", "--page-size", "4K");
+    expect(code).toBe(0);
+    expect(io.stdout).toMatch(/^ {2}PASS {3}items v11 lp64 4k +1270 item slots \(254 × 5 block bases\)/m);
+    expect(io.stdout).toContain("summary: 3 checks, 3810 values: 3 PASS, 0 FAIL, 0 XFAIL");
+  });
+
+  it("--json", async () => {
+    const { code, io } = await run("masks", "--arch", "ilp32", "--json");
+    expect(code).toBe(0);
+    const j = JSON.parse(io.stdout) as {
+      results: { name: string; status: string; covered: number; counterexample?: string }[];
+      summary: { checks: number; xfail: number; fail: number; exitCode: number };
+    };
+    expect(j.summary).toMatchObject({ checks: 6, xfail: 1, fail: 0, exitCode: 0 });
+    const x = j.results.find((r) => r.status === "XFAIL")!;
+    expect(x.name).toBe("masks ilp32 v6.16 false positives >= PAGE_OFFSET");
+    expect(x.counterexample).toContain("0x10000040");
+    expect(j.results[0]).toMatchObject({ name: "masks ilp32 v6.16 round-trip", status: "PASS", covered: 33554428 });
+  });
+
+  it("--help", async () => {
+    const { code, io } = await run("--help");
+    expect(code).toBe(0);
+    expect(io.stdout).toContain("usage: ppemu verify [items|masks|netmem|all]");
+  });
+});
