@@ -4,10 +4,16 @@ import { layoutCommand } from "./cmd-layout.js";
 import { reportCommand } from "./cmd-report.js";
 import { verifyCommand } from "./cmd-verify.js";
 import { scenarioCommand } from "./cmd-scenario.js";
+import { explainCommand } from "./cmd-explain.js";
+import { benchCommand } from "./cmd-bench.js";
+import { compareCommand } from "./cmd-compare.js";
 
 export const COMMANDS: readonly Command[] = [
   reportCommand,
   layoutCommand,
   scenarioCommand,
   verifyCommand,
+  benchCommand,
+  compareCommand,
+  explainCommand,
 ];

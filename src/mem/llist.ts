@@ -5,7 +5,8 @@
  * offset). The 64-bit pointer's low word carries the address and is what the atomics act on; the
  * high word is the region tag, a function of the low word (0 for NULL), rewritten after each store.
  */
-import { DIRECT_MAP_HI } from "./page.js";
+import * as PAGE from "./page.js";
+const { DIRECT_MAP_HI } = PAGE;
 
 /** `llist_add()`: push `node` onto `head`; true if the list was empty before. */
 export function llistAdd(u32: Uint32Array, node: number, head: number): boolean {

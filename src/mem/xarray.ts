@@ -3,22 +3,13 @@
  * a radix tree of 64-slot `struct xa_node`s in the buffer, ids handed out by xa_alloc() from the
  * XA_FREE_MARK bitmaps, entries swapped out by xa_cmpxchg(), nodes from a `radix_tree_node` slab cache.
  *
- *   struct xarray (16 B)               struct xa_node (576 B, lp64)
- *   ╒═════════╤══════════╤═════════╕    ╒═══════════════════════════════════════╕
- *   │ xa_lock │ xa_flags │ xa_head ├──► │ shift offset count nr_values (u8 ×4)  │  0
- *   ╘═════════╧══════════╧═════════╛    │ parent ─► node one level up (NULL=top) │  8
- *     0         4          8            │ array  ─► the struct xarray            │ 16
- *                                       │ private_list / rcu_head                │ 24
- *                                       │ slots[64]: entry | node|2 | 0x406 (zero)│ 40
- *                                       │ marks[3][1]: bit i = slot i marked     │ 552
- *                                       ╘═══════════════════════════════════════╛
+ *   struct xarray (16 B): xa_lock @0, xa_flags @4, xa_head @8 ──► NULL | the entry at index 0 | root|2
+ *   struct xa_node (576 B): see src/mem/xarray_node.ts
  *
- * Entries. A slot holds a 64-bit `void *`; its low word is the emulator pointer and the high word the
- * region tag (vmemmap for struct page pointers, direct map otherwise), so only the low word is ever
- * compared. The low two bits classify it as in the kernel: 00 a pointer, 10 an internal entry — a
- * node pointer is `node | 2` (xa_mk_node; node addresses are > 4096), `xa_mk_internal(257)` = 0x406
- * is XA_ZERO_ENTRY (an allocated id with a NULL entry, and the busy index 0 of an ALLOC1 array).
- * `xa_head` is NULL (empty), the entry at index 0 (when that is the only index in use), or the root.
+ * Entries. A slot is a 64-bit `void *`: low word the emulator pointer, high word the region tag
+ * (vmemmap for struct page pointers, else direct map); only the low word is compared. Low bits 00: a
+ * pointer; 10: internal — `node | 2` (xa_mk_node) or XA_ZERO_ENTRY 0x406 (an id allocated with a
+ * NULL entry, and the busy index 0 of an ALLOC1 array).
  *
  * Shape, exactly as lib/xarray.c: a node of `shift` s covers 64 << s indices; xas_expand() adds roots
  * above until the index fits, xas_create() allocates the missing levels down to the leaf, a node
@@ -48,47 +39,19 @@ import { FailSite, MACHINE_LAYOUT, type PhysMem } from "./physmem.js";
 import { DIRECT_MAP_HI, VMEMMAP_HI } from "./page.js";
 import { GFP_ZERO } from "./buddy.js";
 import type { Machine } from "./machine.js";
+import { xaCheck, xaCountNodes } from "./xarray_check.js";
 import {
-  XA_LOCK,
-  XA_FLAGS,
-  XA_HEAD,
-  XA_NODE_SIZE,
-  XA_NODE_SHIFT,
-  XA_NODE_OFFSET,
-  XA_NODE_COUNT,
-  XA_NODE_NR_VALUES,
-  XA_NODE_PARENT,
-  XA_NODE_ARRAY,
-  XA_NODE_PRIVATE_LIST,
-  XA_NODE_SLOTS,
-  XA_CHUNK_MASK,
-  XA_FLAGS_TRACK_FREE,
-  XA_FLAGS_ZERO_BUSY,
-  XA_FLAGS_FREE,
-  XA_FLAGS_ALL_MARKS,
-  XA_FREE_MARK,
-  XA_ZERO_ENTRY,
-  ENOMEM,
-  EBUSY,
-  EINVAL,
-  POW2,
-  xaIsNode,
-  xaMkNode,
-  xaMaxIndex,
-  nodeGetMark,
-  nodeSetMark,
-  nodeClearMark,
-  nodeAnyMark,
-  nodeMarkAll,
-  nodeFindMark,
+  XA_LOCK, XA_FLAGS, XA_HEAD, XA_NODE_SIZE, XA_NODE_SHIFT, XA_NODE_OFFSET, XA_NODE_COUNT,
+  XA_NODE_NR_VALUES, XA_NODE_PARENT, XA_NODE_ARRAY, XA_NODE_PRIVATE_LIST, XA_NODE_SLOTS as SLOTS,
+  XA_CHUNK_MASK, XA_FLAGS_TRACK_FREE, XA_FLAGS_ZERO_BUSY, XA_FLAGS_FREE as FLAGS_FREE,
+  XA_FLAGS_ALL_MARKS, XA_FREE_MARK, XA_ZERO_ENTRY, ENOMEM, EBUSY, EINVAL, POW2,
+  xaIsNode, xaMkNode, xaMaxIndex,
+  nodeGetMark, nodeSetMark, nodeClearMark, nodeAnyMark, nodeMarkAll, nodeFindMark, xaLock, xaUnlock,
 } from "./xarray_node.js";
 
 export * from "./xarray_node.js";
 
 const MACH_XA_NODE_CACHE = offsetOf(MACHINE_LAYOUT, "xa_node_cache");
-const SLOTS = XA_NODE_SLOTS;
-const FLAGS_FREE = XA_FLAGS_FREE;
-const FLAGS_ALL_MARKS = XA_FLAGS_ALL_MARKS;
 
 type Slab = Machine["slab"];
 
@@ -162,7 +125,7 @@ export class XArray {
     if ((entry & 3) !== 0 || entry >>> 0 !== entry || min >>> 0 !== min || max >>> 0 !== max) return -EINVAL;
     if ((this.u32[(xa + XA_FLAGS) >>> 2]! & XA_FLAGS_TRACK_FREE) === 0) return -EINVAL;
     const e = entry === 0 ? XA_ZERO_ENTRY : entry;
-    this.lock(xa);
+    xaLock(this.i32, xa);
     try {
       const id = this.findFree(xa, min, max);
       if (id < 0) return -EBUSY;
@@ -172,7 +135,7 @@ export class XArray {
       this.clearFreeMark(xa, node, id & XA_CHUNK_MASK);
       return id;
     } finally {
-      this.unlock(xa);
+      xaUnlock(this.i32, xa);
     }
   }
 
@@ -184,7 +147,7 @@ export class XArray {
     if ((entry & 3) !== 0 || entry >>> 0 !== entry || index >>> 0 !== index) return -EINVAL;
     const trackFree = (this.u32[(xa + XA_FLAGS) >>> 2]! & XA_FLAGS_TRACK_FREE) !== 0;
     const e = entry === 0 && trackFree ? XA_ZERO_ENTRY : entry;
-    this.lock(xa);
+    xaLock(this.i32, xa);
     try {
       let first: number;
       if (e === 0) {
@@ -199,7 +162,7 @@ export class XArray {
       }
       return first === XA_ZERO_ENTRY ? 0 : first;
     } finally {
-      this.unlock(xa);
+      xaUnlock(this.i32, xa);
     }
   }
 
@@ -209,7 +172,7 @@ export class XArray {
    */
   xaCmpxchg(xa: number, index: number, old: number, entry: number): number {
     if ((entry & 3) !== 0 || entry >>> 0 !== entry || (old & 3) !== 0 || index >>> 0 !== index) return -EINVAL;
-    this.lock(xa);
+    xaLock(this.i32, xa);
     try {
       let node = this.walk(xa, index);
       const curr = node < 0 ? 0 : this.u32[this.slotAddr(xa, node, index) >>> 2]!;
@@ -227,19 +190,19 @@ export class XArray {
       }
       return curr === XA_ZERO_ENTRY ? 0 : curr;
     } finally {
-      this.unlock(xa);
+      xaUnlock(this.i32, xa);
     }
   }
 
   /** `xa_erase()`: the entry that was at `index` (0 if none); frees nodes that become empty. */
   xaErase(xa: number, index: number): number {
     if (index >>> 0 !== index) return 0;
-    this.lock(xa);
+    xaLock(this.i32, xa);
     try {
       const first = this.eraseIndex(xa, index);
       return first === XA_ZERO_ENTRY ? 0 : first;
     } finally {
-      this.unlock(xa);
+      xaUnlock(this.i32, xa);
     }
   }
 
@@ -290,36 +253,28 @@ export class XArray {
 
   /** `xa_destroy()`: free every node; the array is empty afterwards (entries are the caller's). */
   xaDestroy(xa: number): void {
-    this.lock(xa);
+    xaLock(this.i32, xa);
     try {
       const head = this.u32[(xa + XA_HEAD) >>> 2]!;
       this.wrEntry(xa + XA_HEAD, 0);
       // xas_init_marks() at the head, then ZERO_BUSY arrays drop the free mark again.
-      let flags = this.u32[(xa + XA_FLAGS) >>> 2]! & ~FLAGS_ALL_MARKS;
+      let flags = this.u32[(xa + XA_FLAGS) >>> 2]! & ~XA_FLAGS_ALL_MARKS;
       if ((flags & XA_FLAGS_TRACK_FREE) !== 0 && (flags & XA_FLAGS_ZERO_BUSY) === 0) flags |= FLAGS_FREE;
       this.u32[(xa + XA_FLAGS) >>> 2] = flags >>> 0;
       if (xaIsNode(head)) this.freeNodes(head - 2);
     } finally {
-      this.unlock(xa);
+      xaUnlock(this.i32, xa);
     }
   }
 
-  /** Nodes in the tree, counted by a walk. */
+  /** Nodes in the tree, counted by a walk (compare with the radix_tree_node cache's objects in use). */
   xaNodeCount(xa: number): number {
-    const head = this.u32[(xa + XA_HEAD) >>> 2]!;
-    if (!xaIsNode(head)) return 0;
-    let n = 0;
-    const stack = [head - 2];
-    while (stack.length > 0) {
-      const node = stack.pop()!;
-      n++;
-      if (this.u8[node + XA_NODE_SHIFT] === 0) continue;
-      for (let i = 0; i < XA_CHUNK_SIZE; i++) {
-        const e = this.u32[(node + SLOTS + i * 8) >>> 2]!;
-        if (xaIsNode(e)) stack.push(e - 2);
-      }
-    }
-    return n;
+    return xaCountNodes(this.mem, xa);
+  }
+
+  /** The first violated tree invariant, or null (src/mem/xarray_check.ts). */
+  xaCheck(xa: number): string | null {
+    return xaCheck(this, xa);
   }
 
   // ---- the tree (lib/xarray.c) ----
@@ -645,18 +600,5 @@ export class XArray {
     }
     const fw = (xa + XA_FLAGS) >>> 2;
     this.u32[fw] = (this.u32[fw]! & ~FLAGS_FREE) >>> 0;
-  }
-
-  // ---- xa_lock ----
-
-  private lock(xa: number): void {
-    const w = (xa + XA_LOCK) >>> 2;
-    while (Atomics.compareExchange(this.i32, w, 0, 1) !== 0) {
-      // spin: another worker (CPU) holds it
-    }
-  }
-
-  private unlock(xa: number): void {
-    Atomics.store(this.i32, (xa + XA_LOCK) >>> 2, 0);
   }
 }

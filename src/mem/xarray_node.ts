@@ -163,3 +163,16 @@ export function nodeFindMark(u32: Uint32Array, node: number, offset: number, mar
   const hi = u32[w + 1]! & (-1 << (offset - 32));
   return hi !== 0 ? 32 + ctz32(hi) : XA_CHUNK_SIZE;
 }
+
+// ---- xa_lock: a spinlock_t word, taken with Atomics so a worker attached to the buffer is a CPU ----
+
+export function xaLock(i32: Int32Array, xa: number): void {
+  const w = (xa + XA_LOCK) >>> 2;
+  while (Atomics.compareExchange(i32, w, 0, 1) !== 0) {
+    // spin: another CPU holds it
+  }
+}
+
+export function xaUnlock(i32: Int32Array, xa: number): void {
+  Atomics.store(i32, (xa + XA_LOCK) >>> 2, 0);
+}

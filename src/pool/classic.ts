@@ -15,7 +15,8 @@ import type { Machine } from "../mem/machine.js";
 import type { PhysMem } from "../mem/physmem.js";
 import type { Dma } from "../dma/index.js";
 import { LP64, archConsts } from "../arch.js";
-import { PAGE_PP_MAGIC, PAGE_PP, PAGE_PP_REF_COUNT, DIRECT_MAP_HI } from "../mem/page.js";
+import * as PAGE from "../mem/page.js";
+const { PAGE_PP_MAGIC, PAGE_PP, PAGE_PP_REF_COUNT, DIRECT_MAP_HI } = PAGE;
 import { PP_DMA_MAP, type Tracking } from "./types.js";
 import { ppDmaUnmap } from "./pp_dma.js";
 

@@ -25,8 +25,10 @@ import type { FrameClaimer } from "../mem/accounting.js";
 import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf } from "../mem/ctype.js";
 import { ITEM_BLOCK_OF, STRUCT_PAGE_POOL_ITEM, type BlockVariant, PP_ALLOC_CACHE_SIZE } from "../mem/structs.js";
-import { MACH_PP_CHECKS, MACH_POOLS } from "../mem/physmem.js";
-import { PAGE_PP_MAGIC, PAGE_PP_ITEM, DIRECT_MAP_HI, VMEMMAP_HI } from "../mem/page.js";
+import * as PHYS from "../mem/physmem.js";
+const { MACH_PP_CHECKS, MACH_POOLS } = PHYS;
+import * as PAGE from "../mem/page.js";
+const { PAGE_PP_MAGIC, PAGE_PP_ITEM, DIRECT_MAP_HI, VMEMMAP_HI } = PAGE;
 import { GFP_ZERO } from "../mem/buddy.js";
 import { Diag } from "../mem/diag.js";
 import { llistAdd, llistAddLocked, llistDelAll } from "../mem/llist.js";
@@ -35,6 +37,25 @@ import { spinLock, spinUnlock } from "./ptr_ring.js";
 import { orPpSignature, PP_SIGNATURE_HI, PP_SIGNATURE_LO } from "./classic.js";
 import { ppDmaUnmap } from "./pp_dma.js";
 import * as T from "./types.js";
+
+// Offsets as module-local consts: V8 folds immutable module-local bindings into the code it
+// generates, while every use of an imported binding stays a load from its module cell.
+const {
+  ENOMEM,
+  PP_DESTROY_CNT,
+  PP_DMA_MAP,
+  PP_DMA_SYNC,
+  PP_HOLD_ITEMS,
+  PP_ITEM_BLOCKS,
+  PP_ITEM_LOCK,
+  PP_LIST,
+  PP_POOL_SIZE,
+  PP_RELEASE_ITEMS,
+  PP_SLOW_BLOCK,
+  PP_SLOW_NEXT_TO_USE,
+  PP_STAT_ITEM_FAST_EMPTY,
+  PP_STAT_ITEM_SLOW_FAILED,
+} = T;
 
 const ITEM_LAYOUT = layoutOf(STRUCT_PAGE_POOL_ITEM, LP64);
 export const ITEM_STATE = offsetOf(ITEM_LAYOUT, "state");
@@ -129,24 +150,24 @@ export class ItemBlockTracking implements T.Tracking {
   /** `page_pool_item_init()`: zeroed blocks until `2 * pool_size + 128 + 512` items are covered. */
   init(pool: number): number {
     const mem = this.mem;
-    mem.listInit(pool + T.PP_ITEM_BLOCKS);
-    mem.wr64(pool + T.PP_HOLD_ITEMS, 0, 0);
-    mem.wr64(pool + T.PP_RELEASE_ITEMS, 0, 0);
-    mem.wr32(pool + T.PP_ITEM_LOCK, 0);
-    mem.wr64(pool + T.PP_SLOW_BLOCK, 0, 0);
-    mem.wr32(pool + T.PP_SLOW_NEXT_TO_USE, 0);
-    const target = itemTarget(mem.rd32(pool + T.PP_POOL_SIZE), PP_ALLOC_CACHE_SIZE);
+    mem.listInit(pool + PP_ITEM_BLOCKS);
+    mem.wr64(pool + PP_HOLD_ITEMS, 0, 0);
+    mem.wr64(pool + PP_RELEASE_ITEMS, 0, 0);
+    mem.wr32(pool + PP_ITEM_LOCK, 0);
+    mem.wr64(pool + PP_SLOW_BLOCK, 0, 0);
+    mem.wr32(pool + PP_SLOW_NEXT_TO_USE, 0);
+    const target = itemTarget(mem.rd32(pool + PP_POOL_SIZE), PP_ALLOC_CACHE_SIZE);
     for (let cnt = target; cnt > 0; cnt -= this.ITEMS_PER_PAGE) {
       const page = this.m.pa.allocPages(0, GFP_ZERO);
       if (page === 0) {
         this.uninit(pool);
-        return -T.ENOMEM;
+        return -ENOMEM;
       }
       const block = mem.pageAddress(page);
       mem.wrPtr(block + this.BLK_PP, pool);
-      mem.listAdd(block + this.BLK_LIST, pool + T.PP_ITEM_BLOCKS);
+      mem.listAdd(block + this.BLK_LIST, pool + PP_ITEM_BLOCKS);
       for (let i = 0; i < this.ITEMS_PER_PAGE; i++) {
-        llistAddLocked(this.u32, this.itemAt(block, i) + ITEM_LENTRY, pool + T.PP_HOLD_ITEMS);
+        llistAddLocked(this.u32, this.itemAt(block, i) + ITEM_LENTRY, pool + PP_HOLD_ITEMS);
       }
     }
     return 0;
@@ -155,7 +176,11 @@ export class ItemBlockTracking implements T.Tracking {
   /** `page_pool_item_uninit()`: free every block, warning about a slow block still referenced. */
   uninit(pool: number): void {
     const mem = this.mem;
-    const head = pool + T.PP_ITEM_BLOCKS;
+    const head = pool + PP_ITEM_BLOCKS;
+    // page_pool_destroy() drains the slow block of every pool, but the mechanism calls scrubDma()
+    // only for pools that map DMA: drain here too (a no-op once drained), or a non-DMA pool that
+    // used slow items would warn at teardown about the items it never handed out.
+    this.slowItemDrain(pool);
     while (!mem.listEmpty(head)) {
       const block = mem.rdPtr(head) - this.BLK_LIST;
       mem.listDel(block + this.BLK_LIST);
@@ -164,8 +189,8 @@ export class ItemBlockTracking implements T.Tracking {
       }
       this.m.pa.putPage(mem.virtToPage(block));
     }
-    mem.wr64(pool + T.PP_HOLD_ITEMS, 0, 0);
-    mem.wr64(pool + T.PP_RELEASE_ITEMS, 0, 0);
+    mem.wr64(pool + PP_HOLD_ITEMS, 0, 0);
+    mem.wr64(pool + PP_RELEASE_ITEMS, 0, 0);
   }
 
   // ---------------------------------------------------------------- attach / release
@@ -173,12 +198,12 @@ export class ItemBlockTracking implements T.Tracking {
   /** `page_pool_fast_item_alloc()`: pop hold_items, refilling it from release_items. */
   private fastItemAlloc(pool: number): number {
     const u32 = this.u32;
-    const h = (pool + T.PP_HOLD_ITEMS) >>> 2;
+    const h = (pool + PP_HOLD_ITEMS) >>> 2;
     let first = u32[h]!;
     if (first === 0) {
-      first = llistDelAll(u32, pool + T.PP_RELEASE_ITEMS);
+      first = llistDelAll(u32, pool + PP_RELEASE_ITEMS);
       if (first === 0) {
-        this.mem.inc64(pool + T.PP_STAT_ITEM_FAST_EMPTY);
+        this.mem.inc64(pool + PP_STAT_ITEM_FAST_EMPTY);
         return 0;
       }
     }
@@ -192,25 +217,25 @@ export class ItemBlockTracking implements T.Tracking {
   private slowItemAlloc(pool: number): number {
     const mem = this.mem;
     if (this.BLK_REF < 0) return 0; // the v9 patch-2 header has no slow blocks
-    let block = mem.rdPtr(pool + T.PP_SLOW_BLOCK);
-    let next = mem.rd32(pool + T.PP_SLOW_NEXT_TO_USE);
+    let block = mem.rdPtr(pool + PP_SLOW_BLOCK);
+    let next = mem.rd32(pool + PP_SLOW_NEXT_TO_USE);
     if (block === 0 || next >= this.ITEMS_PER_PAGE) {
       const page = this.m.pa.allocPages(0, GFP_ZERO);
       if (page === 0) {
-        mem.inc64(pool + T.PP_STAT_ITEM_SLOW_FAILED);
+        mem.inc64(pool + PP_STAT_ITEM_SLOW_FAILED);
         return 0;
       }
       block = mem.pageAddress(page);
       mem.wrPtr(block + this.BLK_PP, pool);
       mem.wr32(block + this.BLK_FLAGS, mem.rd32(block + this.BLK_FLAGS) | PAGE_POOL_SLOW_ITEM_BLOCK_BIT);
       mem.wr32(block + this.BLK_REF, this.ITEMS_PER_PAGE);
-      mem.wrPtr(pool + T.PP_SLOW_BLOCK, block);
+      mem.wrPtr(pool + PP_SLOW_BLOCK, block);
       next = 0;
-      spinLock(mem.i32, pool + T.PP_ITEM_LOCK);
-      mem.listAdd(block + this.BLK_LIST, pool + T.PP_ITEM_BLOCKS);
-      spinUnlock(mem.i32, pool + T.PP_ITEM_LOCK);
+      spinLock(mem.i32, pool + PP_ITEM_LOCK);
+      mem.listAdd(block + this.BLK_LIST, pool + PP_ITEM_BLOCKS);
+      spinUnlock(mem.i32, pool + PP_ITEM_LOCK);
     }
-    mem.wr32(pool + T.PP_SLOW_NEXT_TO_USE, next + 1);
+    mem.wr32(pool + PP_SLOW_NEXT_TO_USE, next + 1);
     return this.itemAt(block, next);
   }
 
@@ -244,18 +269,18 @@ export class ItemBlockTracking implements T.Tracking {
    */
   releaseDma(pool: number, page: number): void {
     const u32 = this.u32;
-    if (u32[(pool + T.PP_DMA_MAP) >>> 2] === 0) return;
-    const destroyed = u32[(pool + T.PP_DESTROY_CNT) >>> 2] !== 0 || u32[((pool + T.PP_DESTROY_CNT) >>> 2) + 1] !== 0;
+    if (u32[(pool + PP_DMA_MAP) >>> 2] === 0) return;
+    const destroyed = u32[(pool + PP_DESTROY_CNT) >>> 2] !== 0 || u32[((pool + PP_DESTROY_CNT) >>> 2) + 1] !== 0;
     if (!destroyed) {
       this.unmapItem(pool, page);
       return;
     }
-    spinLock(this.mem.i32, pool + T.PP_ITEM_LOCK);
+    spinLock(this.mem.i32, pool + PP_ITEM_LOCK);
     const item = u32[(page + PAGE_PP_ITEM) >>> 2]!;
     if (item !== 0 && (Atomics.load(u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) !== 0) {
       this.unmapItem(pool, page);
     }
-    spinUnlock(this.mem.i32, pool + T.PP_ITEM_LOCK);
+    spinUnlock(this.mem.i32, pool + PP_ITEM_LOCK);
   }
 
   private unmapItem(pool: number, page: number): void {
@@ -285,7 +310,7 @@ export class ItemBlockTracking implements T.Tracking {
     const block = item & this.pageMaskLo;
     if (this.BLK_FLAGS < 0 || (u32[(block + this.BLK_FLAGS) >>> 2]! & PAGE_POOL_SLOW_ITEM_BLOCK_BIT) === 0) {
       // page_pool_fast_item_free(): lock-less, from any CPU.
-      llistAdd(u32, item + ITEM_LENTRY, pool + T.PP_RELEASE_ITEMS);
+      llistAdd(u32, item + ITEM_LENTRY, pool + PP_RELEASE_ITEMS);
       return;
     }
     this.slowBlockPut(pool, block, 1);
@@ -297,10 +322,10 @@ export class ItemBlockTracking implements T.Tracking {
     if (ref !== 0) return;
     // __page_pool_slow_item_free()
     const mem = this.mem;
-    spinLock(mem.i32, pool + T.PP_ITEM_LOCK);
+    spinLock(mem.i32, pool + PP_ITEM_LOCK);
     mem.listDel(block + this.BLK_LIST);
-    spinUnlock(mem.i32, pool + T.PP_ITEM_LOCK);
-    if (mem.rdPtr(pool + T.PP_SLOW_BLOCK) === block) mem.wr64(pool + T.PP_SLOW_BLOCK, 0, 0);
+    spinUnlock(mem.i32, pool + PP_ITEM_LOCK);
+    if (mem.rdPtr(pool + PP_SLOW_BLOCK) === block) mem.wr64(pool + PP_SLOW_BLOCK, 0, 0);
     this.m.pa.putPage(mem.virtToPage(block));
   }
 
@@ -314,20 +339,20 @@ export class ItemBlockTracking implements T.Tracking {
   scrubDma(pool: number): void {
     const mem = this.mem;
     this.slowItemDrain(pool);
-    mem.wr32(pool + T.PP_DMA_SYNC, 0); // then synchronize_net(): no return is mid-sync in the emulator
-    const head = pool + T.PP_ITEM_BLOCKS;
+    mem.wr32(pool + PP_DMA_SYNC, 0); // then synchronize_net(): no return is mid-sync in the emulator
+    const head = pool + PP_ITEM_BLOCKS;
     for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) {
       const block = e - this.BLK_LIST;
       for (let i = 0; i < this.ITEMS_PER_PAGE; i++) {
         const item = this.itemAt(block, i);
         if ((Atomics.load(this.u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) === 0) continue;
-        spinLock(mem.i32, pool + T.PP_ITEM_LOCK);
+        spinLock(mem.i32, pool + PP_ITEM_LOCK);
         if ((Atomics.load(this.u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) !== 0) {
           const page = mem.rdPtr(item + ITEM_PP_NETMEM);
           ppDmaUnmap(mem, this.dma, pool, page);
           Atomics.and(this.u32, (item + ITEM_STATE) >>> 2, ~PAGE_POOL_ITEM_MAPPED);
         }
-        spinUnlock(mem.i32, pool + T.PP_ITEM_LOCK);
+        spinUnlock(mem.i32, pool + PP_ITEM_LOCK);
       }
     }
   }
@@ -335,10 +360,10 @@ export class ItemBlockTracking implements T.Tracking {
   /** `page_pool_slow_item_drain()`: the current slow block's unused items will never be used. */
   private slowItemDrain(pool: number): void {
     const mem = this.mem;
-    const block = mem.rdPtr(pool + T.PP_SLOW_BLOCK);
-    const next = mem.rd32(pool + T.PP_SLOW_NEXT_TO_USE);
+    const block = mem.rdPtr(pool + PP_SLOW_BLOCK);
+    const next = mem.rd32(pool + PP_SLOW_NEXT_TO_USE);
     if (block === 0 || next >= this.ITEMS_PER_PAGE) return;
-    mem.wr32(pool + T.PP_SLOW_NEXT_TO_USE, this.ITEMS_PER_PAGE);
+    mem.wr32(pool + PP_SLOW_NEXT_TO_USE, this.ITEMS_PER_PAGE);
     this.slowBlockPut(pool, block, this.ITEMS_PER_PAGE - next);
   }
 
@@ -346,7 +371,7 @@ export class ItemBlockTracking implements T.Tracking {
 
   forEachBlock(pool: number, cb: (block: number, slow: boolean) => void): void {
     const mem = this.mem;
-    const head = pool + T.PP_ITEM_BLOCKS;
+    const head = pool + PP_ITEM_BLOCKS;
     for (let e = mem.rdPtr(head); e !== head; ) {
       const next = mem.rdPtr(e);
       const block = e - this.BLK_LIST;
@@ -386,6 +411,6 @@ export class ItemBlockTracking implements T.Tracking {
   private forEachPoolOnMachine(cb: (pool: number) => void): void {
     const mem = this.mem;
     const head = mem.machine + MACH_POOLS;
-    for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) cb(e - T.PP_LIST);
+    for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) cb(e - PP_LIST);
   }
 }

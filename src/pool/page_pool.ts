@@ -13,7 +13,8 @@
  */
 import type { Machine } from "../mem/machine.js";
 import type { PhysMem } from "../mem/physmem.js";
-import { MACH_CPU, MACH_IN_SOFTIRQ, MACH_POOLS, MACH_PP_CHECKS } from "../mem/physmem.js";
+import * as PHYS from "../mem/physmem.js";
+const { MACH_CPU, MACH_IN_SOFTIRQ, MACH_POOLS, MACH_PP_CHECKS } = PHYS;
 import { Diag } from "../mem/diag.js";
 import {
   PAGE_PP_MAGIC,
@@ -31,6 +32,7 @@ import {
   ptrRingInit,
   ptrRingProduce,
   ptrRingConsume,
+  ptrRingConsumeLocked,
   ptrRingEmpty,
   ptrRingCount,
   ptrRingForEach,
@@ -38,6 +40,61 @@ import {
   PTR_RING_SLOT,
 } from "./ptr_ring.js";
 import * as T from "./types.js";
+
+// Offsets as module-local consts: V8 folds immutable module-local bindings into the code it
+// generates, while every use of an imported binding stays a load from its module cell.
+const {
+  ALLOC_STAT_NAMES,
+  DEFER_TIME_MS,
+  DEFER_WARN_INTERVAL_MS,
+  E2BIG,
+  EINVAL,
+  ENOMEM,
+  POOL_LAYOUT,
+  PP_ALLOC_CACHE,
+  PP_ALLOC_CACHE_REFILL,
+  PP_ALLOC_CACHE_SIZE,
+  PP_ALLOC_COUNT,
+  PP_CPUID,
+  PP_DEFAULT_POOL_SIZE,
+  PP_DEFER_NEXT,
+  PP_DEFER_START,
+  PP_DEFER_WARN,
+  PP_DESTROY_CNT,
+  PP_DEV,
+  PP_DMA_DIR,
+  PP_DMA_MAP,
+  PP_DMA_SYNC,
+  PP_FLAGS,
+  PP_FLAG_ALL,
+  PP_FLAG_DMA_MAP,
+  PP_FLAG_DMA_SYNC_DEV,
+  PP_HOLD_CNT,
+  PP_LIST,
+  PP_MAX_LEN,
+  PP_NAPI_CPU,
+  PP_NID,
+  PP_OFFSET,
+  PP_ORDER,
+  PP_POOL_SIZE,
+  PP_POOL_SIZE_MAX,
+  PP_RELEASE_CNT,
+  PP_RING,
+  PP_RING_SIZE_MAX,
+  PP_STAT_CACHED,
+  PP_STAT_CACHE_FULL,
+  PP_STAT_EMPTY,
+  PP_STAT_FAST,
+  PP_STAT_REFILL,
+  PP_STAT_RELEASED_REFCNT,
+  PP_STAT_RING,
+  PP_STAT_RING_FULL,
+  PP_STAT_SLOW,
+  PP_STAT_SLOW_HIGH_ORDER,
+  PP_USER_CNT,
+  PP_USER_ID,
+  RECYCLE_STAT_NAMES,
+} = T;
 import type { Tracking } from "./types.js";
 
 const FLAG_IN_POOL = 1 << PG_pp_in_pool;
@@ -60,8 +117,8 @@ export interface PagePoolParams {
 }
 
 export interface PoolStats {
-  readonly alloc: Record<(typeof T.ALLOC_STAT_NAMES)[number], number>;
-  readonly recycle: Record<(typeof T.RECYCLE_STAT_NAMES)[number], number>;
+  readonly alloc: Record<(typeof ALLOC_STAT_NAMES)[number], number>;
+  readonly recycle: Record<(typeof RECYCLE_STAT_NAMES)[number], number>;
 }
 
 export class PagePools {
@@ -88,50 +145,51 @@ export class PagePools {
   create(params: PagePoolParams = {}): number {
     const mem = this.mem;
     const order = params.order ?? 0;
-    const poolSize = params.poolSize ?? T.PP_DEFAULT_POOL_SIZE;
+    const poolSize = params.poolSize ?? PP_DEFAULT_POOL_SIZE;
     const flags = params.flags ?? 0;
     const dmaDir = params.dmaDir ?? DMA_FROM_DEVICE;
     const maxLen = params.maxLen ?? mem.pageSize << order;
-    if (flags & ~T.PP_FLAG_ALL) return -T.EINVAL;
-    if (poolSize > T.PP_POOL_SIZE_MAX) return -T.E2BIG;
-    if (poolSize < 1 || order < 0 || order > 10) return -T.EINVAL;
-    if (flags & T.PP_FLAG_DMA_MAP) {
-      if (dmaDir !== DMA_FROM_DEVICE && dmaDir !== DMA_BIDIRECTIONAL) return -T.EINVAL;
-      if (!params.dev) return -T.EINVAL;
+    if (flags & ~PP_FLAG_ALL) return -EINVAL;
+    if (poolSize > PP_POOL_SIZE_MAX) return -E2BIG;
+    // pool_size is an unsigned int; 0 asks for the default ring (`ring_qsize = 1024`).
+    if (!Number.isInteger(poolSize) || poolSize < 0 || order < 0 || order > 10) return -EINVAL;
+    if (flags & PP_FLAG_DMA_MAP) {
+      if (dmaDir !== DMA_FROM_DEVICE && dmaDir !== DMA_BIDIRECTIONAL) return -EINVAL;
+      if (!params.dev) return -EINVAL;
     }
-    if (flags & T.PP_FLAG_DMA_SYNC_DEV) {
-      if (!(flags & T.PP_FLAG_DMA_MAP) || maxLen === 0) return -T.EINVAL;
+    if (flags & PP_FLAG_DMA_SYNC_DEV) {
+      if (!(flags & PP_FLAG_DMA_MAP) || maxLen === 0) return -EINVAL;
     }
-    const pool = this.m.slab.kmalloc(T.POOL_LAYOUT.size, GFP_ZERO);
-    if (pool === 0) return -T.ENOMEM;
-    const ringSize = Math.min(poolSize, T.PP_RING_SIZE_MAX);
+    const pool = this.m.slab.kmalloc(POOL_LAYOUT.size, GFP_ZERO);
+    if (pool === 0) return -ENOMEM;
+    const ringSize = Math.min(poolSize === 0 ? PP_DEFAULT_POOL_SIZE : poolSize, PP_RING_SIZE_MAX);
     const queue = this.m.slab.kmalloc(ringSize * PTR_RING_SLOT, GFP_ZERO);
     if (queue === 0) {
       this.m.slab.kfree(pool);
-      return -T.ENOMEM;
+      return -ENOMEM;
     }
-    mem.wr32(pool + T.PP_ORDER, order);
-    mem.wr32(pool + T.PP_POOL_SIZE, poolSize);
-    mem.wr32(pool + T.PP_NID, params.nid ?? 0);
-    mem.wr32(pool + T.PP_FLAGS, flags);
-    mem.wrPtr(pool + T.PP_DEV, params.dev ?? 0);
-    mem.wr32(pool + T.PP_DMA_DIR, dmaDir);
-    mem.wr32(pool + T.PP_MAX_LEN, maxLen);
-    mem.wr32(pool + T.PP_OFFSET, params.offset ?? 0);
-    mem.wr32(pool + T.PP_NAPI_CPU, params.napiCpu ?? -1);
-    mem.wr32(pool + T.PP_CPUID, params.cpuid ?? -1);
-    mem.wr32(pool + T.PP_DMA_MAP, flags & T.PP_FLAG_DMA_MAP ? 1 : 0);
-    mem.wr32(pool + T.PP_DMA_SYNC, flags & T.PP_FLAG_DMA_SYNC_DEV ? 1 : 0);
-    mem.wr32(pool + T.PP_USER_CNT, 1);
-    mem.wr32(pool + T.PP_USER_ID, mem.nextId());
-    ptrRingInit(mem, pool + T.PP_RING, ringSize, queue);
+    mem.wr32(pool + PP_ORDER, order);
+    mem.wr32(pool + PP_POOL_SIZE, poolSize);
+    mem.wr32(pool + PP_NID, params.nid ?? 0);
+    mem.wr32(pool + PP_FLAGS, flags);
+    mem.wrPtr(pool + PP_DEV, params.dev ?? 0);
+    mem.wr32(pool + PP_DMA_DIR, dmaDir);
+    mem.wr32(pool + PP_MAX_LEN, maxLen);
+    mem.wr32(pool + PP_OFFSET, params.offset ?? 0);
+    mem.wr32(pool + PP_NAPI_CPU, params.napiCpu ?? -1);
+    mem.wr32(pool + PP_CPUID, params.cpuid ?? -1);
+    mem.wr32(pool + PP_DMA_MAP, flags & PP_FLAG_DMA_MAP ? 1 : 0);
+    mem.wr32(pool + PP_DMA_SYNC, flags & PP_FLAG_DMA_SYNC_DEV ? 1 : 0);
+    mem.wr32(pool + PP_USER_CNT, 1);
+    mem.wr32(pool + PP_USER_ID, mem.nextId());
+    ptrRingInit(mem, pool + PP_RING, ringSize, queue);
     const err = this.t.init(pool);
     if (err < 0) {
       this.m.slab.kfree(queue);
       this.m.slab.kfree(pool);
       return err;
     }
-    mem.listAddTail(pool + T.PP_LIST, mem.machine + MACH_POOLS);
+    mem.listAddTail(pool + PP_LIST, mem.machine + MACH_POOLS);
     return pool;
   }
 
@@ -140,17 +198,18 @@ export class PagePools {
   /** `page_pool_alloc_pages()`: a page (head page for order > 0), or 0. */
   allocPages(pool: number): number {
     const u32 = this.u32;
-    const ci = (pool + T.PP_ALLOC_COUNT) >>> 2;
+    // Before the fast path: a page a driver recycled into the cache after destroy is no excuse.
+    if (this.checks && !this.checkAlloc(pool)) return 0;
+    const ci = (pool + PP_ALLOC_COUNT) >>> 2;
     const count = u32[ci]!;
     if (count !== 0) {
       // __page_pool_get_cached(): the lockless LIFO of the owning NAPI context.
       u32[ci] = count - 1;
-      const page = u32[(pool + T.PP_ALLOC_CACHE + (count - 1) * 8) >>> 2]!;
-      this.mem.inc64(pool + T.PP_STAT_FAST);
+      const page = u32[(pool + PP_ALLOC_CACHE + (count - 1) * 8) >>> 2]!;
+      this.mem.inc64(pool + PP_STAT_FAST);
       if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
       return page;
     }
-    if (this.checks && !this.checkAlloc(pool)) return 0;
     const page = this.refillAllocCache(pool);
     if (page !== 0) {
       if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
@@ -163,26 +222,27 @@ export class PagePools {
   private refillAllocCache(pool: number): number {
     const mem = this.mem;
     const u32 = this.u32;
-    const r = pool + T.PP_RING;
+    const r = pool + PP_RING;
     if (ptrRingEmpty(mem, r)) {
-      mem.inc64(pool + T.PP_STAT_EMPTY);
+      mem.inc64(pool + PP_STAT_EMPTY);
       return 0;
     }
-    const ci = (pool + T.PP_ALLOC_COUNT) >>> 2;
+    const ci = (pool + PP_ALLOC_COUNT) >>> 2;
     // One NUMA node in the emulator: every page is on the preferred node, so no waive path.
     let count = u32[ci]!;
     do {
-      const page = ptrRingConsume(mem, r);
+      // __ptr_ring_consume(): the alloc side is the ring's only consumer, so no consumer lock.
+      const page = ptrRingConsumeLocked(mem, r);
       if (page === 0) break;
       // A page moving from the ring to the cache stays "in the pool" (FLAG_IN_POOL kept).
-      mem.wrPagePtr(pool + T.PP_ALLOC_CACHE + count * 8, page);
+      mem.wrPagePtr(pool + PP_ALLOC_CACHE + count * 8, page);
       count++;
-    } while (count < T.PP_ALLOC_CACHE_REFILL);
+    } while (count < PP_ALLOC_CACHE_REFILL);
     if (count > 0) {
       count--;
       u32[ci] = count;
-      mem.inc64(pool + T.PP_STAT_REFILL);
-      return u32[(pool + T.PP_ALLOC_CACHE + count * 8) >>> 2]!;
+      mem.inc64(pool + PP_STAT_REFILL);
+      return u32[(pool + PP_ALLOC_CACHE + count * 8) >>> 2]!;
     }
     u32[ci] = 0;
     return 0;
@@ -192,8 +252,8 @@ export class PagePools {
   private allocPagesSlow(pool: number): number {
     const mem = this.mem;
     const u32 = this.u32;
-    const order = u32[(pool + T.PP_ORDER) >>> 2]!;
-    const dmaMap = u32[(pool + T.PP_DMA_MAP) >>> 2]! !== 0;
+    const order = u32[(pool + PP_ORDER) >>> 2]!;
+    const dmaMap = u32[(pool + PP_DMA_MAP) >>> 2]! !== 0;
     if (order !== 0) {
       // __page_pool_alloc_page_order(): no bulk for high-order pages.
       const page = this.m.pa.allocPages(order);
@@ -207,14 +267,14 @@ export class PagePools {
         this.m.pa.putPage(page);
         return 0;
       }
-      mem.inc64(pool + T.PP_STAT_SLOW_HIGH_ORDER);
-      u32[(pool + T.PP_HOLD_CNT) >>> 2] = (u32[(pool + T.PP_HOLD_CNT) >>> 2]! + 1) >>> 0;
+      mem.inc64(pool + PP_STAT_SLOW_HIGH_ORDER);
+      u32[(pool + PP_HOLD_CNT) >>> 2] = (u32[(pool + PP_HOLD_CNT) >>> 2]! + 1) >>> 0;
       return page;
     }
-    const cache = pool + T.PP_ALLOC_CACHE;
+    const cache = pool + PP_ALLOC_CACHE;
     // Mark the first `bulk` slots empty for alloc_pages_bulk(), which fills only NULL slots.
-    mem.u8.fill(0, cache, cache + T.PP_ALLOC_CACHE_REFILL * 8);
-    const nr = this.m.pa.allocPagesBulk(T.PP_ALLOC_CACHE_REFILL, cache);
+    mem.u8.fill(0, cache, cache + PP_ALLOC_CACHE_REFILL * 8);
+    const nr = this.m.pa.allocPagesBulk(PP_ALLOC_CACHE_REFILL, cache);
     if (nr === 0) return 0;
     let count = 0;
     for (let i = 0; i < nr; i++) {
@@ -231,15 +291,15 @@ export class PagePools {
       mem.wrPagePtr(cache + count * 8, page);
       if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
       count++;
-      u32[(pool + T.PP_HOLD_CNT) >>> 2] = (u32[(pool + T.PP_HOLD_CNT) >>> 2]! + 1) >>> 0;
+      u32[(pool + PP_HOLD_CNT) >>> 2] = (u32[(pool + PP_HOLD_CNT) >>> 2]! + 1) >>> 0;
     }
     if (count === 0) {
-      u32[(pool + T.PP_ALLOC_COUNT) >>> 2] = 0;
+      u32[(pool + PP_ALLOC_COUNT) >>> 2] = 0;
       return 0;
     }
     count--;
-    u32[(pool + T.PP_ALLOC_COUNT) >>> 2] = count;
-    mem.inc64(pool + T.PP_STAT_SLOW);
+    u32[(pool + PP_ALLOC_COUNT) >>> 2] = count;
+    mem.inc64(pool + PP_STAT_SLOW);
     const page = u32[(cache + count * 8) >>> 2]!;
     if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     return page;
@@ -248,9 +308,9 @@ export class PagePools {
   /** `page_pool_dma_map()`: map PAGE_SIZE << order, store dma_addr, let the layout track it. */
   private dmaMap(pool: number, page: number): boolean {
     const mem = this.mem;
-    const dev = mem.rdPtr(pool + T.PP_DEV);
-    const size = mem.pageSize << mem.rd32(pool + T.PP_ORDER);
-    const dir = mem.rd32(pool + T.PP_DMA_DIR);
+    const dev = mem.rdPtr(pool + PP_DEV);
+    const size = mem.pageSize << mem.rd32(pool + PP_ORDER);
+    const dir = mem.rd32(pool + PP_DMA_DIR);
     const dma = this.dma.dmaMapPage(dev, page, 0, size, dir, PP_DMA_ATTRS);
     if (this.dma.dmaMappingError(dev, dma)) return false;
     mem.wr64(page + PAGE_DMA_ADDR, 0, dma);
@@ -259,22 +319,22 @@ export class PagePools {
       mem.wr64(page + PAGE_DMA_ADDR, 0, 0);
       return false;
     }
-    this.syncForDevice(pool, page, mem.rd32(pool + T.PP_MAX_LEN));
+    this.syncForDevice(pool, page, mem.rd32(pool + PP_MAX_LEN));
     return true;
   }
 
   /** `page_pool_dma_sync_for_device()`: only while `pool->dma_sync` is set. */
   private syncForDevice(pool: number, page: number, dmaSyncSize: number): void {
     const u32 = this.u32;
-    if (u32[(pool + T.PP_DMA_SYNC) >>> 2] === 0) return;
-    const maxLen = u32[(pool + T.PP_MAX_LEN) >>> 2]!;
+    if (u32[(pool + PP_DMA_SYNC) >>> 2] === 0) return;
+    const maxLen = u32[(pool + PP_MAX_LEN) >>> 2]!;
     const size = dmaSyncSize >>> 0 < maxLen ? dmaSyncSize >>> 0 : maxLen;
     const dma = u32[(page + PAGE_DMA_ADDR) >>> 2]!;
     this.dma.dmaSyncSingleForDevice(
-      this.mem.rdPtr(pool + T.PP_DEV),
-      dma + u32[(pool + T.PP_OFFSET) >>> 2]!,
+      this.mem.rdPtr(pool + PP_DEV),
+      dma + u32[(pool + PP_OFFSET) >>> 2]!,
       size,
-      u32[(pool + T.PP_DMA_DIR) >>> 2]!,
+      u32[(pool + PP_DMA_DIR) >>> 2]!,
     );
   }
 
@@ -305,36 +365,44 @@ export class PagePools {
     if (!allowDirect) allowDirect = this.napiLocal(pool);
     // __page_pool_page_can_be_recycled(): sole owner of the page and not pfmemalloc.
     if (u32[(page + PAGE_REFCOUNT) >>> 2] === 1 && (u32[(page + PAGE_PP_MAGIC) >>> 2]! & 2) === 0) {
-      this.syncForDevice(pool, page, dmaSyncSize);
+      // The test is inlined so the no-sync pool pays no call (V8's inlining budget is small).
+      if (u32[(pool + PP_DMA_SYNC) >>> 2] !== 0) this.syncForDevice(pool, page, dmaSyncSize);
       if (allowDirect) {
         // page_pool_recycle_in_cache()
-        const ci = (pool + T.PP_ALLOC_COUNT) >>> 2;
+        const ci = (pool + PP_ALLOC_COUNT) >>> 2;
         const count = u32[ci]!;
-        if (count !== T.PP_ALLOC_CACHE_SIZE) {
-          const slot = (pool + T.PP_ALLOC_CACHE + count * 8) >>> 2;
+        if (count !== PP_ALLOC_CACHE_SIZE) {
+          const slot = (pool + PP_ALLOC_CACHE + count * 8) >>> 2;
           u32[slot] = page;
           u32[slot + 1] = VMEMMAP_HI;
           u32[ci] = count + 1;
-          this.mem.inc64(pool + T.PP_STAT_CACHED);
+          // recycle_stat_inc(pool, cached): the u64 counter's low word, carrying into the high one.
+          const st = (pool + PP_STAT_CACHED) >>> 2;
+          if ((u32[st] = (u32[st]! + 1) >>> 0) === 0) u32[st + 1]!++;
           if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
           return;
         }
-        this.mem.inc64(pool + T.PP_STAT_CACHE_FULL);
+        this.mem.inc64(pool + PP_STAT_CACHE_FULL);
       }
-      // page_pool_recycle_in_ring()
-      if (ptrRingProduce(this.mem, pool + T.PP_RING, page) === 0) {
-        this.mem.inc64(pool + T.PP_STAT_RING);
-        if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
-        return;
-      }
-      this.mem.inc64(pool + T.PP_STAT_RING_FULL);
-      this.returnPage(pool, page);
+      this.recycleInRing(pool, page);
       return;
     }
     // Someone else holds a page reference: the page leaves the pool.
-    this.mem.inc64(pool + T.PP_STAT_RELEASED_REFCNT);
+    this.mem.inc64(pool + PP_STAT_RELEASED_REFCNT);
     this.returnPage(pool, page);
   }
+
+  /** `page_pool_recycle_in_ring()`, and the ring-full fallback of `page_pool_put_unrefed_netmem()`. */
+  private recycleInRing(pool: number, page: number): void {
+    if (ptrRingProduce(this.mem, pool + PP_RING, page) === 0) {
+      this.mem.inc64(pool + PP_STAT_RING);
+      if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
+      return;
+    }
+    this.mem.inc64(pool + PP_STAT_RING_FULL);
+    this.returnPage(pool, page);
+  }
+
 
   /** `page_pool_put_full_page()`. */
   putFullPage(pool: number, page: number, allowDirect: boolean): void {
@@ -352,8 +420,8 @@ export class PagePools {
     const i32 = this.i32;
     if (i32[(mach + MACH_IN_SOFTIRQ) >>> 2] === 0) return false;
     const cpu = i32[(mach + MACH_CPU) >>> 2]!;
-    if (i32[(pool + T.PP_CPUID) >>> 2] === cpu) return true;
-    return i32[(pool + T.PP_NAPI_CPU) >>> 2] === cpu;
+    if (i32[(pool + PP_CPUID) >>> 2] === cpu) return true;
+    return i32[(pool + PP_NAPI_CPU) >>> 2] === cpu;
   }
 
   /**
@@ -362,7 +430,7 @@ export class PagePools {
    */
   returnPage(pool: number, page: number): void {
     this.t.releaseDma(pool, page);
-    Atomics.add(this.i32, (pool + T.PP_RELEASE_CNT) >>> 2, 1);
+    Atomics.add(this.i32, (pool + PP_RELEASE_CNT) >>> 2, 1);
     this.t.clearPpInfo(pool, page);
     if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     this.m.pa.putPage(page);
@@ -393,7 +461,7 @@ export class PagePools {
   }
 
   private checkAlloc(pool: number): boolean {
-    if (!this.isLive(pool) || this.mem.rd64(pool + T.PP_DESTROY_CNT) !== 0) {
+    if (!this.isLive(pool) || this.mem.rd64(pool + PP_DESTROY_CNT) !== 0) {
       this.mem.diag(Diag.PP_ALLOC_AFTER_DESTROY, pool, 0);
       return false;
     }
@@ -404,24 +472,25 @@ export class PagePools {
 
   /** `page_pool_inflight()`: `(s32)(hold_cnt - release_cnt)`, exact across u32 wraparound. */
   inflight(pool: number): number {
-    return (this.u32[(pool + T.PP_HOLD_CNT) >>> 2]! - this.u32[(pool + T.PP_RELEASE_CNT) >>> 2]!) | 0;
+    return (this.u32[(pool + PP_HOLD_CNT) >>> 2]! - this.u32[(pool + PP_RELEASE_CNT) >>> 2]!) | 0;
   }
 
   /** `page_pool_destroy()`: drop the user reference; release now or defer. */
   destroy(pool: number): void {
     const mem = this.mem;
     if (pool === 0) return;
-    const users = mem.rd32(pool + T.PP_USER_CNT) - 1;
-    mem.wr32(pool + T.PP_USER_CNT, users);
+    const users = mem.rd32(pool + PP_USER_CNT) - 1;
+    mem.wr32(pool + PP_USER_CNT, users);
     if (users !== 0) return;
     // page_pool_disable_direct_recycling()
-    mem.wr32(pool + T.PP_CPUID, -1);
-    mem.wr32(pool + T.PP_NAPI_CPU, -1);
-    if (this.release(pool) === 0) return;
+    mem.wr32(pool + PP_CPUID, -1);
+    mem.wr32(pool + PP_NAPI_CPU, -1);
+    // A negative in-flight count (already warned) leaves the pool alone, as the kernel does.
+    if (this.release(pool) <= 0) return;
     const now = mem.nowMs;
-    mem.wr64num(pool + T.PP_DEFER_START, now);
-    mem.wr64num(pool + T.PP_DEFER_WARN, now + T.DEFER_WARN_INTERVAL_MS);
-    mem.wr64num(pool + T.PP_DEFER_NEXT, now + T.DEFER_TIME_MS);
+    mem.wr64num(pool + PP_DEFER_START, now);
+    mem.wr64num(pool + PP_DEFER_WARN, now + DEFER_WARN_INTERVAL_MS);
+    mem.wr64num(pool + PP_DEFER_NEXT, now + DEFER_TIME_MS);
   }
 
   /** `page_pool_release()`: scrub; free the pool if nothing is in flight. Returns in-flight. */
@@ -437,20 +506,20 @@ export class PagePools {
   private scrub(pool: number): void {
     const mem = this.mem;
     // page_pool_empty_alloc_cache_once()
-    if (mem.rd64(pool + T.PP_DESTROY_CNT) === 0) {
-      let count = mem.rd32(pool + T.PP_ALLOC_COUNT);
+    if (mem.rd64(pool + PP_DESTROY_CNT) === 0) {
+      let count = mem.rd32(pool + PP_ALLOC_COUNT);
       while (count !== 0) {
         count--;
-        mem.wr32(pool + T.PP_ALLOC_COUNT, count);
-        this.returnPage(pool, mem.rd32(pool + T.PP_ALLOC_CACHE + count * 8));
+        mem.wr32(pool + PP_ALLOC_COUNT, count);
+        this.returnPage(pool, mem.rd32(pool + PP_ALLOC_CACHE + count * 8));
       }
     }
-    const first = mem.rd64(pool + T.PP_DESTROY_CNT) === 0;
-    mem.inc64(pool + T.PP_DESTROY_CNT);
-    if (first && mem.rd32(pool + T.PP_DMA_MAP) !== 0) this.t.scrubDma(pool);
+    const first = mem.rd64(pool + PP_DESTROY_CNT) === 0;
+    mem.inc64(pool + PP_DESTROY_CNT);
+    if (first && mem.rd32(pool + PP_DMA_MAP) !== 0) this.t.scrubDma(pool);
     // page_pool_empty_ring()
     for (;;) {
-      const page = ptrRingConsume(mem, pool + T.PP_RING);
+      const page = ptrRingConsume(mem, pool + PP_RING);
       if (page === 0) break;
       if (mem.rd32(page + PAGE_REFCOUNT) !== 1) mem.diag(Diag.PP_WARN, page, mem.rd32(page + PAGE_REFCOUNT));
       this.returnPage(pool, page);
@@ -460,26 +529,26 @@ export class PagePools {
   /** `__page_pool_destroy()`: unlist, uninit (ring queue, layout state), kfree. */
   private freePool(pool: number): void {
     const mem = this.mem;
-    mem.listDel(pool + T.PP_LIST);
-    mem.wr64(pool + T.PP_DEFER_NEXT, 0, 0);
+    mem.listDel(pool + PP_LIST);
+    mem.wr64(pool + PP_DEFER_NEXT, 0, 0);
     this.t.uninit(pool);
-    this.m.slab.kfree(mem.rdPtr(pool + T.PP_RING + PTR_RING_QUEUE));
+    this.m.slab.kfree(mem.rdPtr(pool + PP_RING + PTR_RING_QUEUE));
     this.m.slab.kfree(pool);
   }
 
   /** `page_pool_release_retry()`: the deferred work, run by `runTimers` on the virtual clock. */
   releaseRetry(pool: number): void {
     const mem = this.mem;
-    mem.wr64(pool + T.PP_DEFER_NEXT, 0, 0);
+    mem.wr64(pool + PP_DEFER_NEXT, 0, 0);
     const inflight = this.release(pool);
-    if (inflight <= 0) return;
+    if (inflight === 0) return;
     const now = mem.nowMs;
-    if (now >= mem.rd64(pool + T.PP_DEFER_WARN)) {
-      const sec = Math.floor((now - mem.rd64(pool + T.PP_DEFER_START)) / 1000);
-      mem.diag(Diag.PP_STALLED_SHUTDOWN, mem.rd32(pool + T.PP_USER_ID), inflight, sec);
-      mem.wr64num(pool + T.PP_DEFER_WARN, now + T.DEFER_WARN_INTERVAL_MS);
+    if (now >= mem.rd64(pool + PP_DEFER_WARN)) {
+      const sec = Math.floor((now - mem.rd64(pool + PP_DEFER_START)) / 1000);
+      mem.diag(Diag.PP_STALLED_SHUTDOWN, mem.rd32(pool + PP_USER_ID), inflight, sec);
+      mem.wr64num(pool + PP_DEFER_WARN, now + DEFER_WARN_INTERVAL_MS);
     }
-    mem.wr64num(pool + T.PP_DEFER_NEXT, now + T.DEFER_TIME_MS);
+    mem.wr64num(pool + PP_DEFER_NEXT, now + DEFER_TIME_MS);
   }
 
   /**
@@ -492,7 +561,7 @@ export class PagePools {
       let due = 0;
       let when = Infinity;
       this.forEachPool((pool) => {
-        const next = mem.rd64(pool + T.PP_DEFER_NEXT);
+        const next = mem.rd64(pool + PP_DEFER_NEXT);
         if (next !== 0 && next <= untilMs && next < when) {
           when = next;
           due = pool;
@@ -517,7 +586,7 @@ export class PagePools {
     const head = mem.machine + MACH_POOLS;
     for (let e = mem.rdPtr(head); e !== head; ) {
       const next = mem.rdPtr(e);
-      cb(e - T.PP_LIST);
+      cb(e - PP_LIST);
       e = next;
     }
   }
@@ -533,26 +602,26 @@ export class PagePools {
 
   stats(pool: number): PoolStats {
     const mem = this.mem;
-    const alloc = {} as Record<(typeof T.ALLOC_STAT_NAMES)[number], number>;
-    const recycle = {} as Record<(typeof T.RECYCLE_STAT_NAMES)[number], number>;
-    for (const n of T.ALLOC_STAT_NAMES) alloc[n] = mem.rd64(pool + T.POOL_LAYOUT.off[`alloc_stats.${n}`]!);
-    for (const n of T.RECYCLE_STAT_NAMES) recycle[n] = mem.rd64(pool + T.POOL_LAYOUT.off[`recycle_stats.${n}`]!);
+    const alloc = {} as Record<(typeof ALLOC_STAT_NAMES)[number], number>;
+    const recycle = {} as Record<(typeof RECYCLE_STAT_NAMES)[number], number>;
+    for (const n of ALLOC_STAT_NAMES) alloc[n] = mem.rd64(pool + POOL_LAYOUT.off[`alloc_stats.${n}`]!);
+    for (const n of RECYCLE_STAT_NAMES) recycle[n] = mem.rd64(pool + POOL_LAYOUT.off[`recycle_stats.${n}`]!);
     return { alloc, recycle };
   }
 
   cacheCount(pool: number): number {
-    return this.mem.rd32(pool + T.PP_ALLOC_COUNT);
+    return this.mem.rd32(pool + PP_ALLOC_COUNT);
   }
 
   ringCount(pool: number): number {
-    return ptrRingCount(this.mem, pool + T.PP_RING);
+    return ptrRingCount(this.mem, pool + PP_RING);
   }
 
   /** Pages sitting in the pool (alloc cache, then ring). */
   forEachPooledPage(pool: number, cb: (page: number, where: "cache" | "ring") => void): void {
     const mem = this.mem;
-    const count = mem.rd32(pool + T.PP_ALLOC_COUNT);
-    for (let k = 0; k < count; k++) cb(mem.rd32(pool + T.PP_ALLOC_CACHE + k * 8), "cache");
-    ptrRingForEach(mem, pool + T.PP_RING, (p) => cb(p, "ring"));
+    const count = mem.rd32(pool + PP_ALLOC_COUNT);
+    for (let k = 0; k < count; k++) cb(mem.rd32(pool + PP_ALLOC_CACHE + k * 8), "cache");
+    ptrRingForEach(mem, pool + PP_RING, (p) => cb(p, "ring"));
   }
 }

@@ -4,7 +4,8 @@
  * by `page_pool_set_dma_addr(page, 0)`.
  */
 import type { PhysMem } from "../mem/physmem.js";
-import { PAGE_DMA_ADDR } from "../mem/page.js";
+import * as PAGE from "../mem/page.js";
+const { PAGE_DMA_ADDR } = PAGE;
 import { type Dma, DMA_ATTR_SKIP_CPU_SYNC } from "../dma/index.js";
 import { PP_DEV, PP_ORDER, PP_DMA_DIR } from "./types.js";
 

@@ -19,7 +19,8 @@ import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf } from "../mem/ctype.js";
 import { STRUCT_PTR_RING } from "../mem/structs.js";
 import type { PhysMem } from "../mem/physmem.js";
-import { VMEMMAP_HI } from "../mem/page.js";
+import * as PAGE from "../mem/page.js";
+const { VMEMMAP_HI } = PAGE;
 
 export const PTR_RING_LAYOUT = layoutOf(STRUCT_PTR_RING, LP64);
 export const PTR_RING_PRODUCER = offsetOf(PTR_RING_LAYOUT, "producer");

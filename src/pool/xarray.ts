@@ -18,11 +18,22 @@ import type { Machine } from "../mem/machine.js";
 import type { PhysMem } from "../mem/physmem.js";
 import type { Dma } from "../dma/index.js";
 import { LP64, archConsts } from "../arch.js";
-import { PAGE_PP_MAGIC, PAGE_PP, DIRECT_MAP_HI } from "../mem/page.js";
+import * as PAGE from "../mem/page.js";
+const { PAGE_PP_MAGIC, PAGE_PP, DIRECT_MAP_HI } = PAGE;
 import { XArray, XA_FLAGS_ALLOC1, XA_NODE_SIZE } from "../mem/xarray.js";
+import { MACH_PP_CHECKS } from "../mem/physmem.js";
+import { Diag } from "../mem/diag.js";
 import { orPpSignature, PP_SIGNATURE_HI, PP_SIGNATURE_LO } from "./classic.js";
 import { ppDmaUnmap } from "./pp_dma.js";
 import * as T from "./types.js";
+
+// Offsets as module-local consts: V8 folds immutable module-local bindings into the code it
+// generates, while every use of an imported binding stays a load from its module cell.
+const {
+  PP_DMA_MAP,
+  PP_DMA_MAPPED,
+  PP_DMA_SYNC,
+} = T;
 
 const G = archConsts(LP64).dmaIndex;
 export const PP_DMA_INDEX_SHIFT = G.PP_DMA_INDEX_SHIFT;
@@ -55,6 +66,8 @@ export class XarrayTracking implements T.Tracking {
   readonly xa: XArray;
   private readonly mem: PhysMem;
   private readonly u32: Uint32Array;
+  /** Misuse checks (CONFIG_DEBUG_NET): fixed at boot in the machine header. */
+  private readonly checks: boolean;
 
   constructor(
     m: Machine,
@@ -62,11 +75,12 @@ export class XarrayTracking implements T.Tracking {
   ) {
     this.mem = m.mem;
     this.u32 = m.mem.u32;
+    this.checks = m.mem.rd32(m.mem.machine + MACH_PP_CHECKS) !== 0;
     this.xa = new XArray(m);
   }
 
   init(pool: number): number {
-    this.xa.xaInit(pool + T.PP_DMA_MAPPED, XA_FLAGS_ALLOC1);
+    this.xa.xaInit(pool + PP_DMA_MAPPED, XA_FLAGS_ALLOC1);
     return 0;
   }
 
@@ -82,6 +96,10 @@ export class XarrayTracking implements T.Tracking {
   clearPpInfo(_pool: number, page: number): void {
     const u32 = this.u32;
     const w = (page + PAGE_PP_MAGIC) >>> 2;
+    // netmem_clear_pp_magic(): WARN_ON_ONCE(pp_magic & PP_DMA_INDEX_MASK), a page leaving with its id.
+    if (this.checks && ((u32[w]! & INDEX_MASK_LO) | (u32[w + 1]! & INDEX_MASK_HI)) !== 0) {
+      this.mem.diag(Diag.PP_WARN, page, getDmaIndex(u32, page));
+    }
     u32[w] = 0;
     u32[w + 1] = 0;
     const p = (page + PAGE_PP) >>> 2;
@@ -92,7 +110,7 @@ export class XarrayTracking implements T.Tracking {
   /** `page_pool_register_dma_index()`: xa_alloc an id for the page and keep it in pp_magic. */
   onMapped(pool: number, page: number): boolean {
     if (PP_DMA_INDEX_LIMIT === 0) return true; // BITS == 0: tracking off (v6.18 rule)
-    const id = this.xa.xaAlloc(pool + T.PP_DMA_MAPPED, page, 1, PP_DMA_INDEX_LIMIT);
+    const id = this.xa.xaAlloc(pool + PP_DMA_MAPPED, page, 1, PP_DMA_INDEX_LIMIT);
     if (id < 0) return false;
     setDmaIndex(this.u32, page, id);
     return true;
@@ -101,13 +119,16 @@ export class XarrayTracking implements T.Tracking {
   /** `__page_pool_release_page_dma()` (v6.16): only the cmpxchg winner unmaps. */
   releaseDma(pool: number, page: number): void {
     const u32 = this.u32;
-    if (u32[(pool + T.PP_DMA_MAP) >>> 2] === 0) return;
-    const id = getDmaIndex(u32, page);
-    if (id === 0) return;
-    const old = this.xa.xaCmpxchg(pool + T.PP_DMA_MAPPED, id, page, 0);
-    if (old !== page) return;
+    if (u32[(pool + PP_DMA_MAP) >>> 2] === 0) return;
+    // page_pool_release_dma_index(): with BITS == 0 nothing is tracked and every return unmaps.
+    if (PP_DMA_INDEX_LIMIT !== 0) {
+      const id = getDmaIndex(u32, page);
+      if (id === 0) return;
+      const old = this.xa.xaCmpxchg(pool + PP_DMA_MAPPED, id, page, 0);
+      if (old !== page) return;
+      setDmaIndex(u32, page, 0);
+    }
     ppDmaUnmap(this.mem, this.dma, pool, page);
-    setDmaIndex(u32, page, 0);
   }
 
   /** `page_pool_page_is_pp()` (v6.16): `(pp_magic & PP_MAGIC_MASK) == PP_SIGNATURE`. */
@@ -123,8 +144,8 @@ export class XarrayTracking implements T.Tracking {
   /** First scrub: stop syncing, then unmap every registered page (`xa_for_each`). */
   scrubDma(pool: number): void {
     const mem = this.mem;
-    if (mem.rd32(pool + T.PP_DMA_SYNC) !== 0) mem.wr32(pool + T.PP_DMA_SYNC, 0); // + synchronize_net()
-    const xa = pool + T.PP_DMA_MAPPED;
+    if (mem.rd32(pool + PP_DMA_SYNC) !== 0) mem.wr32(pool + PP_DMA_SYNC, 0); // + synchronize_net()
+    const xa = pool + PP_DMA_MAPPED;
     for (let id = this.xa.xaFind(xa, 0); id >= 0; id = this.xa.xaFind(xa, id + 1)) {
       this.releaseDma(pool, this.xa.xaLoad(xa, id));
       if (id === 0xffffffff) break;
@@ -132,11 +153,11 @@ export class XarrayTracking implements T.Tracking {
   }
 
   uninit(pool: number): void {
-    this.xa.xaDestroy(pool + T.PP_DMA_MAPPED);
+    this.xa.xaDestroy(pool + PP_DMA_MAPPED);
   }
 
   /** Bytes of xa_node memory this pool's xarray holds (576 per node). */
   trackingBytes(pool: number): number {
-    return this.xa.xaNodeCount(pool + T.PP_DMA_MAPPED) * XA_NODE_SIZE;
+    return this.xa.xaNodeCount(pool + PP_DMA_MAPPED) * XA_NODE_SIZE;
   }
 }

@@ -104,6 +104,14 @@ describe("kmalloc / kfree", () => {
     const e = slab.kmalloc(2000); // kmalloc-2k, order 2: 264 (from the order-3 block)
     expect(e).toBe(addrOfPfn(264));
     expect(slab.kmalloc(2000)).toBe(addrOfPfn(264) + 2048);
+    // the third object lies on a tail page of the order-2 slab: found through compound_head
+    const f = slab.kmalloc(2048);
+    expect(f).toBe(addrOfPfn(265));
+    expect(slab.objToSlab(f)).toBe(mem.pfnToPage(264));
+    expect(slab.ksize(f)).toBe(2048);
+    slab.kfree(f);
+    expect(slab.cacheStats(slab.kmallocCache(2048)).inUse).toBe(2);
+    expect(mem.diagTotal).toBe(0);
 
     const page = mem.virtToPage(a);
     expect(mem.rd32(page + PAGE_TYPE)).toBe(PAGE_TYPE_SLAB);

@@ -12,6 +12,7 @@ import {
   ENOMEM,
   EBUSY,
 } from "../../src/mem/xarray.js";
+import { xaCheck } from "../../src/mem/xarray_check.js";
 
 /**
  * Model: a Map index → entry plus the set of reserved ids (XA_ZERO_ENTRY: allocated, reads NULL).
@@ -145,7 +146,7 @@ function runModel(flags: number, ops: Op[]): void {
         m.mem.setFail(FailSite.KMALLOC, { times: 1 });
         break;
     }
-    expect(x.xaCheck(xa)).toBeNull();
+    expect(xaCheck(x, xa)).toBeNull();
     expect(x.xaNodeCount(xa)).toBe(m.slab.cacheStats(x.nodeCache).inUse);
   }
   m.mem.clearFail(FailSite.KMALLOC);

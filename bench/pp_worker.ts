@@ -1,0 +1,25 @@
+/**
+ * Child-process entry of `ppemu bench`: receives one SuiteRequest over IPC (one layout per process, so
+ * V8 sees one Tracking class at every call site), runs it, sends back the results, exits. Started by
+ * src/report/bench.ts with `node --expose-gc dist/bench/pp_worker.js`.
+ */
+import { runSuite } from "./pp_suite.js";
+import type { BenchResult, SuiteRequest } from "./catalog.js";
+
+export type WorkerReply = { ok: true; results: BenchResult[] } | { ok: false; error: string };
+
+function reply(msg: WorkerReply): void {
+  process.send!(msg, () => process.exit(0));
+}
+
+if (typeof process.send !== "function") {
+  process.stderr.write("pp_worker: run me through `ppemu bench` (needs an IPC channel)\n");
+  process.exit(2);
+}
+
+process.once("message", (req: SuiteRequest) => {
+  runSuite(req).then(
+    (results) => reply({ ok: true, results }),
+    (e: unknown) => reply({ ok: false, error: e instanceof Error ? e.message : String(e) }),
+  );
+});

@@ -1,0 +1,111 @@
+/** `ppemu bench`: bench_page_pool_simple per layout, plus what it never measured (src/report/bench.ts). */
+import { writeFileSync } from "node:fs";
+import {
+  ALL_TESTS,
+  FULL_TIMING,
+  POOL_LAYOUTS,
+  QUICK_TIMING,
+  type BenchTest,
+  type PoolLayout,
+  benchLine,
+  ratioTable,
+  BENCH_LEGEND,
+  runBench,
+} from "../report/bench.js";
+import { type Command, type Io, UsageError, choice, intArg, parse } from "./common.js";
+
+const NAME = "bench";
+
+const HELP = `usage: ppemu bench [--layout classic|item-block|xarray|all] [--test T|all] [--time MS] [--quick]
+                   [--json FILE|-] [--inline]
+
+Mirror the kernel's bench_page_pool_simple on the emulated page_pool, each layout in its own child
+process (node --expose-gc, the built code in dist/), and print one time_bench-style line per test:
+
+  Type:<layout>:<test> Per elem: <N.nnn> ns (<ops/s>) ±<rme>%
+
+then a table of each result's ratio to classic and to its layout's page_pool01_fast_path, with the
+kernel's ratios beside them (E5-1650 v4: ptr_ring/fast ≈ 2.8, slow/fast ≈ 12; item-block +1.7 %,
++5 %, +19 %).
+
+tests:
+  for_loop, atomic_inc, lock     baselines (layout "baseline"): a loop, Atomics.add, a spin lock
+  page_pool01_fast_path          alloc + page_pool_recycle_direct (alloc-cache pop/push)
+  page_pool01_via_page           alloc + return through the page: napi_pp_put_page → the pool the
+                                 page names (item-block: pp_item & PAGE_MASK → block->pp) → direct
+  page_pool02_ptr_ring           alloc + put with allow_direct=false, napi_local false (ring)
+  page_pool03_slow               alloc + get_page + put (pool releases it) + put_page (to allocator)
+  page_pool04_dma_slow           the same on a DMA pool: allocator + map + track + untrack + unmap + free
+  page_pool01_fast_path_64M      the fast path alone on a 64 MiB machine
+  page_pool01_fast_path_1G       the fast path alone on a 1 GiB machine
+  Pools: order 0, pool_size 1024, 64 pages pre-filled into the ring, as the kernel module does.
+
+options:
+  --layout L     classic, item-block, xarray or all (default); baselines run whatever the layout
+  --test T       one test name above, or all (default)
+  --time MS      tinybench time per test in ms (default ${FULL_TIMING.timeMs}; --quick ${QUICK_TIMING.timeMs})
+  --quick        short runs (a few seconds in all), as ppemu report uses
+  --json FILE    also write the results as JSON to FILE ('-': JSON on stdout instead of the text):
+                 { schema: 1, node, cpu, date, results: [{ layout, test, ns_per_elem, ops_per_sec,
+                   rme_pct, samples, heap_delta_bytes }] }
+  --inline       run every layout in this process (debugging: V8 then sees all layouts at the same
+                 call sites, and heap_delta has no forced GC unless node runs with --expose-gc)
+  -h, --help     this text
+
+Figures are per element: the median over tinybench samples (each a batch of 1,000–100,000 elements),
+because on a shared machine a few preempted samples dominate a mean; rme is the half-width of the
+median's 95 % confidence interval (order statistics), relative. heap_delta_bytes is heapUsed after
+minus before a loop of the test (gc() before each reading). Benchmarks, not tests: expect
+run-to-run differences of a few percent.`;
+
+export const benchCommand: Command = {
+  name: NAME,
+  summary: "bench_page_pool_simple per layout, ratios beside the kernel's (time_bench-style)",
+  help: HELP,
+  async run(argv: string[], io: Io): Promise<number> {
+    const { values } = parse(
+      NAME,
+      argv,
+      {
+        layout: { type: "string" },
+        test: { type: "string" },
+        time: { type: "string" },
+        quick: { type: "boolean" },
+        json: { type: "string" },
+        inline: { type: "boolean" },
+      },
+      false,
+    );
+    const layout = choice(NAME, "layout", String(values.layout ?? "all"), [...POOL_LAYOUTS, "all"] as const);
+    const test = choice(NAME, "test", String(values.test ?? "all"), [...ALL_TESTS, "all"] as const);
+    const quick = values.quick === true;
+    const timing = quick ? QUICK_TIMING : FULL_TIMING;
+    const timeMs = intArg(NAME, "time", values.time as string | undefined, timing.timeMs, 1, 600_000);
+    const jsonTarget = values.json as string | undefined;
+    if (jsonTarget !== undefined && jsonTarget.trim() === "") throw new UsageError(`ppemu ${NAME}: --json needs a file name or '-'`);
+    const jsonOnly = jsonTarget === "-";
+
+    const layouts: readonly PoolLayout[] = layout === "all" ? POOL_LAYOUTS : [layout];
+    const tests: readonly BenchTest[] = test === "all" ? ALL_TESTS : [test];
+    const warmupMs = Math.min(timing.warmupMs, timeMs);
+    if (!jsonOnly) io.out(`ppemu bench: ${layouts.join(", ")}; ${timeMs} ms per test (+${warmupMs} ms warm-up)`);
+    const json = await runBench({
+      layouts,
+      tests,
+      timeMs,
+      warmupMs,
+      inline: values.inline === true,
+      onResult: jsonOnly ? undefined : (r) => io.out(benchLine(r)),
+    });
+    if (jsonOnly) {
+      io.out(JSON.stringify(json, null, 2));
+      return 0;
+    }
+    io.out(["", ratioTable(json.results), "", BENCH_LEGEND].join("\n"));
+    if (jsonTarget !== undefined) {
+      writeFileSync(jsonTarget, JSON.stringify(json, null, 2) + "\n");
+      io.out(`wrote ${jsonTarget}`);
+    }
+    return 0;
+  },
+};

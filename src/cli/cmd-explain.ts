@@ -1,0 +1,142 @@
+/**
+ * `ppemu explain ADDR…`: build the machine state by running a scenario to a chosen step, then say
+ * what each address is. `--magic` and `--netmem` decode values on their own.
+ */
+import { type Command, parse, choice, intArg, sizeArg, UsageError } from "./common.js";
+import { LAYOUT_NAMES, type LayoutName } from "../pool/types.js";
+import { runUnbind, type UnbindStep } from "../scenario/unbind.js";
+import { Explainer, parseAddress, type Explanation } from "../verify/explain.js";
+import { decodePpMagic, decodeNetmem, type MagicDecode, type NetmemDecode } from "../verify/explain_fields.js";
+import { checkMemBytes } from "../mem/physmem.js";
+import { parseHex64 } from "../u64.js";
+
+const SCENARIOS = ["unbind"] as const;
+const STEPS: readonly UnbindStep[] = ["allocated", "destroyed", "unbound", "end"];
+
+/** Small on purpose: explain is about reading addresses, not about load. */
+export const EXPLAIN_DEFAULTS = { pages: 40, inflight: 8, poolSize: 64, memBytes: 32 << 20 };
+
+const HELP = `usage: ppemu explain ADDR… [--scenario unbind] [--layout classic|item-block|xarray]
+                    [--at allocated|destroyed|unbound|end] [--pages N] [--inflight M]
+                    [--late-returns K] [--pool-size S] [--mem SIZE] [--magic VALUE]… [--netmem VALUE]… [--json]
+
+Runs the scenario to the step given by --at, then explains each address of the resulting machine:
+its frame (pfn) and the frame's role — memmap, machine header, diag log, free buddy block, slab
+object, page_pool page (alloc cache, ring, in flight with the stack or the driver), item block,
+IOMMU table — and for a struct page, a struct or an item the field at that offset and its decoded
+value (pp_magic signature and DMA index, pp / pp_item → item → block → pool, dma_addr mapping).
+
+ADDR is hex, with or without 0x, underscores allowed: a physical address (0x1040), a vmemmap
+struct page pointer (0xffffea0000001040) or a direct-map pointer (0xffff888000412000).
+
+  --scenario NAME   the story that builds the state (only: unbind)
+  --layout L        classic (default), item-block, xarray
+  --at STEP         allocated: the driver holds N pages (some stay in the alloc cache), M are with the stack
+                    destroyed (default): the driver returned its pages and ran page_pool_destroy()
+                    unbound: the device unbound too;  end: the stack's late returns are done
+  --pages N         pages the driver allocates (default ${EXPLAIN_DEFAULTS.pages})
+  --inflight M      pages handed to the stack (default ${EXPLAIN_DEFAULTS.inflight})
+  --late-returns K  pages the stack returns after unbind (default M)
+  --pool-size S     page_pool pool_size (default ${EXPLAIN_DEFAULTS.poolSize})
+  --mem SIZE        machine memory, e.g. 32M (default 32M)
+  --magic VALUE     decode a pp_magic value (classic and v6.16 masks, DMA index id, bits 0–1; lp64)
+  --netmem VALUE    decode a netmem_ref (bit 0 NET_IOV, the cleared pointer), then explain that address
+  --json            one JSON object per address (and per --magic / --netmem value)`;
+
+function renderMagic(d: MagicDecode): string {
+  return [
+    `pp_magic ${d.value} (lp64)`,
+    `  classic mask ~0x3:  ${d.signature_classic ? "PP_SIGNATURE — a page_pool page" : "no signature"}`,
+    `  v6.16 PP_MAGIC_MASK: ${d.signature_v6_16 ? "PP_SIGNATURE — a page_pool page" : "no signature"}`,
+    `  dma index id ${d.dma_index} (bits 7..38)`,
+    `  bit 0 ${d.bit0_tail ? "set: PageTail, the word is compound_head | 1" : "clear (not a tail page)"}; bit 1 ${d.bit1_pfmemalloc ? "set: pfmemalloc" : "clear (not pfmemalloc)"}`,
+  ].join("\n");
+}
+
+function renderNetmem(d: NetmemDecode): string {
+  return `netmem_ref ${d.value}: ${d.text}`;
+}
+
+export const explainCommand: Command = {
+  name: "explain",
+  summary: "say what an address of the machine is: frame, struct, field, decoded value",
+  help: HELP,
+  run(argv, io) {
+    const { values, positionals } = parse("explain", argv, {
+      scenario: { type: "string" },
+      layout: { type: "string" },
+      at: { type: "string" },
+      pages: { type: "string" },
+      inflight: { type: "string" },
+      "late-returns": { type: "string" },
+      "pool-size": { type: "string" },
+      mem: { type: "string" },
+      magic: { type: "string", multiple: true },
+      netmem: { type: "string", multiple: true },
+      json: { type: "boolean" },
+    });
+    choice("explain", "scenario", (values.scenario as string | undefined) ?? "unbind", SCENARIOS);
+    const layout = choice("explain", "layout", (values.layout as string | undefined) ?? "classic", LAYOUT_NAMES) as LayoutName;
+    const at = choice("explain", "step", (values.at as string | undefined) ?? "destroyed", STEPS);
+    const pages = intArg("explain", "pages", values.pages as string | undefined, EXPLAIN_DEFAULTS.pages, 0, 4096);
+    const inflight = intArg("explain", "inflight", values.inflight as string | undefined, Math.min(EXPLAIN_DEFAULTS.inflight, pages), 0, pages);
+    const late = intArg("explain", "late-returns", values["late-returns"] as string | undefined, inflight, 0, inflight);
+    const poolSize = intArg("explain", "pool-size", values["pool-size"] as string | undefined, EXPLAIN_DEFAULTS.poolSize, 1, 32768);
+    const memBytes = sizeArg("explain", "mem", values.mem as string | undefined, EXPLAIN_DEFAULTS.memBytes);
+    const memErr = checkMemBytes(memBytes);
+    if (memErr) throw new UsageError(`ppemu explain: --mem: ${memErr}`);
+    const magics = (values.magic as string[] | undefined) ?? [];
+    const netmems = (values.netmem as string[] | undefined) ?? [];
+    if (positionals.length === 0 && magics.length === 0 && netmems.length === 0) {
+      throw new UsageError("ppemu explain: name at least one address (or --magic VALUE / --netmem VALUE)");
+    }
+
+    // Every input is checked before the machine is built: a bad one is one line and exit 2.
+    const magicValues = magics.map((t) => {
+      const v = parseHex64(t);
+      if (!v) throw new UsageError(`ppemu explain: --magic '${t}' is not a hex value`);
+      return decodePpMagic(v);
+    });
+    const netmemValues = netmems.map((t) => {
+      const v = parseHex64(t);
+      if (!v) throw new UsageError(`ppemu explain: --netmem '${t}' is not a hex value`);
+      const d = decodeNetmem(v);
+      const cleared = d.clearedU64.hi.toString(16).padStart(8, "0") + d.clearedU64.lo.toString(16).padStart(8, "0");
+      const p = parseAddress("0x" + cleared, memBytes);
+      if (typeof p === "string") throw new UsageError(`ppemu explain: --netmem '${t}': ${p}`);
+      return { d, p };
+    });
+    const addrs = positionals.map((t) => {
+      const p = parseAddress(t, memBytes);
+      if (typeof p === "string") throw new UsageError(`ppemu explain: ${p}`);
+      return p;
+    });
+
+    let explainer: Explainer | null = null;
+    if (addrs.length > 0 || netmemValues.length > 0) {
+      const run = runUnbind({ layout, pages, inflight, lateReturns: late, poolSize, memBytes }, at);
+      explainer = new Explainer({ sys: run.sys, stack: run.stack });
+    }
+    const json: unknown[] = [];
+    const text: string[] = [];
+    if (explainer) text.push(`machine: scenario unbind, layout ${layout}, at "${at}" (${pages} pages, ${inflight} with the stack, pool_size ${poolSize}, ${memBytes >>> 20} MiB)`);
+    for (const d of magicValues) {
+      json.push({ magic: d });
+      text.push(renderMagic(d));
+    }
+    for (const { d, p } of netmemValues) {
+      const { clearedU64: _c, ...pub } = d;
+      const x: Explanation = explainer!.explain(p);
+      json.push({ netmem: pub, explain: x });
+      text.push(renderNetmem(d) + "\n" + x.lines.join("\n"));
+    }
+    for (const p of addrs) {
+      const x = explainer!.explain(p);
+      json.push(x);
+      text.push(x.lines.join("\n"));
+    }
+    if (values.json) io.out(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
+    else io.out(text.join("\n\n"));
+    return 0;
+  },
+};

@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { BufferIo } from "../../src/cli/common.js";
+
+async function run(...argv: string[]): Promise<{ code: number; io: BufferIo }> {
+  const io = new BufferIo();
+  const code = await main(["explain", ...argv], io);
+  return { code, io };
+}
+
+describe("ppemu explain: input errors", () => {
+  it("malformed, empty and out-of-range addresses: one line on stderr, exit 2", async () => {
+    const a = await run("zz");
+    expect([a.code, a.io.stderr, a.io.stdout]).toEqual([2, "ppemu explain: 'zz' is not a hex address\n", ""]);
+    const b = await run("0x");
+    expect([b.code, b.io.stderr, b.io.stdout]).toEqual([2, "ppemu explain: '0x' is not a hex address\n", ""]);
+    const c = await run("0x2000000");
+    expect([c.code, c.io.stderr, c.io.stdout]).toEqual([
+      2,
+      "ppemu explain: '0x2000000' is past the end of memory (33554432 bytes: last address 0x01ffffff)\n",
+      "",
+    ]);
+    // The end of memory follows --mem.
+    const d = await run("0x100000", "--mem", "1M");
+    expect(d.code).toBe(2);
+    expect(d.io.stderr).toBe("ppemu explain: '0x100000' is past the end of memory (1048576 bytes: last address 0x000fffff)\n");
+  });
+
+  it("bad options exit 2 and name the valid choices", async () => {
+    const a = await run("0x1000", "--layout", "slab");
+    expect(a.code).toBe(2);
+    expect(a.io.stderr).toBe("ppemu explain: unknown layout 'slab' (valid: classic, item-block, xarray)\n");
+    const b = await run("0x1000", "--at", "later");
+    expect(b.io.stderr).toBe("ppemu explain: unknown step 'later' (valid: allocated, destroyed, unbound, end)\n");
+    const c = await run();
+    expect(c.code).toBe(2);
+    expect(c.io.stderr).toBe("ppemu explain: name at least one address (or --magic VALUE / --netmem VALUE)\n");
+    const d = await run("--magic", "0xdead_zz");
+    expect(d.io.stderr).toBe("ppemu explain: --magic '0xdead_zz' is not a hex value\n");
+  });
+});
+
+describe("ppemu explain: output", () => {
+  it("explains addresses of the default machine (classic, at destroyed)", async () => {
+    const { code, io } = await run("0xffffea00000030c8", "0xffff888000412000");
+    expect(code).toBe(0);
+    const lines = io.stdout.split("\n");
+    expect(lines[0]).toBe('machine: scenario unbind, layout classic, at "destroyed" (40 pages, 8 with the stack, pool_size 64, 32 MiB)');
+    expect(lines).toContain("0xffffea00000030c8 (vmemmap) → phys 0x000030c8: pfn 0x3 + 0xc8 — memmap");
+    expect(lines).toContain(
+      "  struct page of pfn 0xc3 at 0x000030c0 (page_pool: in flight (stack)); byte 8 is pp_magic (lru.next / compound_head) [offset 8, 8 bytes] = 0xdead000000000040",
+    );
+    expect(lines).toContain(
+      "  dma_addr 0x00039000: mapped, eth0's IOMMU translates it to this page — still mapped after page_pool_destroy(): nothing can unmap it before the driver unbinds",
+    );
+    expect(lines).toContain("0xffff888000412000 (direct map) → phys 0x00412000: pfn 0x412 + 0x0 — free");
+  });
+
+  it("--json: one object per address", async () => {
+    const one = await run("0xc3000", "--layout", "item-block", "--at", "unbound", "--json");
+    expect(one.code).toBe(0);
+    const o = JSON.parse(one.io.stdout) as { role: string; class: string; pp: { dma_addr: string; where: string } };
+    // item-block's blocks sit before the pages, so pfn 0xc3 is a page the driver returned (free).
+    expect([o.role, o.class]).toEqual(["free", "free"]);
+    const two = await run("0xc7000", "0x80000", "--layout", "item-block", "--at", "unbound", "--json");
+    const arr = JSON.parse(two.io.stdout) as { role: string; pp?: { dma_addr: string; where: string; pool_destroyed: boolean }; field?: { field: string } }[];
+    expect(arr.length).toBe(2);
+    expect(arr[0]!.role).toBe("page_pool page");
+    expect(arr[0]!.pp).toMatchObject({ where: "in flight (stack)", dma_addr: "0x00000000", pool_destroyed: true });
+    expect(arr[1]!).toMatchObject({ role: "machine header", field: { field: "magic" } });
+  });
+
+  it("--magic decodes a value without a machine", async () => {
+    const { code, io } = await run("--magic", "0xdead0000_000000c2");
+    expect(code).toBe(0);
+    expect(io.stdout).toBe(
+      [
+        "pp_magic 0xdead0000000000c2 (lp64)",
+        "  classic mask ~0x3:  no signature",
+        "  v6.16 PP_MAGIC_MASK: PP_SIGNATURE — a page_pool page",
+        "  dma index id 1 (bits 7..38)",
+        "  bit 0 clear (not a tail page); bit 1 set: pfmemalloc",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("--netmem strips NET_IOV and explains the pointer", async () => {
+    const { code, io } = await run("--netmem", "0xffffea00000021c1", "--at", "allocated", "--json");
+    expect(code).toBe(0);
+    const j = JSON.parse(io.stdout) as { netmem: { net_iov: boolean; cleared: string }; explain: { role: string; page: { pfn: number }; field: { field: string } } };
+    expect(j.netmem).toMatchObject({ net_iov: true, cleared: "0xffffea00000021c0" });
+    expect(j.explain).toMatchObject({ role: "memmap", page: { pfn: 0x87 }, field: { field: "flags" } });
+  });
+
+  it("--help", async () => {
+    const { code, io } = await run("--help");
+    expect(code).toBe(0);
+    expect(io.stdout).toContain("usage: ppemu explain ADDR…");
+  });
+});
