@@ -49,12 +49,13 @@ function renderMagic(d: MagicDecode): string {
     `  classic mask ~0x3:  ${d.signature_classic ? "PP_SIGNATURE — a page_pool page" : "no signature"}`,
     `  v6.16 PP_MAGIC_MASK: ${d.signature_v6_16 ? "PP_SIGNATURE — a page_pool page" : "no signature"}`,
     `  dma index id ${d.dma_index} (bits 7..38)`,
-    `  bit 0 ${d.bit0_tail ? "set: PageTail, the word is compound_head | 1" : "clear (not a tail page)"}; bit 1 ${d.bit1_pfmemalloc ? "set: pfmemalloc" : "clear (not pfmemalloc)"}`,
+    `  bit 0 ${d.bit0_tail ? `set: PageTail, the word is compound_head | 1 (head ${d.compound_head})` : "clear (not a tail page)"}; bit 1 ${d.bit1_pfmemalloc ? "set: pfmemalloc" : "clear (not pfmemalloc)"}`,
   ].join("\n");
 }
 
 function renderNetmem(d: NetmemDecode): string {
-  return `netmem_ref ${d.value}: ${d.text}`;
+  const note = d.net_iov ? "\n  (this machine has no net_iovs: the cleared pointer is explained as an address of it)" : "";
+  return `netmem_ref ${d.value}: ${d.text}${note}`;
 }
 
 export const explainCommand: Command = {

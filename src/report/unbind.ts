@@ -16,6 +16,10 @@ export function unbindSections(): ReportSection[] {
     unbindTable(results),
     "",
     unbindWarnings(results),
-  ].join("\n");
+  ]
+    .join("\n")
+    .split("\n")
+    .map((l) => (l ? "  " + l : l))
+    .join("\n");
   return [{ id: "unbind", title: "The driver-unbind scenario", text, json: results }];
 }

@@ -138,6 +138,8 @@ export interface MagicDecode {
   readonly bit0_tail: boolean;
   /** Bit 1: pfmemalloc. */
   readonly bit1_pfmemalloc: boolean;
+  /** With bit 0 set, the head page the word names (`pp_magic - 1`, as a 64-bit pointer). */
+  readonly compound_head: string | null;
   readonly arch: "lp64";
   readonly text: string;
 }
@@ -166,6 +168,7 @@ export function decodePpMagic(v: U64): MagicDecode {
     dma_index: dmaIndex,
     bit0_tail: tail,
     bit1_pfmemalloc: pfm,
+    compound_head: tail ? hex64(u64(v.hi, v.lo - 1)) : null,
     arch: "lp64",
     text: parts.join("; "),
   };

@@ -128,7 +128,7 @@ describe("ppemu layout", () => {
 
 describe("ppemu report", () => {
   it("prints the three layout sections", async () => {
-    const r = await run("report");
+    const r = await run("report", "--no-bench");
     expect(r.code).toBe(0);
     expect(r.out).toContain("1. struct page: the words page_pool uses\n");
     expect(r.out).toContain("2. The three layouts\n");
@@ -145,10 +145,10 @@ describe("ppemu report", () => {
   });
 
   it("--json carries the same figures", async () => {
-    const r = await run("report", "--json");
+    const r = await run("report", "--json", "--no-bench");
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    expect(Object.keys(j)).toEqual(["title", "page_words", "layouts", "constants"]);
+    expect(Object.keys(j).slice(0, 4)).toEqual(["title", "page_words", "layouts", "constants"]);
     expect(j.page_words.words[1]).toMatchObject({ field: "pp", offset: { lp64: 16, ilp32: 8 } });
     expect(j.layouts.paper_cost[0]).toEqual({
       arch: "lp64",

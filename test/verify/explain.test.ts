@@ -70,6 +70,7 @@ describe("decodePpMagic / decodeNetmem", () => {
     expect(decodePpMagic(u64(0xdead0000, 0x40))).toMatchObject({ signature_classic: true, signature_v6_16: true, dma_index: 0, bit0_tail: false, bit1_pfmemalloc: false });
     expect(decodePpMagic(u64(0xdead0000, 0xc0))).toMatchObject({ signature_classic: false, signature_v6_16: true, dma_index: 1 });
     expect(decodePpMagic(u64(0xdead0000, 0x43))).toMatchObject({ signature_classic: true, signature_v6_16: true, bit0_tail: true, bit1_pfmemalloc: true });
+    expect(decodePpMagic(u64(0xffffea00, 0x2201))).toMatchObject({ signature_classic: false, bit0_tail: true, compound_head: "0xffffea0000002200" });
     expect(decodePpMagic(u64(0xdead007f, 0xffffffc0))).toMatchObject({ signature_v6_16: true, dma_index: 0xffffffff });
     expect(decodePpMagic(u64(0, 0x01111040))).toMatchObject({ signature_classic: false, signature_v6_16: false, dma_index: 0x22220 });
   });
@@ -146,6 +147,13 @@ describe("explain: classic, pages allocated", () => {
     expect(e.field).toMatchObject({ struct: "page_pool", field: "alloc.cache[23]", value: "0xffffea0000002880" });
     const f = ex(x, 0x88800);
     expect(f.slab).toMatchObject({ name: "kmalloc-2k", object: 1, free: true });
+  });
+
+  it("a tail page of a compound slab: pp_magic is compound_head | 1", () => {
+    const e = ex(x, 0x2248);
+    expect(e.page).toEqual({ page: "0x00002240", pfn: 0x89, class: "slab" });
+    expect(e.field).toMatchObject({ field: "pp_magic", value: "0xffffea0000002201" });
+    expect(e.lines[2]).toBe("    compound_head: a tail page; head struct page 0x00002200 (pfn 0x88)");
   });
 
   it("an IOMMU leaf entry", () => {
