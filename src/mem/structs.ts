@@ -78,17 +78,8 @@ export const STRUCT_NET_IOV = struct("net_iov", [
     "",
     union("", [
       m("desc", STRUCT_NETMEM_DESC),
-      m(
-        "",
-        struct("", [
-          m("_flags", ULONG),
-          m("pp_magic", ULONG),
-          m("pp", ptr("struct page_pool")),
-          m("_pp_mapping_pad", ULONG),
-          m("dma_addr", ULONG),
-          m("pp_ref_count", ATOMIC_LONG_T),
-        ]),
-      ),
+      // The anonymous aliasing struct: netmem_desc's members, declared once (netmem.h asserts this).
+      m("", struct("", STRUCT_NETMEM_DESC.members)),
     ]),
   ),
   m("owner", ptr("struct net_iov_area")),

@@ -38,6 +38,27 @@ export function orPpSignature(u32: Uint32Array, page: number): void {
   u32[r + 1] = 0;
 }
 
+/**
+ * `page_pool_set_pp_info()` for the layouts that keep `page->pp` (classic, xarray): the signature,
+ * the pool pointer, `pp_ref_count = 1`.
+ */
+export function setPpInfoPp(u32: Uint32Array, pool: number, page: number): void {
+  orPpSignature(u32, page);
+  const p = (page + PAGE_PP) >>> 2;
+  u32[p] = pool;
+  u32[p + 1] = DIRECT_MAP_HI;
+}
+
+/** `page_pool_clear_pp_info()` for the same layouts: `pp_magic = 0`, `pp = NULL`. */
+export function clearPpInfoPp(u32: Uint32Array, page: number): void {
+  const w = (page + PAGE_PP_MAGIC) >>> 2;
+  u32[w] = 0;
+  u32[w + 1] = 0;
+  const p = (page + PAGE_PP) >>> 2;
+  u32[p] = 0;
+  u32[p + 1] = 0;
+}
+
 export class ClassicTracking implements Tracking {
   readonly name = "classic" as const;
   private readonly mem: PhysMem;
@@ -56,22 +77,12 @@ export class ClassicTracking implements Tracking {
   }
 
   setPpInfo(pool: number, page: number): boolean {
-    const u32 = this.u32;
-    orPpSignature(u32, page);
-    const p = (page + PAGE_PP) >>> 2;
-    u32[p] = pool;
-    u32[p + 1] = DIRECT_MAP_HI;
+    setPpInfoPp(this.u32, pool, page);
     return true;
   }
 
   clearPpInfo(_pool: number, page: number): void {
-    const u32 = this.u32;
-    const w = (page + PAGE_PP_MAGIC) >>> 2;
-    u32[w] = 0;
-    u32[w + 1] = 0;
-    const p = (page + PAGE_PP) >>> 2;
-    u32[p] = 0;
-    u32[p + 1] = 0;
+    clearPpInfoPp(this.u32, page);
   }
 
   onMapped(_pool: number, _page: number): boolean {

@@ -19,11 +19,11 @@ import type { PhysMem } from "../mem/physmem.js";
 import type { Dma } from "../dma/index.js";
 import { LP64, archConsts } from "../arch.js";
 import * as PAGE from "../mem/page.js";
-const { PAGE_PP_MAGIC, PAGE_PP, DIRECT_MAP_HI } = PAGE;
+const { PAGE_PP_MAGIC, PAGE_PP } = PAGE;
 import { XArray, XA_FLAGS_ALLOC1, XA_NODE_SIZE } from "../mem/xarray.js";
 import { MACH_PP_CHECKS } from "../mem/physmem.js";
 import { Diag } from "../mem/diag.js";
-import { orPpSignature, PP_SIGNATURE_HI, PP_SIGNATURE_LO } from "./classic.js";
+import { setPpInfoPp, clearPpInfoPp, PP_SIGNATURE_HI, PP_SIGNATURE_LO } from "./classic.js";
 import { ppDmaUnmap } from "./pp_dma.js";
 import * as T from "./types.js";
 
@@ -85,11 +85,7 @@ export class XarrayTracking implements T.Tracking {
   }
 
   setPpInfo(pool: number, page: number): boolean {
-    const u32 = this.u32;
-    orPpSignature(u32, page);
-    const p = (page + PAGE_PP) >>> 2;
-    u32[p] = pool;
-    u32[p + 1] = DIRECT_MAP_HI;
+    setPpInfoPp(this.u32, pool, page);
     return true;
   }
 
@@ -100,11 +96,7 @@ export class XarrayTracking implements T.Tracking {
     if (this.checks && ((u32[w]! & INDEX_MASK_LO) | (u32[w + 1]! & INDEX_MASK_HI)) !== 0) {
       this.mem.diag(Diag.PP_WARN, page, getDmaIndex(u32, page));
     }
-    u32[w] = 0;
-    u32[w + 1] = 0;
-    const p = (page + PAGE_PP) >>> 2;
-    u32[p] = 0;
-    u32[p + 1] = 0;
+    clearPpInfoPp(u32, page);
   }
 
   /** `page_pool_register_dma_index()`: xa_alloc an id for the page and keep it in pp_magic. */

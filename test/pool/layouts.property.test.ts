@@ -254,6 +254,7 @@ describe("classic, item-block and xarray under the same operations", () => {
         { k: "put", i: 3, direct: true },
         { k: "put", i: 7, direct: false },
         { k: "putShared", i: 9 },
+        { k: "toStack", i: 698, n: 12 }, // the 12th batch's first pages: on slow items
         ...Array.from({ length: 40 }, (_, i) => ({ k: "toStack" as const, i: i * 7, n: 1 })),
         { k: "stackReturn", n: 5 },
         { k: "destroy" },
@@ -268,7 +269,7 @@ describe("classic, item-block and xarray under the same operations", () => {
 
   it("random sequences: identical pool-visible outcomes, consistent tracking, every frame accounted", () => {
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 30 }), fc.constantFrom(1, 16, 64), (ops, poolSize) => {
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 40, size: "max" }), fc.constantFrom(1, 16, 64), (ops, poolSize) => {
         runAll(ops, poolSize);
       }),
       { numRuns: 100 },
