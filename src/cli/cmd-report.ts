@@ -7,6 +7,7 @@ import { type ReportSection, layoutSections, renderSections, sectionsJson } from
 import { type Command, type Io, parse } from "./common.js";
 import { unbindSections } from "../report/unbind.js";
 import { verifySections } from "../report/verify.js";
+import { compareSections } from "../report/compare.js";
 import { benchSection } from "../report/bench.js";
 
 const NAME = "report";
@@ -22,6 +23,7 @@ export type SectionBuilder = (o: ReportOptions) => ReportSection[] | Promise<Rep
 export const REPORT_SECTIONS: SectionBuilder[] = [
   layoutSections,
   unbindSections,
+  () => compareSections(),
   verifySections,
   async (o) => (o.bench ? [await benchSection()] : []),
 ];

@@ -103,7 +103,7 @@ export class ClassicTracking implements Tracking {
     return this.u32[(page + PAGE_PP) >>> 2]!;
   }
 
-  scrubDma(_pool: number): void {
+  onFirstScrub(_pool: number): void {
     // Nothing: the classic pool cannot find its in-flight pages.
   }
 

@@ -57,7 +57,14 @@ export function bootPpSystem(layout: LayoutName, opts: PpSystemOptions = {}): Pp
 export function ppClaimers(sys: PpSystem, stack?: NetStack): FrameClaimer[] {
   const { pps } = sys;
   const out: FrameClaimer[] = [];
-  if (stack) out.push((c) => stack.forEachHeld((page) => c.claimPage(page, "page_pool: in flight (stack)")));
+  if (stack) {
+    out.push((c) => {
+      stack.forEachHeld((page) => c.claimPage(page, "page_pool: in flight (stack)"));
+      // A large kmalloc (>= PAGE_SIZE / 2 rounds up to pages) comes from the page allocator.
+      const slots = stack.slots;
+      if (c.classOf(c.mem.virtToPfn(slots)) === "allocated") c.claimPage(c.mem.virtToPage(slots), "stack stand-in");
+    });
+  }
   out.push((c) => {
     const mem = c.mem;
     pps.forEachPool((pool) => {

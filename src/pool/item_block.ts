@@ -177,10 +177,6 @@ export class ItemBlockTracking implements T.Tracking {
   uninit(pool: number): void {
     const mem = this.mem;
     const head = pool + PP_ITEM_BLOCKS;
-    // page_pool_destroy() drains the slow block of every pool, but the mechanism calls scrubDma()
-    // only for pools that map DMA: drain here too (a no-op once drained), or a non-DMA pool that
-    // used slow items would warn at teardown about the items it never handed out.
-    this.slowItemDrain(pool);
     while (!mem.listEmpty(head)) {
       const block = mem.rdPtr(head) - this.BLK_LIST;
       mem.listDel(block + this.BLK_LIST);
@@ -333,12 +329,13 @@ export class ItemBlockTracking implements T.Tracking {
 
   /**
    * Destroy-time work, run from the first scrub: drain the current slow block
-   * (`page_pool_slow_item_drain()`), stop syncing, then the scan: every MAPPED item of every block
-   * is unmapped under `item_lock` — whoever takes the lock first unmaps, exactly once.
+   * (`page_pool_slow_item_drain()`, every pool), then for a DMA pool stop syncing and scan: every
+   * MAPPED item of every block is unmapped under `item_lock` — whoever locks first unmaps, once.
    */
-  scrubDma(pool: number): void {
+  onFirstScrub(pool: number): void {
     const mem = this.mem;
     this.slowItemDrain(pool);
+    if (mem.rd32(pool + PP_DMA_MAP) === 0) return;
     mem.wr32(pool + PP_DMA_SYNC, 0); // then synchronize_net(): no return is mid-sync in the emulator
     const head = pool + PP_ITEM_BLOCKS;
     for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) {

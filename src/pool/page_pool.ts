@@ -516,7 +516,7 @@ export class PagePools {
     }
     const first = mem.rd64(pool + PP_DESTROY_CNT) === 0;
     mem.inc64(pool + PP_DESTROY_CNT);
-    if (first && mem.rd32(pool + PP_DMA_MAP) !== 0) this.t.scrubDma(pool);
+    if (first) this.t.onFirstScrub(pool);
     // page_pool_empty_ring()
     for (;;) {
       const page = ptrRingConsume(mem, pool + PP_RING);

@@ -142,6 +142,11 @@ export class NetStack {
     return true;
   }
 
+  /** Address of the held-page array (kmalloc'd; from the page allocator when 4 KiB or more). */
+  get slots(): number {
+    return this.pps.mem.rdPtr(this.st + ST_SLOTS);
+  }
+
   /** Pages held now, oldest first (reports, accounting). */
   forEachHeld(cb: (page: number) => void): void {
     const mem = this.pps.mem;

@@ -116,8 +116,11 @@ export interface Tracking {
   isPpPage(page: number): boolean;
   /** The pool a page names (`page->pp`, or `pp_item & PAGE_MASK → block->pp`). */
   poolOf(page: number): number;
-  /** Destroy-time work on in-flight mappings, run from the first scrub. */
-  scrubDma(pool: number): void;
+  /**
+   * Destroy-time work, run from the first scrub of every pool (`!pool->destroy_cnt++`): unmap what
+   * the layout can still reach (each strategy checks `pool->dma_map` itself), release reserves.
+   */
+  onFirstScrub(pool: number): void;
   /** Final teardown in `__page_pool_destroy()`: free the strategy's structures. */
   uninit(pool: number): void;
   /** Bytes of tracking memory this pool holds now (measured from its allocations). */

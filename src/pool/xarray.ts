@@ -133,9 +133,10 @@ export class XarrayTracking implements T.Tracking {
     return this.u32[(page + PAGE_PP) >>> 2]!;
   }
 
-  /** First scrub: stop syncing, then unmap every registered page (`xa_for_each`). */
-  scrubDma(pool: number): void {
+  /** First scrub of a DMA pool: stop syncing, then unmap every registered page (`xa_for_each`). */
+  onFirstScrub(pool: number): void {
     const mem = this.mem;
+    if (mem.rd32(pool + PP_DMA_MAP) === 0) return;
     if (mem.rd32(pool + PP_DMA_SYNC) !== 0) mem.wr32(pool + PP_DMA_SYNC, 0); // + synchronize_net()
     const xa = pool + PP_DMA_MAPPED;
     for (let id = this.xa.xaFind(xa, 0); id >= 0; id = this.xa.xaFind(xa, id + 1)) {

@@ -76,7 +76,7 @@ describe("classic layout: page->pp and PP_SIGNATURE", () => {
     const pages = allocN(r, r.pool, 2);
     expect(t.onMapped(r.pool, pages[0]!)).toBe(true);
     expect(t.trackingBytes(r.pool)).toBe(0);
-    t.scrubDma(r.pool);
+    t.onFirstScrub(r.pool);
     expect(r.dma.deviceStats(r.dev).unmaps).toBe(0);
   });
 
