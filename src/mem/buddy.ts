@@ -32,6 +32,7 @@ import {
   MACH_FREE_AREA,
   MACH_NR_FREE_PAGES,
   MACH_PAGE_POISON,
+  MACH_PP_MAGIC_MASK,
   FREE_AREA_SIZE,
   FREE_AREA_FREE_LIST,
   FREE_AREA_NR_FREE,
@@ -69,9 +70,6 @@ export const PAGE_TYPE_BUDDY = pageTypeWord(PGTY_buddy);
 export const COMPOUND_ORDER_MASK = 0xff;
 
 const C = archConsts(LP64);
-/** v6.16 `page_pool_page_is_pp()`: `(pp_magic & PP_MAGIC_MASK) == PP_SIGNATURE`, word by word. */
-const PP_MAGIC_MASK_LO = C.dmaIndex.PP_MAGIC_MASK.lo;
-const PP_MAGIC_MASK_HI = C.dmaIndex.PP_MAGIC_MASK.hi;
 const PP_SIGNATURE_LO = C.PP_SIGNATURE.lo;
 const PP_SIGNATURE_HI = C.PP_SIGNATURE.hi;
 
@@ -282,8 +280,10 @@ export class PageAlloc {
     const w = page >>> 2;
     const pfn = page >>> STRUCT_PAGE_SHIFT;
     const magicLo = u32[w + W_PP_MAGIC]!;
-    // page_bad_reason() tests "page_pool leak" last, so it is the reason that wins.
-    if ((magicLo & PP_MAGIC_MASK_LO) === PP_SIGNATURE_LO && (u32[w + W_PP_MAGIC + 1]! & PP_MAGIC_MASK_HI) >>> 0 === PP_SIGNATURE_HI) {
+    // page_bad_reason() tests "page_pool leak" last, so it is the reason that wins. The mask is the
+    // build's `page_pool_page_is_pp()` one, kept in the machine header.
+    const mask = (mem.machine + MACH_PP_MAGIC_MASK) >>> 2;
+    if ((magicLo & u32[mask]!) >>> 0 === PP_SIGNATURE_LO && (u32[w + W_PP_MAGIC + 1]! & u32[mask + 1]!) >>> 0 === PP_SIGNATURE_HI) {
       mem.diag(Diag.PAGE_POOL_LEAK, pfn, magicLo);
       return false;
     }

@@ -40,10 +40,3 @@ export function llistDelAll(u32: Uint32Array, head: number): number {
   u32[h + 1] = 0;
   return first;
 }
-
-/** Number of nodes reachable from `first` (walks; not for hot paths). */
-export function llistCount(u32: Uint32Array, first: number): number {
-  let n = 0;
-  for (let p = first; p !== 0; p = u32[p >>> 2]!) n++;
-  return n;
-}

@@ -15,8 +15,8 @@
  * their low word and a region tag in their high word (0xffffea00 vmemmap, 0xffff8880 direct map), so
  * a dump reads like a kernel pointer while masking by PAGE_MASK stays exact on the low word.
  */
-import { LP64, PAGE_SHIFT_OF, type PageSizeName } from "../arch.js";
-import { layoutOf, offsetOf, m, struct, array, ptr, U32, U64T, ULONG, LIST_HEAD } from "./ctype.js";
+import { LP64, PAGE_SHIFT_OF, archConsts, type PageSizeName } from "../arch.js";
+import { layoutOf, offsetOf, m, struct, array, ptr, U16, U32, U64T, ULONG, LIST_HEAD } from "./ctype.js";
 import {
   STRUCT_PAGE_SHIFT,
   STRUCT_PAGE_SIZE,
@@ -57,6 +57,15 @@ export const STRUCT_PPEMU_FAIL = struct("ppemu_fail", [
   m("injected", U32),
 ]);
 
+/** One diagnostic record (src/mem/diag.ts): the log ring's slot, and each kind's first record. */
+export const STRUCT_PPEMU_DIAG = struct("ppemu_diag", [
+  m("kind", U16),
+  m("c", U16),
+  m("a", U32),
+  m("b", U32),
+  m("time_ms", U32),
+]);
+
 /**
  * The machine header: the first frame after the memmap. Subsystems that need more state allocate
  * it and hang it off a root pointer here, so every piece of state is reachable from this frame.
@@ -71,6 +80,8 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("nr_boot_frames", U32),
   m("strict", U32),
   m("page_poison", U32),
+  /** This build's `page_pool_page_is_pp()` mask (pre-v6.16 `~0x3UL`, or v6.16's PP_MAGIC_MASK). */
+  m("pp_magic_mask", U64T),
   m("pp_checks", U32),
   m("clock_ms", U64T),
   m("diag_log_pfn", U32),
@@ -78,6 +89,8 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("diag_log_head", U32),
   m("diag_total", U32),
   m("diag_count", array(U32, NR_DIAG_KINDS)),
+  /** Each kind's first record: kept when the ring has long overwritten it. */
+  m("diag_first", array(STRUCT_PPEMU_DIAG, NR_DIAG_KINDS)),
   m("free_area", array(STRUCT_FREE_AREA, NR_PAGE_ORDERS)),
   m("nr_free_pages", U32),
   m("next_id", U32),
@@ -110,6 +123,7 @@ export const MACH_NR_BOOT_FRAMES = MACH.nr_boot_frames!;
 export const MACH_STRICT = MACH.strict!;
 /** Non-zero: freed frames are filled with PAGE_POISON (CONFIG_PAGE_POISONING with page_poison=1). */
 export const MACH_PAGE_POISON = MACH.page_poison!;
+export const MACH_PP_MAGIC_MASK = MACH.pp_magic_mask!;
 /** Non-zero: page_pool misuse checks (foreign/non-pp/double put, alloc after destroy) are on. */
 export const MACH_PP_CHECKS = MACH.pp_checks!;
 export const MACH_CLOCK_MS = MACH.clock_ms!;
@@ -118,6 +132,7 @@ export const MACH_DIAG_LOG_CAP = MACH.diag_log_cap!;
 export const MACH_DIAG_LOG_HEAD = MACH.diag_log_head!;
 export const MACH_DIAG_TOTAL = MACH.diag_total!;
 export const MACH_DIAG_COUNT = MACH.diag_count!;
+export const MACH_DIAG_FIRST = MACH.diag_first!;
 export const MACH_FREE_AREA = MACH.free_area!;
 export const MACH_NR_FREE_PAGES = MACH.nr_free_pages!;
 export const MACH_NEXT_ID = MACH.next_id!;
@@ -142,7 +157,13 @@ const FAIL_CALLS = offsetOf(FAIL_LAYOUT, "calls");
 const FAIL_INJECTED = offsetOf(FAIL_LAYOUT, "injected");
 
 /** Bytes of one diag record. */
-export const DIAG_RECORD_SIZE = 16;
+export const DIAG_LAYOUT = layoutOf(STRUCT_PPEMU_DIAG, LP64);
+export const DIAG_RECORD_SIZE = DIAG_LAYOUT.size;
+/** `kind` and `c` share the record's first word (u16 each). */
+const DIAG_KIND = offsetOf(DIAG_LAYOUT, "kind");
+const DIAG_A = offsetOf(DIAG_LAYOUT, "a");
+const DIAG_B = offsetOf(DIAG_LAYOUT, "b");
+const DIAG_TIME = offsetOf(DIAG_LAYOUT, "time_ms");
 
 export const MIN_MEM_BYTES = 1 << 20;
 export const MAX_MEM_BYTES = 2 ** 31;
@@ -241,6 +262,9 @@ export class PhysMem {
     this.wr32(h + MACH_NR_BOOT_FRAMES, nrBoot);
     this.wr32(h + MACH_STRICT, strict ? 1 : 0);
     this.wr32(h + MACH_PAGE_POISON, poison ? 1 : 0);
+    // Until a layout says otherwise the machine checks with v6.16's mask (see src/pool/index.ts).
+    const mask = archConsts(LP64).dmaIndex.PP_MAGIC_MASK;
+    this.wr64(h + MACH_PP_MAGIC_MASK, mask.hi, mask.lo);
     this.wr32(h + MACH_PP_CHECKS, ppChecks ? 1 : 0);
     this.wr32(h + MACH_DIAG_LOG_PFN, bootPfn + 1);
     this.wr32(h + MACH_DIAG_LOG_CAP, this.pageSize / DIAG_RECORD_SIZE);
@@ -452,17 +476,37 @@ export class PhysMem {
     const h = this.machine;
     if (this.rd32(h + MACH_STRICT) !== 0) throw new KernelFault(kind, a, b, c);
     const cnt = h + MACH_DIAG_COUNT + kind * 4;
-    this.wr32(cnt, this.rd32(cnt) + 1);
+    const count = this.rd32(cnt);
+    this.wr32(cnt, count + 1);
+    if (count === 0) this.writeDiagRecord(h + MACH_DIAG_FIRST + kind * DIAG_RECORD_SIZE, kind, a, b, c);
     const total = this.rd32(h + MACH_DIAG_TOTAL);
     this.wr32(h + MACH_DIAG_TOTAL, total + 1);
     const cap = this.rd32(h + MACH_DIAG_LOG_CAP);
     const head = this.rd32(h + MACH_DIAG_LOG_HEAD);
-    const rec = (this.rd32(h + MACH_DIAG_LOG_PFN) << this.pageShift) + head * DIAG_RECORD_SIZE;
-    this.wr32(rec, (kind & 0xffff) | ((c & 0xffff) << 16));
-    this.wr32(rec + 4, a);
-    this.wr32(rec + 8, b);
-    this.wr32(rec + 12, this.nowMs >>> 0);
+    this.writeDiagRecord((this.rd32(h + MACH_DIAG_LOG_PFN) << this.pageShift) + head * DIAG_RECORD_SIZE, kind, a, b, c);
     this.wr32(h + MACH_DIAG_LOG_HEAD, head + 1 === cap ? 0 : head + 1);
+  }
+
+  private writeDiagRecord(rec: number, kind: number, a: number, b: number, c: number): void {
+    this.wr32(rec + DIAG_KIND, (kind & 0xffff) | ((c & 0xffff) << 16));
+    this.wr32(rec + DIAG_A, a);
+    this.wr32(rec + DIAG_B, b);
+    this.wr32(rec + DIAG_TIME, this.nowMs >>> 0);
+  }
+
+  private readDiagRecord(rec: number): DiagRecord {
+    const w = this.rd32(rec + DIAG_KIND);
+    const a = this.rd32(rec + DIAG_A);
+    const b = this.rd32(rec + DIAG_B);
+    const kind = w & 0xffff;
+    const c = w >>> 16;
+    return { kind, a, b, c, timeMs: this.rd32(rec + DIAG_TIME), text: formatDiag(kind, a, b, c) };
+  }
+
+  /** The first record of a kind (null if it never happened), however long ago the ring dropped it. */
+  diagFirst(kind: Diag): DiagRecord | null {
+    if (this.diagCount(kind) === 0) return null;
+    return this.readDiagRecord(this.machine + MACH_DIAG_FIRST + kind * DIAG_RECORD_SIZE);
   }
 
   diagCount(kind: Diag): number {
@@ -484,10 +528,7 @@ export class PhysMem {
     const out: DiagRecord[] = [];
     for (let k = 0; k < n; k++) {
       const slot = (head - n + k + cap) % cap;
-      const rec = base + slot * DIAG_RECORD_SIZE;
-      const w = this.rd32(rec), a = this.rd32(rec + 4), b = this.rd32(rec + 8);
-      const kind = w & 0xffff, c = w >>> 16;
-      out.push({ kind, a, b, c, timeMs: this.rd32(rec + 12), text: formatDiag(kind, a, b, c) });
+      out.push(this.readDiagRecord(base + slot * DIAG_RECORD_SIZE));
     }
     return out;
   }

@@ -59,8 +59,15 @@ export function clearPpInfoPp(u32: Uint32Array, page: number): void {
   u32[p + 1] = 0;
 }
 
+/** Pre-v6.16 `page_pool_page_is_pp()`: `(pp_magic & ~0x3UL) == PP_SIGNATURE` (also v11's, on v6.13). */
+export function isPpPageClassic(u32: Uint32Array, page: number): boolean {
+  const w = (page + PAGE_PP_MAGIC) >>> 2;
+  return (u32[w]! & CLASSIC_MASK_LO) >>> 0 === PP_SIGNATURE_LO && (u32[w + 1]! & CLASSIC_MASK_HI) >>> 0 === PP_SIGNATURE_HI;
+}
+
 export class ClassicTracking implements Tracking {
   readonly name = "classic" as const;
+  readonly syncAfterRecycle = false;
   private readonly mem: PhysMem;
   private readonly u32: Uint32Array;
 
@@ -95,12 +102,15 @@ export class ClassicTracking implements Tracking {
   }
 
   isPpPage(page: number): boolean {
-    const w = (page + PAGE_PP_MAGIC) >>> 2;
-    return (this.u32[w]! & CLASSIC_MASK_LO) >>> 0 === PP_SIGNATURE_LO && (this.u32[w + 1]! & CLASSIC_MASK_HI) >>> 0 === PP_SIGNATURE_HI;
+    return isPpPageClassic(this.u32, page);
   }
 
   poolOf(page: number): number {
     return this.u32[(page + PAGE_PP) >>> 2]!;
+  }
+
+  onDestroyInflight(_pool: number): void {
+    // Nothing either: the in-flight pages stay mapped, to be unmapped whenever they come back.
   }
 
   onFirstScrub(_pool: number): void {

@@ -5,7 +5,8 @@
  */
 import { bootMachine, type Machine } from "../mem/machine.js";
 import type { PhysMemOptions } from "../mem/physmem.js";
-import { MACH_LAYOUT } from "../mem/physmem.js";
+import { MACH_LAYOUT, MACH_PP_MAGIC_MASK } from "../mem/physmem.js";
+import { LP64, archConsts } from "../arch.js";
 import type { FrameClaimer } from "../mem/accounting.js";
 import { Dma } from "../dma/index.js";
 import { PTR_RING_QUEUE } from "./ptr_ring.js";
@@ -44,6 +45,10 @@ export function makeTracking(layout: LayoutName, m: Machine, dma: Dma, variant: 
 export function bootPpSystem(layout: LayoutName, opts: PpSystemOptions = {}): PpSystem {
   const m = bootMachine(opts);
   m.mem.wr32(m.mem.machine + MACH_LAYOUT, LAYOUT_ID[layout]);
+  // The build's page_pool_page_is_pp() mask: ~0x3UL before v6.16 (classic, and v11 on v6.13).
+  const c = archConsts(LP64);
+  const mask = layout === "xarray" ? c.dmaIndex.PP_MAGIC_MASK : c.PP_MAGIC_MASK_CLASSIC;
+  m.mem.wr64(m.mem.machine + MACH_PP_MAGIC_MASK, mask.hi, mask.lo);
   const dma = new Dma(m);
   const pps = new PagePools(m, dma, makeTracking(layout, m, dma, opts.variant));
   return { m, dma, pps, layout };

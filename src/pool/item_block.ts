@@ -34,7 +34,7 @@ import { Diag } from "../mem/diag.js";
 import { llistAdd, llistAddLocked, llistDelAll } from "../mem/llist.js";
 import { itemGeometry, itemTarget, type ItemGeometry } from "../mem/item_geometry.js";
 import { spinLock, spinUnlock } from "./ptr_ring.js";
-import { orPpSignature, PP_SIGNATURE_HI, PP_SIGNATURE_LO } from "./classic.js";
+import { orPpSignature, isPpPageClassic } from "./classic.js";
 import { ppDmaUnmap } from "./pp_dma.js";
 import * as T from "./types.js";
 
@@ -68,10 +68,10 @@ export const PAGE_POOL_ITEM_MAPPED = 1 << 1;
 /** `block->flags` bit 0: a dynamically allocated (slow) block. */
 export const PAGE_POOL_SLOW_ITEM_BLOCK_BIT = 1 << 0;
 
-const CLASSIC_MASK_LO = ~0x3;
 
 export class ItemBlockTracking implements T.Tracking {
   readonly name = "item-block" as const;
+  readonly syncAfterRecycle = true;
   readonly geometry: ItemGeometry;
   private readonly mem: PhysMem;
   private readonly u32: Uint32Array;
@@ -141,8 +141,7 @@ export class ItemBlockTracking implements T.Tracking {
   }
 
   isPpPage(page: number): boolean {
-    const w = (page + PAGE_PP_MAGIC) >>> 2;
-    return (this.u32[w]! & CLASSIC_MASK_LO) >>> 0 === PP_SIGNATURE_LO && this.u32[w + 1] === PP_SIGNATURE_HI;
+    return isPpPageClassic(this.u32, page);
   }
 
   // ---------------------------------------------------------------- init / uninit
@@ -321,35 +320,34 @@ export class ItemBlockTracking implements T.Tracking {
     spinLock(mem.i32, pool + PP_ITEM_LOCK);
     mem.listDel(block + this.BLK_LIST);
     spinUnlock(mem.i32, pool + PP_ITEM_LOCK);
-    if (mem.rdPtr(pool + PP_SLOW_BLOCK) === block) mem.wr64(pool + PP_SLOW_BLOCK, 0, 0);
+    // pool->slow_items stays as it is: only its owner writes it, and next_to_use guards the stale block.
     this.m.pa.putPage(mem.virtToPage(block));
   }
 
   // ---------------------------------------------------------------- destroy
 
-  /**
-   * Destroy-time work, run from the first scrub: drain the current slow block
-   * (`page_pool_slow_item_drain()`, every pool), then for a DMA pool stop syncing and scan: every
-   * MAPPED item of every block is unmapped under `item_lock` — whoever locks first unmaps, once.
-   */
+  /** First scrub of every pool: `page_pool_slow_item_drain()` (v11 runs it first thing in destroy). */
   onFirstScrub(pool: number): void {
-    const mem = this.mem;
     this.slowItemDrain(pool);
+  }
+
+  /**
+   * `page_pool_destroy()` with pages still in flight (v11): stop syncing (then synchronize_net(), a
+   * no-op here: no return is mid-sync), and scan every block. An item seen MAPPED without the lock
+   * is released through `__page_pool_release_page_dma()`, which re-derives the item from
+   * `page->pp_item` and re-tests MAPPED under `item_lock` — whoever locks first unmaps, once.
+   */
+  onDestroyInflight(pool: number): void {
+    const mem = this.mem;
     if (mem.rd32(pool + PP_DMA_MAP) === 0) return;
-    mem.wr32(pool + PP_DMA_SYNC, 0); // then synchronize_net(): no return is mid-sync in the emulator
+    mem.wr32(pool + PP_DMA_SYNC, 0);
     const head = pool + PP_ITEM_BLOCKS;
     for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) {
       const block = e - this.BLK_LIST;
       for (let i = 0; i < this.ITEMS_PER_PAGE; i++) {
         const item = this.itemAt(block, i);
         if ((Atomics.load(this.u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) === 0) continue;
-        spinLock(mem.i32, pool + PP_ITEM_LOCK);
-        if ((Atomics.load(this.u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) !== 0) {
-          const page = mem.rdPtr(item + ITEM_PP_NETMEM);
-          ppDmaUnmap(mem, this.dma, pool, page);
-          Atomics.and(this.u32, (item + ITEM_STATE) >>> 2, ~PAGE_POOL_ITEM_MAPPED);
-        }
-        spinUnlock(mem.i32, pool + PP_ITEM_LOCK);
+        this.releaseDma(pool, mem.rdPtr(item + ITEM_PP_NETMEM));
       }
     }
   }

@@ -27,7 +27,7 @@ import {
 } from "../mem/page.js";
 import { GFP_ZERO } from "../mem/buddy.js";
 import { type Dma, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE } from "../dma/index.js";
-import { PP_DMA_ATTRS, ppDmaUnmap } from "./pp_dma.js";
+import { PP_DMA_ATTRS } from "./pp_dma.js";
 import {
   ptrRingInit,
   ptrRingProduce,
@@ -127,6 +127,8 @@ export class PagePools {
   private readonly i32: Int32Array;
   /** Misuse checks (like CONFIG_DEBUG_NET): fixed at boot in the machine header. */
   readonly checks: boolean;
+  /** The layout syncs for device only once a page is back in the cache or ring (v11 patch 4). */
+  private readonly syncAfterRecycle: boolean;
 
   constructor(
     readonly m: Machine,
@@ -137,6 +139,7 @@ export class PagePools {
     this.u32 = m.mem.u32;
     this.i32 = m.mem.i32;
     this.checks = m.mem.rd32(m.mem.machine + MACH_PP_CHECKS) !== 0;
+    this.syncAfterRecycle = t.syncAfterRecycle;
   }
 
   // ------------------------------------------------------------------ create
@@ -366,7 +369,8 @@ export class PagePools {
     // __page_pool_page_can_be_recycled(): sole owner of the page and not pfmemalloc.
     if (u32[(page + PAGE_REFCOUNT) >>> 2] === 1 && (u32[(page + PAGE_PP_MAGIC) >>> 2]! & 2) === 0) {
       // The test is inlined so the no-sync pool pays no call (V8's inlining budget is small).
-      if (u32[(pool + PP_DMA_SYNC) >>> 2] !== 0) this.syncForDevice(pool, page, dmaSyncSize);
+      const sync = u32[(pool + PP_DMA_SYNC) >>> 2] !== 0;
+      if (sync && !this.syncAfterRecycle) this.syncForDevice(pool, page, dmaSyncSize);
       if (allowDirect) {
         // page_pool_recycle_in_cache()
         const ci = (pool + PP_ALLOC_COUNT) >>> 2;
@@ -380,11 +384,12 @@ export class PagePools {
           const st = (pool + PP_STAT_CACHED) >>> 2;
           if ((u32[st] = (u32[st]! + 1) >>> 0) === 0) u32[st + 1]!++;
           if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
+          if (sync && this.syncAfterRecycle) this.syncForDevice(pool, page, dmaSyncSize);
           return;
         }
         this.mem.inc64(pool + PP_STAT_CACHE_FULL);
       }
-      this.recycleInRing(pool, page);
+      this.recycleInRing(pool, page, dmaSyncSize);
       return;
     }
     // Someone else holds a page reference: the page leaves the pool.
@@ -393,10 +398,11 @@ export class PagePools {
   }
 
   /** `page_pool_recycle_in_ring()`, and the ring-full fallback of `page_pool_put_unrefed_netmem()`. */
-  private recycleInRing(pool: number, page: number): void {
+  private recycleInRing(pool: number, page: number, dmaSyncSize: number): void {
     if (ptrRingProduce(this.mem, pool + PP_RING, page) === 0) {
       this.mem.inc64(pool + PP_STAT_RING);
       if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
+      if (this.syncAfterRecycle && this.u32[(pool + PP_DMA_SYNC) >>> 2] !== 0) this.syncForDevice(pool, page, dmaSyncSize);
       return;
     }
     this.mem.inc64(pool + PP_STAT_RING_FULL);
@@ -434,11 +440,6 @@ export class PagePools {
     this.t.clearPpInfo(pool, page);
     if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     this.m.pa.putPage(page);
-  }
-
-  /** The DMA unmap every layout ends in: `dma_unmap_page_attrs()` and `dma_addr = 0`. */
-  unmapPage(pool: number, page: number): void {
-    ppDmaUnmap(this.mem, this.dma, pool, page);
   }
 
   // ------------------------------------------------------------------ misuse checks
@@ -485,8 +486,10 @@ export class PagePools {
     // page_pool_disable_direct_recycling()
     mem.wr32(pool + PP_CPUID, -1);
     mem.wr32(pool + PP_NAPI_CPU, -1);
-    // A negative in-flight count (already warned) leaves the pool alone, as the kernel does.
-    if (this.release(pool) <= 0) return;
+    // `if (!page_pool_release(pool)) return;`: only 0 frees; a negative count (already warned by
+    // page_pool_inflight()) still schedules the retry, which then stops.
+    if (this.release(pool) === 0) return;
+    this.t.onDestroyInflight(pool);
     const now = mem.nowMs;
     mem.wr64num(pool + PP_DEFER_START, now);
     mem.wr64num(pool + PP_DEFER_WARN, now + DEFER_WARN_INTERVAL_MS);
@@ -541,7 +544,8 @@ export class PagePools {
     const mem = this.mem;
     mem.wr64(pool + PP_DEFER_NEXT, 0, 0);
     const inflight = this.release(pool);
-    if (inflight === 0) return;
+    // Since 20250214064250 (v6.14, stable): a negative count never recovers, so no reschedule.
+    if (inflight <= 0) return;
     const now = mem.nowMs;
     if (now >= mem.rd64(pool + PP_DEFER_WARN)) {
       const sec = Math.floor((now - mem.rd64(pool + PP_DEFER_START)) / 1000);
@@ -593,11 +597,10 @@ export class PagePools {
 
   /** Is `pool` a live pool (on the machine's list)? */
   isLive(pool: number): boolean {
-    let live = false;
-    this.forEachPool((p) => {
-      if (p === pool) live = true;
-    });
-    return live;
+    const mem = this.mem;
+    const head = mem.machine + MACH_POOLS;
+    for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) if (e - PP_LIST === pool) return true;
+    return false;
   }
 
   stats(pool: number): PoolStats {

@@ -15,6 +15,7 @@ import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf, struct, m, U32, INT, ptr } from "../mem/ctype.js";
 import { MACH_STACK, MACH_CPU, MACH_IN_SOFTIRQ } from "../mem/physmem.js";
 import type { PagePools } from "./page_pool.js";
+import { GFP_ZERO } from "../mem/buddy.js";
 
 export const STRUCT_PPEMU_STACK = struct("ppemu_stack", [
   m("count", U32),
@@ -59,8 +60,8 @@ export class NetStack {
       this.st = existing;
       return;
     }
-    const st = pps.m.slab.kmalloc(STACK_LAYOUT.size, 1);
-    const slots = pps.m.slab.kmalloc(cap * 8, 1);
+    const st = pps.m.slab.kmalloc(STACK_LAYOUT.size, GFP_ZERO);
+    const slots = pps.m.slab.kmalloc(cap * 8, GFP_ZERO);
     if (st === 0 || slots === 0) throw new Error("out of memory creating the network stack stand-in");
     mem.wr32(st + ST_CAP, cap);
     mem.wr32(st + ST_CPU, ctx.cpu ?? 1);

@@ -96,6 +96,11 @@ export const LAYOUT_ID: Readonly<Record<LayoutName, number>> = { classic: 0, "it
  */
 export interface Tracking {
   readonly name: LayoutName;
+  /**
+   * Sync for device only after a successful recycle into the cache or ring (v11 patch 4/4, "skip dma
+   * sync operation for inflight pages"); otherwise before it, as page_pool.c does up to v6.16.
+   */
+  readonly syncAfterRecycle: boolean;
   /** Pool init: allocate the strategy's structures. 0 or a negative errno. */
   init(pool: number): number;
   /**
@@ -121,6 +126,8 @@ export interface Tracking {
    * the layout can still reach (each strategy checks `pool->dma_map` itself), release reserves.
    */
   onFirstScrub(pool: number): void;
+  /** `page_pool_destroy()` found pages in flight after the first release (before the retry). */
+  onDestroyInflight(pool: number): void;
   /** Final teardown in `__page_pool_destroy()`: free the strategy's structures. */
   uninit(pool: number): void;
   /** Bytes of tracking memory this pool holds now (measured from its allocations). */

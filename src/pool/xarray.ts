@@ -63,6 +63,7 @@ export function setDmaIndex(u32: Uint32Array, page: number, id: number): void {
 
 export class XarrayTracking implements T.Tracking {
   readonly name = "xarray" as const;
+  readonly syncAfterRecycle = false;
   readonly xa: XArray;
   private readonly mem: PhysMem;
   private readonly u32: Uint32Array;
@@ -144,6 +145,9 @@ export class XarrayTracking implements T.Tracking {
       if (id === 0xffffffff) break;
     }
   }
+
+  /** Nothing more: the first scrub already unmapped everything registered. */
+  onDestroyInflight(_pool: number): void {}
 
   uninit(pool: number): void {
     this.xa.xaDestroy(pool + PP_DMA_MAPPED);

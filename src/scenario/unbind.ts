@@ -20,8 +20,9 @@ import { PP_FLAG_DMA_MAP, PP_FLAG_DMA_SYNC_DEV, PP_DEFER_NEXT, type LayoutName }
 import { DMA_FROM_DEVICE } from "../dma/index.js";
 import { MACH_CPU, MACH_IN_SOFTIRQ } from "../mem/physmem.js";
 import { PAGE_DMA_ADDR } from "../mem/page.js";
+import { GFP_ZERO } from "../mem/buddy.js";
 import { accountFrames, type FrameAccount } from "../mem/accounting.js";
-import { DIAG_INFO } from "../mem/diag.js";
+import { DIAG_INFO, NR_DIAG_KINDS } from "../mem/diag.js";
 import type { BlockVariant } from "../mem/structs.js";
 
 export interface UnbindOptions {
@@ -97,7 +98,7 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
   const stack = new NetStack(pps, Math.max(64, mInflight), { cpu: 1, inSoftirq: true });
 
   // The driver's RX ring lives in the buffer too.
-  const rx = m.slab.kmalloc(Math.max(8, n * 8), 1);
+  const rx = m.slab.kmalloc(Math.max(8, n * 8), GFP_ZERO);
   mem.wr32(mem.machine + MACH_CPU, 0);
   mem.wr32(mem.machine + MACH_IN_SOFTIRQ, 1);
   let allocated = 0;
@@ -174,6 +175,20 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
   });
 }
 
+/** Frame accounting with every claimer a scenario machine has (stack, pools, layout, IOMMU). */
+export function scenarioFrames(sys: PpSystem, stack: NetStack): FrameAccount {
+  return accountFrames(sys.m.mem, ppClaimers(sys, stack));
+}
+
+/**
+ * Frames no owner accounts for: every owner of a scenario machine has a claimer, so a frame still
+ * plain "allocated" has none — plus frames in no class, plus accounting errors (double owners).
+ */
+export function framesLost(acct: FrameAccount): number {
+  const sum = Object.values(acct.byClass).reduce((a, b) => a + b, 0);
+  return acct.total - sum + (acct.byClass.allocated ?? 0) + acct.errors.length;
+}
+
 function summarize(
   sys: PpSystem,
   stack: NetStack,
@@ -190,19 +205,16 @@ function summarize(
   stack.forEachHeld((page) => {
     if (mem.rd32(page + PAGE_DMA_ADDR) !== 0) leaked++;
   });
-  const acct: FrameAccount = accountFrames(mem, ppClaimers(sys, stack));
-  const sum = Object.values(acct.byClass).reduce((a, b) => a + b, 0);
-  const byKind = new Map<number, { count: number; first: string }>();
-  for (const rec of mem.diagLog()) {
-    const e = byKind.get(rec.kind);
-    if (e) e.count++;
-    else byKind.set(rec.kind, { count: 1, first: rec.text });
+  const acct = scenarioFrames(sys, stack);
+  // From the per-kind counters and first records: the log ring keeps only the newest 256.
+  const firsts = [];
+  for (let kind = 0; kind < NR_DIAG_KINDS; kind++) {
+    const first = mem.diagFirst(kind);
+    if (first) firsts.push(first);
   }
-  const diagnostics = [...byKind.entries()].map(([kind, e]) => ({
-    kind: DIAG_INFO[kind]?.name ?? String(kind),
-    count: mem.diagCount(kind),
-    first: e.first,
-  }));
+  // In the order they first happened (a stable sort keeps kind order for ties).
+  firsts.sort((x, y) => x.timeMs - y.timeMs);
+  const diagnostics = firsts.map((f) => ({ kind: DIAG_INFO[f.kind]?.name ?? String(f.kind), count: mem.diagCount(f.kind), first: f.text }));
   return {
     layout,
     pages_allocated: allocated,
@@ -215,7 +227,7 @@ function summarize(
     syncs_after_unbind: ds.syncAfterUnbind,
     double_unmaps: ds.doubleUnmap,
     mappings_leaked: leaked,
-    frames_lost: acct.total - sum + acct.errors.length,
+    frames_lost: framesLost(acct),
     pool_freed_at_ms: f.pool_freed_at_ms === undefined ? null : f.pool_freed_at_ms,
     warnings: mem.diagTotal,
     diagnostics,
