@@ -150,6 +150,8 @@ export const FREE_AREA_SIZE = FREE_AREA_LAYOUT.size;
 export const FREE_AREA_FREE_LIST = offsetOf(FREE_AREA_LAYOUT, "free_list");
 export const FREE_AREA_NR_FREE = offsetOf(FREE_AREA_LAYOUT, "nr_free");
 export const FAIL_SIZE = FAIL_LAYOUT.size;
+/** `offsetof(struct list_head, prev)`. */
+const LIST_PREV = offsetOf(layoutOf(LIST_HEAD, LP64), "prev");
 const FAIL_SPACE = offsetOf(FAIL_LAYOUT, "space");
 const FAIL_INTERVAL = offsetOf(FAIL_LAYOUT, "interval");
 const FAIL_TIMES = offsetOf(FAIL_LAYOUT, "times");
@@ -379,7 +381,7 @@ export class PhysMem {
 
   listInit(head: number): void {
     this.wrPtr(head, head);
-    this.wrPtr(head + 8, head);
+    this.wrPtr(head + LIST_PREV, head);
   }
   listEmpty(head: number): boolean {
     return this.rdPtr(head) === head;
@@ -387,27 +389,27 @@ export class PhysMem {
   /** `list_add(entry, head)`: insert after head. */
   listAdd(entry: number, head: number): void {
     const next = this.rdPtr(head);
-    this.wrPtr(next + 8, entry);
+    this.wrPtr(next + LIST_PREV, entry);
     this.wrPtr(entry, next);
-    this.wrPtr(entry + 8, head);
+    this.wrPtr(entry + LIST_PREV, head);
     this.wrPtr(head, entry);
   }
   /** `list_add_tail(entry, head)`. */
   listAddTail(entry: number, head: number): void {
-    const prev = this.rdPtr(head + 8);
+    const prev = this.rdPtr(head + LIST_PREV);
     this.wrPtr(prev, entry);
     this.wrPtr(entry, head);
-    this.wrPtr(entry + 8, prev);
-    this.wrPtr(head + 8, entry);
+    this.wrPtr(entry + LIST_PREV, prev);
+    this.wrPtr(head + LIST_PREV, entry);
   }
   /** `list_del(entry)`, poisoning the entry's pointers to 0 (the emulator's LIST_POISON). */
   listDel(entry: number): void {
     const next = this.rdPtr(entry);
-    const prev = this.rdPtr(entry + 8);
-    this.wrPtr(next + 8, prev);
+    const prev = this.rdPtr(entry + LIST_PREV);
+    this.wrPtr(next + LIST_PREV, prev);
     this.wrPtr(prev, next);
     this.wrPtr(entry, 0);
-    this.wrPtr(entry + 8, 0);
+    this.wrPtr(entry + LIST_PREV, 0);
   }
 
   // ---- the virtual clock ----

@@ -98,6 +98,8 @@ const {
 import type { Tracking } from "./types.js";
 
 const FLAG_IN_POOL = 1 << PG_pp_in_pool;
+/** `sizeof(netmem_ref)`: the alloc cache's slot stride, from the declaration. */
+const NETMEM_REF_SIZE = POOL_LAYOUT.sz["alloc.cache"]! / PP_ALLOC_CACHE_SIZE;
 
 export interface PagePoolParams {
   readonly order?: number;
@@ -208,7 +210,7 @@ export class PagePools {
     if (count !== 0) {
       // __page_pool_get_cached(): the lockless LIFO of the owning NAPI context.
       u32[ci] = count - 1;
-      const page = u32[(pool + PP_ALLOC_CACHE + (count - 1) * 8) >>> 2]!;
+      const page = u32[(pool + PP_ALLOC_CACHE + (count - 1) * NETMEM_REF_SIZE) >>> 2]!;
       this.mem.inc64(pool + PP_STAT_FAST);
       if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
       return page;
@@ -238,14 +240,14 @@ export class PagePools {
       const page = ptrRingConsumeLocked(mem, r);
       if (page === 0) break;
       // A page moving from the ring to the cache stays "in the pool" (FLAG_IN_POOL kept).
-      mem.wrPagePtr(pool + PP_ALLOC_CACHE + count * 8, page);
+      mem.wrPagePtr(pool + PP_ALLOC_CACHE + count * NETMEM_REF_SIZE, page);
       count++;
     } while (count < PP_ALLOC_CACHE_REFILL);
     if (count > 0) {
       count--;
       u32[ci] = count;
       mem.inc64(pool + PP_STAT_REFILL);
-      return u32[(pool + PP_ALLOC_CACHE + count * 8) >>> 2]!;
+      return u32[(pool + PP_ALLOC_CACHE + count * NETMEM_REF_SIZE) >>> 2]!;
     }
     u32[ci] = 0;
     return 0;
@@ -276,12 +278,12 @@ export class PagePools {
     }
     const cache = pool + PP_ALLOC_CACHE;
     // Mark the first `bulk` slots empty for alloc_pages_bulk(), which fills only NULL slots.
-    mem.u8.fill(0, cache, cache + PP_ALLOC_CACHE_REFILL * 8);
+    mem.u8.fill(0, cache, cache + PP_ALLOC_CACHE_REFILL * NETMEM_REF_SIZE);
     const nr = this.m.pa.allocPagesBulk(PP_ALLOC_CACHE_REFILL, cache);
     if (nr === 0) return 0;
     let count = 0;
     for (let i = 0; i < nr; i++) {
-      const page = u32[(cache + i * 8) >>> 2]!;
+      const page = u32[(cache + i * NETMEM_REF_SIZE) >>> 2]!;
       if (!this.t.setPpInfo(pool, page)) {
         this.m.pa.putPage(page);
         continue;
@@ -291,7 +293,7 @@ export class PagePools {
         this.m.pa.putPage(page);
         continue;
       }
-      mem.wrPagePtr(cache + count * 8, page);
+      mem.wrPagePtr(cache + count * NETMEM_REF_SIZE, page);
       if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
       count++;
       u32[(pool + PP_HOLD_CNT) >>> 2] = (u32[(pool + PP_HOLD_CNT) >>> 2]! + 1) >>> 0;
@@ -303,7 +305,7 @@ export class PagePools {
     count--;
     u32[(pool + PP_ALLOC_COUNT) >>> 2] = count;
     mem.inc64(pool + PP_STAT_SLOW);
-    const page = u32[(cache + count * 8) >>> 2]!;
+    const page = u32[(cache + count * NETMEM_REF_SIZE) >>> 2]!;
     if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     return page;
   }
@@ -376,7 +378,7 @@ export class PagePools {
         const ci = (pool + PP_ALLOC_COUNT) >>> 2;
         const count = u32[ci]!;
         if (count !== PP_ALLOC_CACHE_SIZE) {
-          const slot = (pool + PP_ALLOC_CACHE + count * 8) >>> 2;
+          const slot = (pool + PP_ALLOC_CACHE + count * NETMEM_REF_SIZE) >>> 2;
           u32[slot] = page;
           u32[slot + 1] = VMEMMAP_HI;
           u32[ci] = count + 1;
@@ -514,7 +516,7 @@ export class PagePools {
       while (count !== 0) {
         count--;
         mem.wr32(pool + PP_ALLOC_COUNT, count);
-        this.returnPage(pool, mem.rd32(pool + PP_ALLOC_CACHE + count * 8));
+        this.returnPage(pool, mem.rd32(pool + PP_ALLOC_CACHE + count * NETMEM_REF_SIZE));
       }
     }
     const first = mem.rd64(pool + PP_DESTROY_CNT) === 0;
@@ -624,7 +626,7 @@ export class PagePools {
   forEachPooledPage(pool: number, cb: (page: number, where: "cache" | "ring") => void): void {
     const mem = this.mem;
     const count = mem.rd32(pool + PP_ALLOC_COUNT);
-    for (let k = 0; k < count; k++) cb(mem.rd32(pool + PP_ALLOC_CACHE + k * 8), "cache");
+    for (let k = 0; k < count; k++) cb(mem.rd32(pool + PP_ALLOC_CACHE + k * NETMEM_REF_SIZE), "cache");
     ptrRingForEach(mem, pool + PP_RING, (p) => cb(p, "ring"));
   }
 }

@@ -36,6 +36,8 @@ const ST_IN_SOFTIRQ = offsetOf(STACK_LAYOUT, "in_softirq");
 const ST_RETURNED = offsetOf(STACK_LAYOUT, "returned");
 const ST_FREED_NON_PP = offsetOf(STACK_LAYOUT, "freed_non_pp");
 const ST_SLOTS = offsetOf(STACK_LAYOUT, "slots");
+/** One held page: a `struct page *`, as wide as the declaration's `slots` pointer. */
+const SLOT_SIZE = STACK_LAYOUT.sz.slots!;
 
 export interface StackContext {
   /** The CPU the stack frees pages on (default 1: not the driver's NAPI CPU 0). */
@@ -61,7 +63,7 @@ export class NetStack {
       return;
     }
     const st = pps.m.slab.kmalloc(STACK_LAYOUT.size, GFP_ZERO);
-    const slots = pps.m.slab.kmalloc(cap * 8, GFP_ZERO);
+    const slots = pps.m.slab.kmalloc(cap * SLOT_SIZE, GFP_ZERO);
     if (st === 0 || slots === 0) throw new Error("out of memory creating the network stack stand-in");
     mem.wr32(st + ST_CAP, cap);
     mem.wr32(st + ST_CPU, ctx.cpu ?? 1);
@@ -89,7 +91,7 @@ export class NetStack {
     const cap = mem.rd32(st + ST_CAP);
     if (count === cap) return false;
     const tail = (mem.rd32(st + ST_HEAD) + count) % cap;
-    mem.wrPagePtr(mem.rdPtr(st + ST_SLOTS) + tail * 8, page);
+    mem.wrPagePtr(mem.rdPtr(st + ST_SLOTS) + tail * SLOT_SIZE, page);
     mem.wr32(st + ST_COUNT, count + 1);
     return true;
   }
@@ -101,7 +103,7 @@ export class NetStack {
     const count = mem.rd32(st + ST_COUNT);
     if (count === 0) return 0;
     const head = mem.rd32(st + ST_HEAD);
-    const slot = mem.rdPtr(st + ST_SLOTS) + head * 8;
+    const slot = mem.rdPtr(st + ST_SLOTS) + head * SLOT_SIZE;
     const page = mem.rdPtr(slot);
     mem.wr64(slot, 0, 0);
     mem.wr32(st + ST_HEAD, (head + 1) % mem.rd32(st + ST_CAP));
@@ -156,6 +158,6 @@ export class NetStack {
     const cap = mem.rd32(st + ST_CAP);
     const head = mem.rd32(st + ST_HEAD);
     const slots = mem.rdPtr(st + ST_SLOTS);
-    for (let k = 0; k < count; k++) cb(mem.rdPtr(slots + ((head + k) % cap) * 8));
+    for (let k = 0; k < count; k++) cb(mem.rdPtr(slots + ((head + k) % cap) * SLOT_SIZE));
   }
 }
