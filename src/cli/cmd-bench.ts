@@ -1,5 +1,6 @@
 /** `ppemu bench`: bench_page_pool_simple per layout, plus what it never measured (src/report/bench.ts). */
-import { writeFileSync } from "node:fs";
+import { accessSync, constants, statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import {
   ALL_TESTS,
   FULL_TIMING,
@@ -44,7 +45,7 @@ options:
   --layout L     classic, item-block, xarray or all (default); baselines run whatever the layout
   --test T       one test name above, or all (default)
   --time MS      tinybench time per test in ms (default ${FULL_TIMING.timeMs}; --quick ${QUICK_TIMING.timeMs})
-  --quick        short runs (a few seconds in all), as ppemu report uses
+  --quick        short runs (about 6–7 s in all), as ppemu report uses
   --json FILE    also write the results as JSON to FILE ('-': JSON on stdout instead of the text):
                  { schema: 1, node, cpu, date, results: [{ layout, test, ns_per_elem, ops_per_sec,
                    rme_pct, samples, heap_delta_bytes }] }
@@ -57,6 +58,26 @@ because on a shared machine a few preempted samples dominate a mean; rme is the 
 median's 95 % confidence interval (order statistics), relative. heap_delta_bytes is heapUsed after
 minus before a loop of the test (gc() before each reading). Benchmarks, not tests: expect
 run-to-run differences of a few percent.`;
+
+/** Why FILE cannot be written, or null: checked before the benchmark runs, not after a minute of it. */
+export function jsonTargetProblem(file: string): string | null {
+  const path = resolve(file);
+  try {
+    if (statSync(path).isDirectory()) return "is a directory";
+    accessSync(path, constants.W_OK);
+    return null;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") return "is not writable";
+  }
+  const dir = dirname(path);
+  try {
+    if (!statSync(dir).isDirectory()) return `${dir} is not a directory`;
+    accessSync(dir, constants.W_OK);
+    return null;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? `directory ${dir} does not exist` : `directory ${dir} is not writable`;
+  }
+}
 
 export const benchCommand: Command = {
   name: NAME,
@@ -84,6 +105,10 @@ export const benchCommand: Command = {
     const jsonTarget = values.json as string | undefined;
     if (jsonTarget !== undefined && jsonTarget.trim() === "") throw new UsageError(`ppemu ${NAME}: --json needs a file name or '-'`);
     const jsonOnly = jsonTarget === "-";
+    if (jsonTarget !== undefined && !jsonOnly) {
+      const problem = jsonTargetProblem(jsonTarget);
+      if (problem) throw new UsageError(`ppemu ${NAME}: --json ${jsonTarget}: ${problem}`);
+    }
 
     const layouts: readonly PoolLayout[] = layout === "all" ? POOL_LAYOUTS : [layout];
     const tests: readonly BenchTest[] = test === "all" ? ALL_TESTS : [test];
@@ -103,7 +128,11 @@ export const benchCommand: Command = {
     }
     io.out(["", ratioTable(json.results), "", BENCH_LEGEND].join("\n"));
     if (jsonTarget !== undefined) {
-      writeFileSync(jsonTarget, JSON.stringify(json, null, 2) + "\n");
+      try {
+        writeFileSync(jsonTarget, JSON.stringify(json, null, 2) + "\n");
+      } catch (e) {
+        throw new UsageError(`ppemu ${NAME}: --json ${jsonTarget}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
       io.out(`wrote ${jsonTarget}`);
     }
     return 0;

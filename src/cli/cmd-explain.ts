@@ -43,6 +43,10 @@ struct page pointer (0xffffea0000001040) or a direct-map pointer (0xffff88800041
   --netmem VALUE    decode a netmem_ref (bit 0 NET_IOV, the cleared pointer), then explain that address
   --json            one JSON object per address (and per --magic / --netmem value)`;
 
+function memSizeText(bytes: number): string {
+  return bytes >= 1 << 20 ? `${bytes / (1 << 20)} MiB` : `${bytes / 1024} KiB`;
+}
+
 function renderMagic(d: MagicDecode): string {
   return [
     `pp_magic ${d.value} (lp64)`,
@@ -114,13 +118,19 @@ export const explainCommand: Command = {
     });
 
     let explainer: Explainer | null = null;
+    let machine = "";
     if (addrs.length > 0 || netmemValues.length > 0) {
       const run = runUnbind({ layout, pages, inflight, lateReturns: late, poolSize, memBytes }, at);
       explainer = new Explainer({ sys: run.sys, stack: run.stack });
+      // A small machine runs out of frames before N: say what was allocated, not what was asked.
+      const got = run.result.pages_allocated;
+      const held = Math.min(inflight, got);
+      const pagesText = got < pages ? `${got} pages allocated of ${pages} asked: the machine ran out` : `${got} pages`;
+      machine = `machine: scenario unbind, layout ${layout}, at "${at}" (${pagesText}, ${held} with the stack, pool_size ${poolSize}, ${memSizeText(memBytes)})`;
     }
     const json: unknown[] = [];
     const text: string[] = [];
-    if (explainer) text.push(`machine: scenario unbind, layout ${layout}, at "${at}" (${pages} pages, ${inflight} with the stack, pool_size ${poolSize}, ${memBytes >>> 20} MiB)`);
+    if (explainer) text.push(machine);
     for (const d of magicValues) {
       json.push({ magic: d });
       text.push(renderMagic(d));

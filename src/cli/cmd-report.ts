@@ -13,7 +13,7 @@ import { benchSection } from "../report/bench.js";
 const NAME = "report";
 
 export interface ReportOptions {
-  /** Run the quick benchmark (about 15 s, in child processes on the built code). */
+  /** Run the quick benchmark (about 7 s, in child processes on the built code). */
   readonly bench: boolean;
 }
 
@@ -46,7 +46,7 @@ quick benchmark with its ratios to classic and to the kernel's anchors.
 
 options:
   --json       the same facts as one JSON object, keyed by section
-  --no-bench   leave out the quick benchmark (about 15 s)
+  --no-bench   leave out the quick benchmark (about 7 s)
   -h, --help   this text`;
 
 export const reportCommand: Command = {

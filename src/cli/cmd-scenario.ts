@@ -23,6 +23,12 @@ later, spread over the window (virtual time; page_pool_release_retry runs every 
   --window-ms MS    virtual time over which the late returns are spread (default ${UNBIND_DEFAULTS.windowMs})
   --json            one JSON object per layout (an array for --layout all)`;
 
+/** SHOWN, fixed, or not exercised: with nothing in flight at unbind no layout can show the bug. */
+export function unbindVerdict(r: UnbindResult): string {
+  if (r.unmaps_after_unbind + r.syncs_after_unbind + r.mappings_alive_at_unbind > 0) return "SHOWN";
+  return r.inflight_at_unbind === 0 ? "not exercised (0 in flight)" : "fixed";
+}
+
 /** Table rows: label and how to read it from a result. */
 export const UNBIND_ROWS: readonly [string, (r: UnbindResult) => string | number][] = [
   ["pages allocated", (r) => r.pages_allocated],
@@ -38,7 +44,7 @@ export const UNBIND_ROWS: readonly [string, (r: UnbindResult) => string | number
   ["frames lost", (r) => r.frames_lost],
   ["pool freed at (virtual ms after unbind)", (r) => (r.pool_freed_at_ms === null ? "never" : r.pool_freed_at_ms)],
   ["warnings printed", (r) => r.warnings],
-  ["unbind bug", (r) => (r.unmaps_after_unbind + r.syncs_after_unbind + r.mappings_alive_at_unbind > 0 ? "SHOWN" : "fixed")],
+  ["unbind bug", unbindVerdict],
 ];
 
 export function unbindTable(results: readonly UnbindResult[]): string {
@@ -84,7 +90,8 @@ export const scenarioCommand: Command = {
       io.out(JSON.stringify(layoutArg === "all" ? results : results[0], null, 2));
       return 0;
     }
-    io.out(`scenario unbind: ${pages} pages allocated, ${inflight} held by the stack at unbind, ${late} returned over ${windowMs / 1000} s\n`);
+    // The header, a blank line, the table (io.out adds no newline to text that ends in one).
+    io.out(`scenario unbind: ${pages} pages allocated, ${inflight} held by the stack at unbind, ${late} returned over ${windowMs / 1000} s\n\n`);
     io.out(unbindTable(results));
     io.out("\n" + unbindWarnings(results));
     return 0;

@@ -36,8 +36,8 @@ it covered (how many values) and PASS or FAIL, with the first counterexample on 
 
 options:
   --arch A         lp64, ilp32 or all (default)
-  --page-size P    4k, 16k, 64k or all (default); for items and netmem
-  --exhaustive     lp64 masks: every id in [1, 2^32 - 1]
+  --page-size P    4k, 16k, 64k or all (default); for items and netmem (refused with masks alone)
+  --exhaustive     lp64 masks: every id in [1, 2^32 - 1] (refused with items, netmem or --arch ilp32)
   --json           the results as JSON: [{group, name, covered, unit, status, counterexample, notes,
                    elapsedMs, data}], plus a summary
   -h, --help       this text
@@ -102,6 +102,16 @@ export const verifyCommand: Command = {
     const target = choice<Target>(NAME, "target", positionals[0] ?? "all", TARGETS);
     const arch = choice(NAME, "arch", String(values.arch ?? "all"), ARCH_CHOICES);
     const ps = choice(NAME, "page size", String(values["page-size"] ?? "all").toLowerCase(), PAGE_SIZE_CHOICES);
+    // Options that select nothing for the chosen target are refused, not silently ignored.
+    if (target === "masks" && values["page-size"] !== undefined) {
+      throw new UsageError(`ppemu ${NAME}: --page-size does not apply to masks (pp_magic does not depend on the page size; it selects items and netmem)`);
+    }
+    if (values.exhaustive === true && (target === "items" || target === "netmem")) {
+      throw new UsageError(`ppemu ${NAME}: --exhaustive does not apply to ${target} (it widens the lp64 masks check only; ${target} samples nothing)`);
+    }
+    if (values.exhaustive === true && arch === "ilp32") {
+      throw new UsageError(`ppemu ${NAME}: --exhaustive does not apply to --arch ilp32 (every ilp32 id is always covered; it widens lp64 masks)`);
+    }
     const o: VerifyOptions = {
       groups: target === "all" ? VERIFY_GROUPS : [target],
       arches: arch === "all" ? ARCH_NAMES : [arch as ArchName],

@@ -46,7 +46,71 @@ export interface Command {
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** parseArgs, with its errors turned into UsageErrors naming the command. */
+const NEGATIVE_NUMBER = /^-\d/;
+
+/**
+ * argv as parseArgs should see it: `--opt -5` becomes `--opt=-5` when --opt takes a value (so the
+ * command's own range check reports it), and every positional moves behind a `--` in its original
+ * order, so a positional like `-1` reaches the command's own check instead of parseArgs' long text.
+ */
+export function normalizeArgv(argv: readonly string[], options: Options): string[] {
+  const opts: string[] = [];
+  const pos: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const t = argv[i]!;
+    if (t === "--") {
+      pos.push(...argv.slice(i + 1));
+      break;
+    }
+    if (t.startsWith("--") && !t.includes("=")) {
+      const o = options[t.slice(2)];
+      const next = argv[i + 1];
+      if (o?.type === "string" && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+        opts.push(`${t}=${next}`);
+        i++;
+        continue;
+      }
+      opts.push(t);
+      if (o?.type === "string" && next !== undefined && (next === "-" || !next.startsWith("-"))) {
+        opts.push(next);
+        i++;
+      }
+      continue;
+    }
+    if (t.startsWith("-") && t !== "-" && !NEGATIVE_NUMBER.test(t)) opts.push(t);
+    else pos.push(t);
+  }
+  // Without positionals allowed, parseArgs still reports the first one (a negative number too).
+  return pos.length === 0 ? opts : [...opts, "--", ...pos];
+}
+
+function validOptions(options: Options): string {
+  return Object.keys(options)
+    .map((k) => `--${k}`)
+    .join(", ");
+}
+
+/** parseArgs' error as one line naming the command (and the valid options where that helps). */
+function parseError(cmd: string, e: unknown, options: Options): UsageError {
+  const err = e as Error & { code?: string };
+  const msg = err.message.split("\n")[0]!;
+  const valid = `(valid: ${validOptions(options)})`;
+  const quoted = /'([^' ]+)/.exec(msg)?.[1] ?? "";
+  switch (err.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return new UsageError(`ppemu ${cmd}: unknown option '${quoted}' ${valid}`);
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return new UsageError(`ppemu ${cmd}: unexpected argument '${quoted}' (this command takes options only: ${validOptions(options)})`);
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (/argument missing|ambiguous/.test(msg)) return new UsageError(`ppemu ${cmd}: option '${quoted}' needs a value ${valid}`);
+      if (/does not take an argument/.test(msg)) return new UsageError(`ppemu ${cmd}: option '${quoted}' takes no value ${valid}`);
+      return new UsageError(`ppemu ${cmd}: ${msg}`);
+    default:
+      return new UsageError(`ppemu ${cmd}: ${msg}`);
+  }
+}
+
+/** parseArgs, with its errors turned into one-line UsageErrors naming the command. */
 export function parse(
   cmd: string,
   argv: string[],
@@ -54,11 +118,11 @@ export function parse(
   allowPositionals = true,
 ): { values: ParsedValues; positionals: string[] } {
   try {
-    const r = parseArgs({ args: argv, options, allowPositionals, strict: true });
+    const args = normalizeArgv(argv, options);
+    const r = parseArgs({ args, options, allowPositionals, strict: true });
     return { values: r.values as ParsedValues, positionals: r.positionals };
   } catch (e) {
-    const msg = (e as Error).message.split("\n")[0]!;
-    throw new UsageError(`ppemu ${cmd}: ${msg}`);
+    throw parseError(cmd, e, options);
   }
 }
 

@@ -3,8 +3,8 @@
  * `ppemu`: thin dispatch. Each command lives in its own module; this file parses nothing but the
  * command name, and turns a UsageError into one line on stderr with exit code 2.
  */
-import { pathToFileURL } from "node:url";
-import { realpathSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { readFileSync, realpathSync } from "node:fs";
 import { COMMANDS } from "./commands.js";
 import { UsageError, processIo, type Io } from "./common.js";
 
@@ -13,15 +13,40 @@ export function mainHelp(): string {
   return [
     "ppemu — an emulator of the Linux page_pool and the layouts proposed to fix its DMA-unmap-after-unbind bug",
     "",
-    "usage: ppemu <command> [options]     (ppemu <command> --help for its options)",
+    "usage: ppemu <command> [options]     (ppemu <command> --help or ppemu help <command> for its options)",
+    "       ppemu --version",
     "",
     "commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
   ].join("\n");
 }
 
+/**
+ * package.json's version, read at run time relative to this module: from dist/src/cli/main.js the
+ * package root is ../../../, from the sources (src/cli/main.ts, as vitest runs it) ../../.
+ */
+export function packageVersion(): string {
+  for (const rel of ["../../../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(fileURLToPath(new URL(rel, import.meta.url)), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "ppemu" && typeof pkg.version === "string") return pkg.version;
+    } catch {
+      // not this one
+    }
+  }
+  return "unknown";
+}
+
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-V") {
+    io.out(`ppemu ${packageVersion()}`);
+    return 0;
+  }
+  if (name === "help" && rest.length > 0) {
+    // `ppemu help CMD` is `ppemu CMD --help`.
+    return main([rest[0]!, "--help"], io);
+  }
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     io.out(mainHelp());
     return name === undefined ? 2 : 0;

@@ -5,11 +5,13 @@
  * each), or the `dma_mapped` xarray's nodes, counted by walking the tree (576 bytes each). Nothing
  * here is computed on paper.
  *
- *   dense   the driver holds N pages: ids 1..N (plus the alloc cache's refill), blocks filled in order
+ *   dense   the driver holds N pages: ids 1..N (plus what the alloc cache's 64-page refill left in the
+ *           cache: nothing at the default counts, all multiples of 64), blocks filled in order
  *   sparse  4096 pages taken, then 63 of every 64 given back: one page left per xa leaf, a few per
  *           slow item block, so both layouts keep memory alive for pages that are gone
  *
- * Whether a layout fixes the unbind bug is read from a small `runUnbind` per layout.
+ * Whether a layout fixes the unbind bug is read from the unbind scenario at its defaults (the same
+ * run as `ppemu scenario unbind` and the report's unbind section), per layout.
  */
 import { bootPpSystem, type PpSystem } from "../pool/index.js";
 import { ItemBlockTracking } from "../pool/item_block.js";
@@ -18,7 +20,7 @@ import { PP_FLAG_DMA_MAP, PP_DMA_MAPPED, LAYOUT_NAMES, type LayoutName } from ".
 import { XA_NODE_SIZE } from "../mem/xarray.js";
 import { MACH_CPU, MACH_IN_SOFTIRQ } from "../mem/physmem.js";
 import { DMA_FROM_DEVICE } from "../dma/index.js";
-import { runUnbind } from "../scenario/unbind.js";
+import { runUnbind, UNBIND_DEFAULTS } from "../scenario/unbind.js";
 import { renderTable } from "./table.js";
 import type { ReportSection } from "./layouts.js";
 
@@ -176,7 +178,7 @@ export function buildCompare(opts: CompareOptions = {}): CompareData {
   }
 
   const layouts: LayoutSummary[] = LAYOUT_NAMES.map((layout) => {
-    const u = runUnbind({ layout, pages: 64, inflight: 16, lateReturns: 16, poolSize: 64, memBytes: 8 << 20, windowMs: 20_000 }).result;
+    const u = runUnbind({ layout }).result;
     const mine = rows.filter((x) => x.layout === layout);
     const dense = mine.filter((x) => x.case === "dense");
     const ref = dense.filter((x) => x.pool_size === 1024);
@@ -224,7 +226,7 @@ export function renderCompare(d: CompareData): string {
       ["items per block (one 4 KiB page)", ...byLayout((s) => dash(s.items_per_block))],
       ["bytes per tracked page, dense (most pages, pool 1024)", ...byLayout((s) => s.bytes_per_tracked_page_dense.toFixed(1))],
       ["bytes per tracked page, sparse", ...byLayout((s) => (s.bytes_per_tracked_page_sparse === null ? "—" : s.bytes_per_tracked_page_sparse.toFixed(1)))],
-      ["unmaps after unbind (runUnbind, 16 in flight)", ...byLayout((s) => s.unmaps_after_unbind)],
+      [`unmaps after unbind (scenario unbind, ${UNBIND_DEFAULTS.inflight} in flight)`, ...byLayout((s) => s.unmaps_after_unbind)],
       ["mappings alive at unbind", ...byLayout((s) => s.mappings_alive_at_unbind)],
       ["unbind bug fixed?", ...byLayout((s) => (s.unbind_bug_fixed ? "yes" : "NO"))],
     ],
@@ -232,7 +234,9 @@ export function renderCompare(d: CompareData): string {
   return [
     `Tracking memory, measured from the emulator's own allocations (${d.arch}, ${d.page_size}-byte pages):`,
     `item-block = item blocks on pool->item_blocks × PAGE_SIZE; xarray = dma_mapped nodes × ${d.xa_node_size} B.`,
-    `"tracked" counts every page the layout tracks: the driver's plus the alloc cache's refill.`,
+    `"tracked": pages the layout's structures track (item-block: pages carrying an item; xarray: xa entries),`,
+    `the driver's plus those left in the alloc cache. The cache refills 64 pages at a time, so when the driver`,
+    `holds a multiple of 64 (every row here) the cache is empty and "tracked" equals "in flight".`,
     "",
     "dense: the driver holds N DMA-mapped pages",
     renderTable(ALIGN, dense.map(rowCells)),

@@ -548,11 +548,21 @@ export function constantsSection(): ReportSection {
     `  32-bit regression: ${h(ILP32, fp)} & ${h(ILP32, ilC.dmaIndex.PP_MAGIC_MASK)} = ${h(ILP32, fpMasked)}` +
     ` ${fpHit ? "==" : "!="} PP_SIGNATURE ${h(ILP32, ilC.PP_SIGNATURE)}` +
     (fpHit ? ": an ordinary pointer passes page_pool_page_is_pp()." : ".");
+  // v6.18 narrows the id only so that pointers >= PAGE_OFFSET cannot match; a value below it is untouched.
+  const fp618 = u64And(fp, il618.PP_MAGIC_MASK);
+  const fp618Hit = u64Eq(fp618, ilC.PP_SIGNATURE);
+  const below = ILP32_FALSE_POSITIVE >>> 0 < ILP32.PAGE_OFFSET.lo >>> 0;
+  const fp618Line =
+    `  v6.18 ${fp618Hit === fpHit ? "does not change" : "changes"} this example: ${h(ILP32, fp)} & ${h(ILP32, il618.PP_MAGIC_MASK)} = ${h(ILP32, fp618)}` +
+    ` ${fp618Hit ? "==" : "!="} PP_SIGNATURE;` +
+    (below
+      ? ` it lies below PAGE_OFFSET ${h(ILP32, ILP32.PAGE_OFFSET)}, and v6.18 only keeps pointers at or above PAGE_OFFSET from matching.`
+      : ` v6.18 only keeps pointers at or above PAGE_OFFSET from matching.`);
   const byteBoundary =
     lpC.dmaIndex.PP_DMA_INDEX_BITS + PP_DMA_INDEX_SHIFT > 32
       ? `  lp64: the id occupies bits ${PP_DMA_INDEX_SHIFT}..${PP_DMA_INDEX_SHIFT + lpC.dmaIndex.PP_DMA_INDEX_BITS - 1}, across the 32-bit word boundary of pp_magic.`
       : "";
-  const text = [table, "", ruleTable, "", fpLine, ...(byteBoundary ? [byteBoundary] : [])].join("\n");
+  const text = [table, "", ruleTable, "", fpLine, fp618Line, ...(byteBoundary ? [byteBoundary] : [])].join("\n");
   return {
     id: "constants",
     title: "Derived constants (include/linux/mm.h, include/linux/poison.h)",
@@ -572,7 +582,14 @@ export function constantsSection(): ReportSection {
         pp_magic_id1: magic1(col),
       })),
       v6_18_rule: v618,
-      ilp32_false_positive: { value: h(ILP32, fp), masked: h(ILP32, fpMasked), matches_signature: fpHit },
+      ilp32_false_positive: {
+        value: h(ILP32, fp),
+        masked: h(ILP32, fpMasked),
+        matches_signature: fpHit,
+        v6_18_masked: h(ILP32, fp618),
+        v6_18_matches_signature: fp618Hit,
+        below_page_offset: below,
+      },
     },
   };
 }

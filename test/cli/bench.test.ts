@@ -3,6 +3,9 @@ import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
 import { ALL_TESTS, RESULT_KEYS, planRuns, benchLine, ratiosOf, type BenchResult } from "../../src/report/bench.js";
 import { medianWithMargin } from "../../bench/pp_suite.js";
+import { jsonTargetProblem } from "../../src/cli/cmd-bench.js";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const io = new BufferIo();
@@ -27,10 +30,25 @@ describe("ppemu bench: argument errors", () => {
     }
     const p = await run("bench", "classic");
     expect(p.code).toBe(2);
-    expect(p.err.startsWith("ppemu bench: Unexpected argument 'classic'")).toBe(true);
+    expect(p.err).toBe("ppemu bench: unexpected argument 'classic' (this command takes options only: --layout, --test, --time, --quick, --json, --inline)\n");
     const h = await run("bench", "--help");
     expect(h.code).toBe(0);
     expect(h.out).toContain("usage: ppemu bench [--layout classic|item-block|xarray|all]");
+  });
+});
+
+describe("ppemu bench: --json FILE is checked before the benchmark runs", () => {
+  it("a missing directory or a directory as FILE: one line, exit 2, nothing run", async () => {
+    const a = await run("bench", "--json", "/nonexistent/dir/x.json", "--test", "for_loop", "--time", "10");
+    expect([a.code, a.out, a.err]).toEqual([2, "", "ppemu bench: --json /nonexistent/dir/x.json: directory /nonexistent/dir does not exist\n"]);
+    const b = await run("bench", "--json", "/", "--test", "for_loop");
+    expect([b.code, b.out, b.err]).toEqual([2, "", "ppemu bench: --json /: is a directory\n"]);
+  });
+
+  it("jsonTargetProblem: null for a writable new file, a reason otherwise", () => {
+    expect(jsonTargetProblem(join(tmpdir(), "ppemu-bench-never-written.json"))).toBeNull();
+    expect(jsonTargetProblem("/nonexistent/dir/x.json")).toBe("directory /nonexistent/dir does not exist");
+    expect(jsonTargetProblem(tmpdir())).toBe("is a directory");
   });
 });
 

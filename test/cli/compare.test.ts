@@ -64,7 +64,7 @@ describe("ppemu compare", () => {
     expect([is.tracked_pages, is.item_blocks_fast, is.item_blocks_slow, is.bytes_per_tracked_page]).toEqual([64, 11, 6, 1088]);
 
     expect(d.layouts).toEqual([
-      { layout: "classic", items_per_block: null, bytes_per_tracked_page_dense: 0, bytes_per_tracked_page_sparse: 0, unbind_bug_fixed: false, unmaps_after_unbind: 16, mappings_alive_at_unbind: 16 },
+      { layout: "classic", items_per_block: null, bytes_per_tracked_page_dense: 0, bytes_per_tracked_page_sparse: 0, unbind_bug_fixed: false, unmaps_after_unbind: 64, mappings_alive_at_unbind: 64 },
       { layout: "item-block", items_per_block: 254, bytes_per_tracked_page_dense: 16.3, bytes_per_tracked_page_sparse: 1088, unbind_bug_fixed: true, unmaps_after_unbind: 0, mappings_alive_at_unbind: 0 },
       { layout: "xarray", items_per_block: null, bytes_per_tracked_page_dense: 9.2, bytes_per_tracked_page_sparse: 612, unbind_bug_fixed: true, unmaps_after_unbind: 0, mappings_alive_at_unbind: 0 },
     ]);
@@ -80,6 +80,22 @@ describe("ppemu compare", () => {
     expect(out).toContain("sparse: 4096 pages taken on pool_size 1024, then 63 of every 64 returned");
     expect(out).toMatch(/^unbind bug fixed\? +NO +yes +yes$/m);
     expect(out).toMatch(/^items per block \(one 4 KiB page\) +— +254 +—$/m);
+    // The same scenario run as `ppemu scenario unbind` (its defaults), named as the user runs it.
+    expect(out).toMatch(/^unmaps after unbind \(scenario unbind, 64 in flight\) +64 +0 +0$/m);
+    expect(out).not.toContain("runUnbind");
+  });
+
+  it('"tracked" includes what the 64-page alloc-cache refill left in the cache, as the legend says', () => {
+    const d = buildCompare({ poolSizes: [1024], inflight: [1, 65, 128], sparsePages: 128 });
+    expect(d.rows.filter((x) => x.case === "dense").map((x) => [x.layout, x.in_flight, x.tracked_pages])).toEqual([
+      ["item-block", 1, 64],
+      ["item-block", 65, 128],
+      ["item-block", 128, 128],
+      ["xarray", 1, 64],
+      ["xarray", 65, 128],
+      ["xarray", 128, 128],
+    ]);
+    expect(renderCompare(d)).toContain('holds a multiple of 64 (every row here) the cache is empty and "tracked" equals "in flight".');
   });
 
   it("the library entry points: smaller runs, text and JSON agree, a report section", () => {

@@ -26,6 +26,13 @@ describe("ppemu explain: input errors", () => {
     expect(d.io.stderr).toBe("ppemu explain: '0x100000' is past the end of memory (1048576 bytes: last address 0x000fffff)\n");
   });
 
+  it("a negative number as an address or an option value: the command's own one-line message", async () => {
+    const a = await run("-1");
+    expect([a.code, a.io.stdout, a.io.stderr]).toEqual([2, "", "ppemu explain: '-1' is not a hex address\n"]);
+    const b = await run("0x1040", "--pages", "-4");
+    expect([b.code, b.io.stdout, b.io.stderr]).toEqual([2, "", "ppemu explain: --pages must be a whole number from 0 to 4096, got '-4'\n"]);
+  });
+
   it("bad options exit 2 and name the valid choices", async () => {
     const a = await run("0x1000", "--layout", "slab");
     expect(a.code).toBe(2);
@@ -54,6 +61,14 @@ describe("ppemu explain: output", () => {
       "  dma_addr 0x00039000: mapped, eth0's IOMMU translates it to this page — still mapped after page_pool_destroy(): nothing can unmap it before the driver unbinds",
     );
     expect(lines).toContain("0xffff888000412000 (direct map) → phys 0x00412000: pfn 0x412 + 0x0 — free");
+  });
+
+  it("a machine too small for --pages: the header gives the pages actually allocated", async () => {
+    const { code, io } = await run("0x1040", "--pages", "4096", "--mem", "1M");
+    expect(code).toBe(0);
+    expect(io.stdout.split("\n")[0]).toBe(
+      'machine: scenario unbind, layout classic, at "destroyed" (232 pages allocated of 4096 asked: the machine ran out, 8 with the stack, pool_size 64, 1 MiB)',
+    );
   });
 
   it("--json: one object per address", async () => {

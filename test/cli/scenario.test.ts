@@ -38,11 +38,19 @@ describe("ppemu scenario: usage errors are one line on stderr, exit 2", () => {
     expect(r.err).toBe(line + "\n");
   });
 
-  it("an unknown option", async () => {
-    const r = await run("scenario", "unbind", "--bogus");
-    expect(r.code).toBe(2);
-    expect(r.err.split("\n")).toHaveLength(2);
-    expect(r.err.startsWith("ppemu scenario: Unknown option '--bogus'")).toBe(true);
+  const VALID = "(valid: --layout, --pages, --inflight, --late-returns, --pool-size, --window-ms, --json)";
+  it.each([
+    // Negative numbers reach the command's own range check, not parseArgs' "ambiguous".
+    [["scenario", "unbind", "--pages", "-1"], "ppemu scenario: --pages must be a whole number from 0 to 4096, got '-1'"],
+    [["scenario", "unbind", "--inflight", "-5"], "ppemu scenario: --inflight must be a whole number from 0 to 256, got '-5'"],
+    [["scenario", "unbind", "--window-ms=-3"], "ppemu scenario: --window-ms must be a whole number from 0 to 86400000, got '-3'"],
+    [["scenario", "unbind", "--bogus"], `ppemu scenario: unknown option '--bogus' ${VALID}`],
+    [["scenario", "unbind", "--pages"], `ppemu scenario: option '--pages' needs a value ${VALID}`],
+    [["scenario", "unbind", "--layout", "--json"], `ppemu scenario: option '--layout' needs a value ${VALID}`],
+    [["scenario", "unbind", "--json=yes"], `ppemu scenario: option '--json' takes no value ${VALID}`],
+  ])("option errors name the valid options: %j", async (argv, line) => {
+    const r = await run(...argv);
+    expect([r.code, r.out, r.err]).toEqual([2, "", line + "\n"]);
   });
 });
 
@@ -86,10 +94,17 @@ describe("ppemu scenario unbind", () => {
     const r = await run("scenario", "unbind", "--layout", "all", "--pages", "32", "--inflight", "4");
     expect(r.code).toBe(0);
     expect(r.err).toBe("");
-    expect(r.out).toContain("scenario unbind: 32 pages allocated, 4 held by the stack at unbind, 4 returned over 120 s\n");
+    expect(r.out).toContain("scenario unbind: 32 pages allocated, 4 held by the stack at unbind, 4 returned over 120 s\n\n ");
     const bug = r.out.split("\n").find((l) => l.includes("unbind bug"))!;
     expect(bug.replace(/\s+/g, " ").trim()).toMatch(/unbind bug.*SHOWN.*fixed.*fixed/);
-    expect(r.out).toContain("classic: 4 × WARNING: DMA unmap after driver unbind");
+    expect(r.out).toContain("classic: 4 × ppemu-iommu: device 0x1: DMA unmap after driver unbind (iova 0x");
+  });
+
+  it("nothing in flight at unbind: the bug is not exercised, on any layout", async () => {
+    const r = await run("scenario", "unbind", "--layout", "all", "--pages", "32", "--inflight", "0");
+    expect(r.code).toBe(0);
+    const bug = r.out.split("\n").find((l) => l.startsWith("unbind bug"))!;
+    expect(bug.replace(/\s{2,}/g, "|")).toBe("unbind bug|not exercised (0 in flight)|not exercised (0 in flight)|not exercised (0 in flight)");
   });
 
   it("--help", async () => {

@@ -25,6 +25,27 @@ describe("ppemu verify", () => {
     expect((await run("--frobnicate")).code).toBe(2);
   });
 
+  it("options that do not apply to the target are refused in one line", async () => {
+    const a = await run("masks", "--page-size", "16k");
+    expect([a.code, a.io.stdout, a.io.stderr]).toEqual([
+      2,
+      "",
+      "ppemu verify: --page-size does not apply to masks (pp_magic does not depend on the page size; it selects items and netmem)\n",
+    ]);
+    const b = await run("items", "--exhaustive");
+    expect([b.code, b.io.stdout, b.io.stderr]).toEqual([
+      2,
+      "",
+      "ppemu verify: --exhaustive does not apply to items (it widens the lp64 masks check only; items samples nothing)\n",
+    ]);
+    const c = await run("masks", "--arch", "ilp32", "--exhaustive");
+    expect([c.code, c.io.stdout, c.io.stderr]).toEqual([
+      2,
+      "",
+      "ppemu verify: --exhaustive does not apply to --arch ilp32 (every ilp32 id is always covered; it widens lp64 masks)\n",
+    ]);
+  });
+
   it("prints each check with its coverage and PASS", async () => {
     const { code, io } = await run("items", "--arch", "lp64", "--page-size", "4K");
     expect(code).toBe(0);

@@ -276,7 +276,7 @@ describe("violations: one diag and one counter each", () => {
     dma.dmaUnmapPage(dev, a, 4096, DMA_FROM_DEVICE, 0);
     expect(m.mem.diagCount(Diag.DMA_UNMAP_AFTER_UNBIND)).toBe(1);
     expect(m.mem.diagTotal).toBe(2);
-    expect(m.mem.diagLog()[1]!.text).toBe(`WARNING: DMA unmap after driver unbind: iova 0x1000 on device 0x${dma.deviceId(dev).toString(16)}`);
+    expect(m.mem.diagLog()[1]!.text).toBe(`ppemu-iommu: device 0x${dma.deviceId(dev).toString(16)}: DMA unmap after driver unbind (iova 0x1000)`);
     const s = dma.deviceStats(dev);
     expect([s.unmapAfterUnbind, s.outlivedDriver, s.unmaps, s.live, s.bound]).toEqual([1, 1, 0, 0, false]);
     expect([s.syncAfterUnbind, s.doubleUnmap, s.unmapUnknown]).toEqual([0, 0, 0]);
