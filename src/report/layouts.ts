@@ -49,7 +49,7 @@ import {
   STRUCT_XA_NODE,
   XA_CHUNK_SIZE,
 } from "../mem/structs.js";
-import { STRUCT_FREE_AREA, STRUCT_PPEMU_FAIL, STRUCT_PPEMU_MACHINE } from "../mem/physmem.js";
+import { STRUCT_FREE_AREA, STRUCT_PPEMU_DIAG, STRUCT_PPEMU_FAIL, STRUCT_PPEMU_MACHINE } from "../mem/physmem.js";
 import {
   type ItemGeometry,
   PAGE_POOL_MIN_INFLIGHT_ITEMS,
@@ -67,6 +67,7 @@ export const MACHINE_STRUCTS: readonly RecordType[] = [
   STRUCT_PPEMU_MACHINE,
   STRUCT_FREE_AREA,
   STRUCT_PPEMU_FAIL,
+  STRUCT_PPEMU_DIAG,
   STRUCT_KMEM_CACHE,
   STRUCT_PPEMU_SLAB_ROOT,
   ...DMA_STRUCTS,
