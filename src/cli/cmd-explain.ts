@@ -3,6 +3,7 @@
  * what each address is. `--magic` and `--netmem` decode values on their own.
  */
 import { type Command, parse, choice, intArg, sizeArg, UsageError } from "./common.js";
+import { SCENARIO_OPTIONS } from "./cmd-scenario.js";
 import { LAYOUT_NAMES, type LayoutName } from "../pool/types.js";
 import { runUnbind, type UnbindStep } from "../scenario/unbind.js";
 import { Explainer, parseAddress, type Explanation } from "../verify/explain.js";
@@ -69,12 +70,8 @@ export const explainCommand: Command = {
   run(argv, io) {
     const { values, positionals } = parse("explain", argv, {
       scenario: { type: "string" },
-      layout: { type: "string" },
+      ...SCENARIO_OPTIONS,
       at: { type: "string" },
-      pages: { type: "string" },
-      inflight: { type: "string" },
-      "late-returns": { type: "string" },
-      "pool-size": { type: "string" },
       mem: { type: "string" },
       magic: { type: "string", multiple: true },
       netmem: { type: "string", multiple: true },

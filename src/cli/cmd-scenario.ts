@@ -60,17 +60,22 @@ export function unbindWarnings(results: readonly UnbindResult[]): string {
   return lines.length ? "kernel log (first of each kind):\n" + lines.join("\n") : "kernel log: (empty)";
 }
 
+/** The options that shape an unbind scenario, shared by `scenario` and `explain`. */
+export const SCENARIO_OPTIONS = {
+  layout: { type: "string" },
+  pages: { type: "string" },
+  inflight: { type: "string" },
+  "late-returns": { type: "string" },
+  "pool-size": { type: "string" },
+} as const;
+
 export const scenarioCommand: Command = {
   name: "scenario",
   summary: "run the driver-unbind scenario on a layout (or all): the bug and the fixes",
   help: HELP,
   run(argv, io) {
     const { values, positionals } = parse("scenario", argv, {
-      layout: { type: "string" },
-      pages: { type: "string" },
-      inflight: { type: "string" },
-      "late-returns": { type: "string" },
-      "pool-size": { type: "string" },
+      ...SCENARIO_OPTIONS,
       "window-ms": { type: "string" },
       json: { type: "boolean" },
     });
