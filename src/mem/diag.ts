@@ -49,6 +49,22 @@ export const enum Diag {
   ALLOC_FAILED = 15,
   /** A page_pool fault that fits no other kind. a, b per call site. */
   PP_WARN = 16,
+  /** page_pool_inflight(): `WARN(1, "Negative(%d) inflight packet-pages", inflight)`. a = pool, b = inflight (s32). */
+  PP_NEGATIVE_INFLIGHT = 17,
+  /** page_pool_empty_ring(): `pr_crit("%s() page_pool refcnt %d violation\n")`. a = page, b = refcount. */
+  PP_REFCNT_VIOLATION = 18,
+  /** ≤ v6.7 page_pool_release_retry(): the warning without an id, for every pool. a = inflight, b = sec. */
+  PP_STALLED_SHUTDOWN_OLD = 19,
+  /** v6.16 page_pool_register_dma_index(): `WARN_ONCE(err != -ENOMEM, "couldn't track DMA mapping, please report to netdev@")`. a = page, b = err. */
+  PP_DMA_TRACK_FAIL = 20,
+  /** netmem_clear_pp_magic(): `WARN_ON_ONCE(magic & PP_DMA_INDEX_MASK)`, a page leaving with its DMA index. a = page, b = id. */
+  PP_CLEAR_MAGIC_INDEX = 21,
+  /** v11 page_pool_clear_item_info(): DEBUG_NET_WARN_ON_ONCE on the item's state or netmem. a = item, b = state. */
+  PP_ITEM_STATE = 22,
+  /** v6.6 page_pool_unlink_napi(): `WARN_ON(!test_bit(NAPI_STATE_SCHED, &napi->state))` (NAPI not disabled). a = pool. */
+  PP_UNLINK_NAPI = 23,
+  /** dma-debug at driver release: one report per device with `[count=N]`. a = device, b = count, c = first leaked iova's index. */
+  DMA_DEBUG_PENDING = 24,
 }
 
 export const NR_DIAG_KINDS = 32;
@@ -76,7 +92,15 @@ export const DIAG_INFO: Readonly<Record<number, DiagInfo>> = {
   [Diag.PP_ITEM_BLOCK_REF]: { name: "item_block_ref", format: "WARNING: page_pool item block %a freed with ref %B" },
   [Diag.KFREE_INVALID]: { name: "kfree_invalid", format: "BUG: kfree of invalid object %a" },
   [Diag.ALLOC_FAILED]: { name: "alloc_failed", format: "ppemu: page allocation failure: order:%A" },
-  [Diag.PP_WARN]: { name: "page_pool_warn", format: "WARNING: page_pool: %a %b" },
+  [Diag.PP_WARN]: { name: "page_pool_warn", format: "ppemu: page_pool: %a %b" },
+  [Diag.PP_NEGATIVE_INFLIGHT]: { name: "negative_inflight", format: "Negative(%B) inflight packet-pages" },
+  [Diag.PP_REFCNT_VIOLATION]: { name: "refcnt_violation", format: "page_pool_empty_ring() page_pool refcnt %B violation" },
+  [Diag.PP_STALLED_SHUTDOWN_OLD]: { name: "stalled_pool_shutdown", format: "page_pool_release_retry() stalled pool shutdown %B inflight %A sec" },
+  [Diag.PP_DMA_TRACK_FAIL]: { name: "dma_track_fail", format: "couldn't track DMA mapping, please report to netdev@" },
+  [Diag.PP_CLEAR_MAGIC_INDEX]: { name: "clear_magic_index", format: "WARNING: at netmem_clear_pp_magic: page %a leaves with DMA index %B" },
+  [Diag.PP_ITEM_STATE]: { name: "item_state", format: "WARNING: at page_pool_clear_item_info: item %a state %b" },
+  [Diag.PP_UNLINK_NAPI]: { name: "unlink_napi", format: "WARNING: at page_pool_unlink_napi: pool %a NAPI not disabled" },
+  [Diag.DMA_DEBUG_PENDING]: { name: "dma_debug_pending", format: "DMA-API: device %a: device driver has pending DMA allocations while released from device [count=%B]" },
 };
 
 /** Thrown instead of recording when the machine runs strict. */
