@@ -1,13 +1,12 @@
 /**
  * What `ppemu bench` measures, shared by the parent (src/report/bench.ts) and the child process that
- * runs one layout (bench/pp_worker.ts): test names, the one JSON result schema, and the kernel's anchor
- * figures from bench_page_pool_simple (KERNEL-FACTS.md §5). No dependencies: the child imports it
- * before it has booted anything.
+ * runs one kernel build (bench/pp_worker.ts): test names, the one JSON result schema, and the
+ * baselines' kernel anchor figures (each build carries its own anchors: `KernelBuild.benchAnchorNs`).
+ * No dependencies: the child imports it before it has booted anything.
  */
 
-/** The layouts a bench child can run, plus "baseline" for the loops that touch no pool. */
-export type BenchLayout = "baseline" | "classic" | "item-block" | "xarray";
-export const POOL_LAYOUTS = ["classic", "item-block", "xarray"] as const;
+/** The "build" of the loops that touch no pool. */
+export const BASELINE = "baseline";
 
 /** time_bench's baselines: an empty loop, an atomic increment, a spin lock + unlock. */
 export const BASELINE_TESTS = ["for_loop", "atomic_inc", "lock"] as const;
@@ -42,7 +41,8 @@ export const DEFAULT_BENCH_BYTES = 64 << 20;
 
 /** What the parent asks one child to run. */
 export interface SuiteRequest {
-  readonly layout: BenchLayout;
+  /** A kernel build's name (src/builds), or BASELINE. */
+  readonly kernel: string;
   readonly tests: readonly BenchTest[];
   /** tinybench time budget per test, ms. */
   readonly timeMs: number;
@@ -52,9 +52,12 @@ export interface SuiteRequest {
   readonly bytes: number;
 }
 
-/** One result row of the JSON schema (schema 1). */
+/** One result row of the JSON schema (schema 2: `kernel` added, `layout` is the build's layout). */
 export interface BenchResult {
-  readonly layout: BenchLayout;
+  /** The kernel build, or "baseline". */
+  readonly kernel: string;
+  /** The build's tracking layout, or "baseline". */
+  readonly layout: string;
   readonly test: BenchTest;
   /** Median over tinybench samples of (sample time / batch). */
   readonly ns_per_elem: number;
@@ -69,27 +72,15 @@ export interface BenchResult {
 
 /** The `--json` document. */
 export interface BenchJson {
-  readonly schema: 1;
+  readonly schema: 2;
   readonly node: string;
   readonly cpu: string;
   readonly date: string;
   readonly results: BenchResult[];
 }
 
-export const RESULT_KEYS = ["layout", "test", "ns_per_elem", "ops_per_sec", "rme_pct", "samples", "heap_delta_bytes"] as const;
+export const RESULT_KEYS = ["kernel", "layout", "test", "ns_per_elem", "ops_per_sec", "rme_pct", "samples", "heap_delta_bytes"] as const;
 
-/**
- * Kernel figures (ns per element), Intel E5-1650 v4 @ 3.6 GHz, tasklet context, v6.13-rc6:
- * classic from the before-runs, item-block from v7 patches 1-5, xarray from Toke's prototype.
- */
-export const KERNEL_ANCHOR_NS: Readonly<Partial<Record<BenchLayout, Partial<Record<BenchTest, number>>>>> = {
-  baseline: { for_loop: 0.284, atomic_inc: 4.769, lock: 10.431 },
-  classic: { page_pool01_fast_path: 5.399, page_pool02_ptr_ring: 15.09, page_pool03_slow: 66.134 },
-  "item-block": { page_pool01_fast_path: 5.492, page_pool02_ptr_ring: 15.849, page_pool03_slow: 78.909 },
-  xarray: { page_pool01_fast_path: 5.505, page_pool02_ptr_ring: 15.018, page_pool03_slow: 66.498 },
-};
+/** bench_page_pool_simple's baselines on an Intel E5-1650 v4 @ 3.6 GHz (v6.13-rc6), ns per element. */
+export const BASELINE_ANCHOR_NS: Readonly<Partial<Record<BenchTest, number>>> = { for_loop: 0.284, atomic_inc: 4.769, lock: 10.431 };
 
-/** The kernel anchor for (layout, test), or undefined. */
-export function kernelNs(layout: BenchLayout, test: BenchTest): number | undefined {
-  return KERNEL_ANCHOR_NS[layout]?.[test];
-}

@@ -4,7 +4,9 @@
  * layout between gc()'d heapUsed readings. Retained allocation per element would grow with the count;
  * JIT code and warm-up garbage do not. Run: node --expose-gc dist/bench/heap_growth.js
  */
-import { bootPpSystem, PP_FLAG_DMA_MAP, LAYOUT_NAMES } from "../src/pool/index.js";
+import { bootPpSystem } from "../src/pool/index.js";
+import { PP_FLAG_DMA_MAP } from "../src/pool/page_pool.js";
+import { allLayouts, defaultBuildOf } from "../src/builds/index.js";
 import { DMA_BIDIRECTIONAL } from "../src/dma/index.js";
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -13,8 +15,9 @@ if (!gc) {
   process.exit(2);
 }
 
-for (const layout of LAYOUT_NAMES) {
-  const { pps, m, dma } = bootPpSystem(layout, { bytes: 64 << 20, poison: false, ppChecks: false });
+for (const build of allLayouts().map(defaultBuildOf)) {
+  const layout = build.name;
+  const { pps, m, dma } = bootPpSystem(build, { bytes: 64 << 20, poison: false, ppChecks: false });
   const dev = dma.deviceCreate("eth0");
   const pool = pps.create({ poolSize: 1024, flags: PP_FLAG_DMA_MAP, dev, dmaDir: DMA_BIDIRECTIONAL });
   const loop = (n: number) => {

@@ -1,5 +1,5 @@
 /**
- * The bench_page_pool_simple loops, for ONE layout per process (bench/pp_worker.ts runs this in a
+ * The bench_page_pool_simple loops, for ONE kernel build per process (bench/pp_worker.ts runs this in a
  * child; `ppemu bench --inline` calls it in-process). Each loop is a module-level function over
  * integer pointers, so V8 sees one Tracking class at every call site and the loop allocates nothing.
  *
@@ -22,11 +22,12 @@
  * function after the timed run, between two gc()'d heapUsed readings (--expose-gc in the child).
  */
 import { Bench } from "tinybench";
-import { bootPpSystem, NetStack, PagePools, PP_FLAG_DMA_MAP, PP_DEV, type LayoutName, type PpSystem } from "../src/pool/index.js";
+import { bootPpSystem, NetStack, PagePools, type PpSystem } from "../src/pool/index.js";
+import { PP_FLAG_DMA_MAP } from "../src/pool/page_pool.js";
 import { DMA_BIDIRECTIONAL } from "../src/dma/index.js";
 import { MACH_CPU, MACH_IN_SOFTIRQ } from "../src/mem/physmem.js";
 import type { PageAlloc } from "../src/mem/buddy.js";
-import { type BenchResult, type BenchTest, type SuiteRequest, SCALE_BYTES } from "./catalog.js";
+import { type BenchResult, type BenchTest, type SuiteRequest, SCALE_BYTES, BASELINE } from "./catalog.js";
 
 /** Pages `pp_fill_ptr_ring()` puts in the ring before the loop. */
 const PREFILL = 64;
@@ -251,7 +252,7 @@ function prepare(sys: PpSystem, test: BenchTest): Prepared {
       else slowPath(pps, pa, pool, 256);
       const d = statDelta(pps, pool);
       const free0 = pa.nrFree();
-      const dev = dmaPool ? m.mem.rdPtr(pool + PP_DEV) : 0;
+      const dev = dmaPool ? m.mem.rdPtr(pool + sys.pps.o.dev) : 0;
       return {
         batch: 1_000,
         run: dmaPool ? (n) => dmaSlowPath(pps, pa, pool, n) : (n) => slowPath(pps, pa, pool, n),
@@ -341,14 +342,15 @@ function heapDelta(run: (n: number) => number, n: number): number {
   return heapUsedAfterGc() - before;
 }
 
-async function measure(layout: SuiteRequest["layout"], test: BenchTest, p: Prepared, req: SuiteRequest): Promise<BenchResult> {
-  const t = await timeIt(`${layout}:${test}`, p, req);
+async function measure(kernel: string, layout: string, test: BenchTest, p: Prepared, req: SuiteRequest): Promise<BenchResult> {
+  const t = await timeIt(`${kernel}:${test}`, p, req);
   // ~HEAP_LOOP_MS (at most the per-test time) of the same function.
   const n = Math.max(p.batch, Math.min(50_000_000, Math.round((Math.min(HEAP_LOOP_MS, req.timeMs) * 1e6) / Math.max(t.ns, 0.1))));
   const heap = heapDelta(p.run, n);
   const bad = p.check(t.elements + n);
-  if (bad !== null) throw new Error(`bench: ${layout}:${test}: ${bad}`);
+  if (bad !== null) throw new Error(`bench: ${kernel}:${test}: ${bad}`);
   return {
+    kernel,
     layout,
     test,
     ns_per_elem: t.ns,
@@ -359,19 +361,19 @@ async function measure(layout: SuiteRequest["layout"], test: BenchTest, p: Prepa
   };
 }
 
-/** Run `req.tests` for `req.layout` in this process, in order. */
+/** Run `req.tests` for `req.kernel` in this process, in order. */
 export async function runSuite(req: SuiteRequest): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
-  if (req.layout === "baseline") {
-    for (const t of req.tests) out.push(await measure("baseline", t, baseline(t), req));
+  if (req.kernel === BASELINE) {
+    for (const t of req.tests) out.push(await measure(BASELINE, BASELINE, t, baseline(t), req));
     return out;
   }
   const scale = req.tests.find((t): t is keyof typeof SCALE_BYTES => t in SCALE_BYTES);
   const bytes = scale ? SCALE_BYTES[scale] : req.bytes;
-  const sys = bootPpSystem(req.layout as LayoutName, { bytes, poison: false, ppChecks: false });
+  const sys = bootPpSystem(req.kernel, { bytes, poison: false, ppChecks: false });
   for (const t of req.tests) {
     allocFailures = 0;
-    out.push(await measure(req.layout, t, prepare(sys, t), req));
+    out.push(await measure(sys.build.name, sys.build.layout.name, t, prepare(sys, t), req));
   }
   if (sink === 0.5) console.log(sink); // keep the loops' results observable
   return out;

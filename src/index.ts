@@ -1,25 +1,76 @@
-/** ppemu, the library: the machine, the DMA model, page_pool and its layouts, scenarios, verifiers. */
-export * from "./u64.js";
-export * from "./arch.js";
-export * from "./mem/ctype.js";
-export * from "./mem/structs.js";
-export * from "./mem/page.js";
-export * from "./mem/diag.js";
-export * from "./mem/physmem.js";
-export * from "./mem/item_geometry.js";
-export { PageAlloc, GFP_ZERO } from "./mem/buddy.js";
-export { Slab } from "./mem/slab.js";
+/**
+ * ppemu, the library: boot or attach a machine of one kernel build, drive its page_pools and the
+ * network-stack stand-in, run the scenarios, verify the masking math, explain addresses, build the
+ * report, print pahole layouts. No CLI here (that is `ppemu`, src/cli/), and no raw offsets (those
+ * are the `ppemu/offsets` sub-path). Each name below is exported on purpose.
+ */
+
+// The machine and its kernel builds.
+export { bootPpSystem, attachPpSystem, ppClaimers, type PpSystem } from "./pool/index.js";
 export { bootMachine, attachMachine, type Machine } from "./mem/machine.js";
+export type { PhysMemOptions } from "./mem/physmem.js";
+export {
+  allBuilds,
+  allLayouts,
+  buildNames,
+  layoutNames,
+  findBuild,
+  findLayout,
+  buildsOf,
+  defaultBuildOf,
+  referenceBuild,
+  resolveBuild,
+  resolveBuilds,
+  registerBuild,
+  unregisterBuild,
+  BuildError,
+  type BuildSwitches,
+  type KernelBuild,
+  type Tracking,
+  type TrackingContext,
+  type TrackingLayout,
+  type TrackingUsage,
+} from "./builds/index.js";
+export type { PoolStructs } from "./builds/structs_common.js";
+
+// page_pool, the DMA model, the stack stand-in, netdevs.
+export {
+  PagePools,
+  type PagePoolParams,
+  type PoolStats,
+  PP_FLAG_DMA_MAP,
+  PP_FLAG_DMA_SYNC_DEV,
+  PP_POOL_SIZE_MAX,
+  PP_RING_SIZE_MAX,
+  ALLOC_STAT_NAMES,
+  RECYCLE_STAT_NAMES,
+} from "./pool/page_pool.js";
+export { PoolOffsets } from "./pool/pool_offsets.js";
+export { NetStack, type StackContext } from "./pool/stack.js";
+export { netdevCreate, netdevUnregister, loopbackDev } from "./pool/netdev.js";
+export { Dma, DMA_FROM_DEVICE, DMA_BIDIRECTIONAL, DMA_TO_DEVICE, type DeviceStats } from "./dma/index.js";
+
+// Faults and frame accounting.
+export { Diag, KernelFault, formatDiag, diagLineCounts, DIAG_INFO } from "./mem/diag.js";
 export { accountFrames, assertAccounted, type FrameAccount, type FrameClaimer } from "./mem/accounting.js";
-export { XArray, XA_FLAGS_ALLOC1 } from "./mem/xarray.js";
+
+// Scenarios.
+export { runUnbind, unbindVerdict, UNBIND_DEFAULTS, type UnbindOptions, type UnbindResult, type UnbindRun, type UnbindStep, type UnbindVerdict } from "./scenario/unbind.js";
+export { measureTrackingCost, type TrackingCost, type TrackingCostOptions } from "./scenario/tracking_cost.js";
+
+// Verification and explain.
+export { runVerify, verifySummary } from "./verify/index.js";
+export { Explainer, parseAddress, type Explanation } from "./verify/explain.js";
+export { decodePpMagic, decodeNetmem } from "./verify/explain_fields.js";
+
+// Struct declarations and pahole.
+export { layoutOf, offsetOf, bitOf, sizeOf, type StructLayout, type RecordType } from "./mem/ctype.js";
 export { pahole } from "./mem/pahole.js";
-export { Dma, DMA_FROM_DEVICE, DMA_BIDIRECTIONAL, DMA_TO_DEVICE } from "./dma/index.js";
-export { PagePools, type PagePoolParams } from "./pool/page_pool.js";
-export { NetStack } from "./pool/stack.js";
-export { ClassicTracking } from "./pool/classic.js";
-export { ItemBlockTracking } from "./pool/item_block.js";
-export { XarrayTracking } from "./pool/xarray.js";
-export { bootPpSystem, makeTracking, ppClaimers, type PpSystem } from "./pool/index.js";
-export * from "./pool/types.js";
-export { runUnbind, type UnbindOptions, type UnbindResult } from "./scenario/unbind.js";
-export { main } from "./cli/main.js";
+export { STRUCT_PAGE, STRUCT_NETMEM_DESC, STRUCT_NET_IOV, STRUCT_PAGE_POOL_ITEM, ITEM_BLOCK_OF, BLOCK_VARIANTS, type BlockVariant } from "./mem/structs.js";
+export { ARCHES, LP64, ILP32, archConsts, type Arch } from "./arch.js";
+
+// Report builders.
+export { buildReport, renderSections, sectionsJson, reportTitle, type ReportSection } from "./report/index.js";
+export { unbindTable, unbindWarnings, unbindSections } from "./report/unbind.js";
+export { compareReport, renderCompare } from "./report/compare.js";
+export { layoutStructs, layoutText, buildStructs } from "./report/layouts.js";

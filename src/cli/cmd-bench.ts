@@ -1,36 +1,36 @@
-/** `ppemu bench`: bench_page_pool_simple per layout, plus what it never measured (src/report/bench.ts). */
+/** `ppemu bench`: bench_page_pool_simple per kernel build, plus what it never measured (src/report/bench.ts). */
 import { accessSync, constants, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import {
   ALL_TESTS,
   FULL_TIMING,
-  POOL_LAYOUTS,
   QUICK_TIMING,
   type BenchTest,
-  type PoolLayout,
   benchLine,
   ratioTable,
-  BENCH_LEGEND,
+  benchLegend,
+  defaultBenchBuilds,
   runBench,
 } from "../report/bench.js";
-import { type Command, type Io, UsageError, choice, intArg, parse } from "./common.js";
+import { referenceBuild } from "../builds/index.js";
+import { type Command, type Io, UsageError, choice, intArg, parse, buildsArg, buildsHelp } from "./common.js";
 
 const NAME = "bench";
 
-const HELP = `usage: ppemu bench [--layout classic|item-block|xarray|all] [--test T|all] [--time MS] [--quick]
+const help = (): string => `usage: ppemu bench [--kernel B|B,C|all | --layout L|all] [--test T|all] [--time MS] [--quick]
                    [--json FILE|-] [--inline]
 
-Mirror the kernel's bench_page_pool_simple on the emulated page_pool, each layout in its own child
-process (node --expose-gc, the built code in dist/), and print one time_bench-style line per test:
+Mirror the kernel's bench_page_pool_simple on the emulated page_pool, each kernel build in its own
+child process (node --expose-gc, the built code in dist/), and print one time_bench-style line per test:
 
-  Type:<layout>:<test> Per elem: <N.nnn> ns (<ops/s>) ±<rme>%
+  Type:<kernel>:<test> Per elem: <N.nnn> ns (<ops/s>) ±<rme>%
 
-then a table of each result's ratio to classic and to its layout's page_pool01_fast_path, with the
+then a table of each result's ratio to the reference build (${referenceBuild().name}) and to its build's page_pool01_fast_path, with the
 kernel's ratios beside them (E5-1650 v4: ptr_ring/fast ≈ 2.8, slow/fast ≈ 12; item-block +1.7 %,
 +5 %, +19 %).
 
 tests:
-  for_loop, atomic_inc, lock     baselines (layout "baseline"): a loop, Atomics.add, a spin lock
+  for_loop, atomic_inc, lock     baselines (kernel "baseline"): a loop, Atomics.add, a spin lock
   page_pool01_fast_path          alloc + page_pool_recycle_direct (alloc-cache pop/push)
   page_pool01_via_page           alloc + return through the page: napi_pp_put_page → the pool the
                                  page names (item-block: pp_item & PAGE_MASK → block->pp) → direct
@@ -42,14 +42,15 @@ tests:
   Pools: order 0, pool_size 1024, 64 pages pre-filled into the ring, as the kernel module does.
 
 options:
-  --layout L     classic, item-block, xarray or all (default); baselines run whatever the layout
+${buildsHelp(true)}
+                    (default: each layout's default build: ${defaultBenchBuilds().join(", ")}); baselines always run
   --test T       one test name above, or all (default)
   --time MS      tinybench time per test in ms (default ${FULL_TIMING.timeMs}; --quick ${QUICK_TIMING.timeMs})
   --quick        short runs (about 6–7 s in all), as ppemu report uses
   --json FILE    also write the results as JSON to FILE ('-': JSON on stdout instead of the text):
-                 { schema: 1, node, cpu, date, results: [{ layout, test, ns_per_elem, ops_per_sec,
+                 { schema: 2, node, cpu, date, results: [{ kernel, layout, test, ns_per_elem, ops_per_sec,
                    rme_pct, samples, heap_delta_bytes }] }
-  --inline       run every layout in this process (debugging: V8 then sees all layouts at the same
+  --inline       run every build in this process (debugging: V8 then sees all builds at the same
                  call sites, and heap_delta has no forced GC unless node runs with --expose-gc)
   -h, --help     this text
 
@@ -81,13 +82,16 @@ export function jsonTargetProblem(file: string): string | null {
 
 export const benchCommand: Command = {
   name: NAME,
-  summary: "bench_page_pool_simple per layout, ratios beside the kernel's (time_bench-style)",
-  help: HELP,
+  summary: "bench_page_pool_simple per kernel build, ratios beside the kernel's (time_bench-style)",
+  get help() {
+    return help();
+  },
   async run(argv: string[], io: Io): Promise<number> {
     const { values } = parse(
       NAME,
       argv,
       {
+        kernel: { type: "string" },
         layout: { type: "string" },
         test: { type: "string" },
         time: { type: "string" },
@@ -97,7 +101,7 @@ export const benchCommand: Command = {
       },
       false,
     );
-    const layout = choice(NAME, "layout", String(values.layout ?? "all"), [...POOL_LAYOUTS, "all"] as const);
+    const builds = values.kernel === undefined && values.layout === undefined ? defaultBenchBuilds() : buildsArg(NAME, values, { multi: true, dflt: "all" }).map((b) => b.name);
     const test = choice(NAME, "test", String(values.test ?? "all"), [...ALL_TESTS, "all"] as const);
     const quick = values.quick === true;
     const timing = quick ? QUICK_TIMING : FULL_TIMING;
@@ -110,12 +114,11 @@ export const benchCommand: Command = {
       if (problem) throw new UsageError(`ppemu ${NAME}: --json ${jsonTarget}: ${problem}`);
     }
 
-    const layouts: readonly PoolLayout[] = layout === "all" ? POOL_LAYOUTS : [layout];
     const tests: readonly BenchTest[] = test === "all" ? ALL_TESTS : [test];
     const warmupMs = Math.min(timing.warmupMs, timeMs);
-    if (!jsonOnly) io.out(`ppemu bench: ${layouts.join(", ")}; ${timeMs} ms per test (+${warmupMs} ms warm-up)`);
+    if (!jsonOnly) io.out(`ppemu bench: ${builds.join(", ")}; ${timeMs} ms per test (+${warmupMs} ms warm-up)`);
     const json = await runBench({
-      layouts,
+      kernels: builds,
       tests,
       timeMs,
       warmupMs,
@@ -126,7 +129,7 @@ export const benchCommand: Command = {
       io.out(JSON.stringify(json, null, 2));
       return 0;
     }
-    io.out(["", ratioTable(json.results), "", BENCH_LEGEND].join("\n"));
+    io.out(["", ratioTable(json.results), "", benchLegend()].join("\n"));
     if (jsonTarget !== undefined) {
       try {
         writeFileSync(jsonTarget, JSON.stringify(json, null, 2) + "\n");

@@ -1,33 +1,41 @@
 /**
- * `ppemu compare`: tracking memory per layout, measured (bytes per tracked page, items per block,
- * item blocks and xa nodes in use, the sparse case), and whether the unbind bug is fixed.
+ * `ppemu compare`: tracking memory per build, measured (bytes per tracked page, item blocks and xa
+ * nodes in use, the sparse case), and the unbind scenario's verdict per build.
  */
-import { type Command, type Io, parse } from "./common.js";
-import { compareReport, COMPARE_DEFAULTS } from "../report/compare.js";
+import { type Command, type Io, parse, buildsArg, buildsHelp } from "./common.js";
+import { compareReport } from "../report/compare.js";
+import { TRACKING_COST_DEFAULTS, SPARSE_KEEP_EVERY } from "../scenario/tracking_cost.js";
 import { UNBIND_DEFAULTS } from "../scenario/unbind.js";
+import { XA_NODE_SIZE } from "../mem/xarray.js";
+import { allLayouts, defaultBuildOf } from "../builds/index.js";
 
 const NAME = "compare";
 
-const HELP = `usage: ppemu compare [--json]
+const help = (): string => `usage: ppemu compare [--kernel B|B,C|all | --layout L|all] [--json]
 
-What each fix costs, measured on the emulator: for pool_size ${COMPARE_DEFAULTS.poolSizes.join(", ")} a driver takes
-${COMPARE_DEFAULTS.inflight.join(", ")} DMA-mapped pages, and the tracking memory is read back from the layout's
+What each fix costs, measured on the emulator: for pool_size ${TRACKING_COST_DEFAULTS.poolSizes.join(", ")} a driver takes
+${TRACKING_COST_DEFAULTS.inflight.join(", ")} DMA-mapped pages, and the tracking memory is read back from the layout's
 own structures (item blocks on pool->item_blocks, one page each; the dma_mapped xarray's nodes,
-576 bytes each). A sparse case takes ${COMPARE_DEFAULTS.sparsePages} pages and gives back 63 of every 64. The unbind
-scenario at its defaults (as ppemu scenario unbind runs it: ${UNBIND_DEFAULTS.pages} pages, ${UNBIND_DEFAULTS.inflight} in flight) answers
-"unbind bug fixed?" per layout.
+${XA_NODE_SIZE} bytes each). A sparse case takes ${TRACKING_COST_DEFAULTS.sparsePages} pages and gives back ${SPARSE_KEEP_EVERY - 1} of every ${SPARSE_KEEP_EVERY}. The unbind
+scenario at its defaults (as ppemu scenario unbind runs it: ${UNBIND_DEFAULTS.pages} pages, ${UNBIND_DEFAULTS.inflight} in flight) gives
+each build's verdict.
 
-options:
-  --json       the rows and the per-layout summary as one JSON object
-  -h, --help   this text`;
+${buildsHelp(true)}
+                    (default: each layout's default build: ${allLayouts().map((l) => defaultBuildOf(l).name).join(", ")})
+  --json            the rows and the per-build summary as one JSON object
+  -h, --help        this text`;
 
 export const compareCommand: Command = {
   name: NAME,
-  summary: "tracking memory per layout (bytes per tracked page, blocks, xa nodes), measured; bug fixed?",
-  help: HELP,
+  summary: "tracking memory per build (bytes per tracked page, blocks, xa nodes), measured; bug fixed?",
+  get help() {
+    return help();
+  },
   run(argv: string[], io: Io): number {
-    const { values } = parse(NAME, argv, { json: { type: "boolean" } }, false);
-    const { text, json } = compareReport();
+    const { values } = parse(NAME, argv, { kernel: { type: "string" }, layout: { type: "string" }, json: { type: "boolean" } }, false);
+    const builds = buildsArg(NAME, values, { multi: true, dflt: "all" });
+    const chosen = values.kernel === undefined && values.layout === undefined ? allLayouts().map(defaultBuildOf) : builds;
+    const { text, json } = compareReport({}, chosen);
     io.out(values.json === true ? JSON.stringify(json, null, 2) : text);
     return 0;
   },

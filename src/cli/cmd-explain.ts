@@ -2,9 +2,8 @@
  * `ppemu explain ADDR…`: build the machine state by running a scenario to a chosen step, then say
  * what each address is. `--magic` and `--netmem` decode values on their own.
  */
-import { type Command, parse, choice, intArg, sizeArg, UsageError } from "./common.js";
-import { SCENARIO_OPTIONS } from "./cmd-scenario.js";
-import { LAYOUT_NAMES, type LayoutName } from "../pool/types.js";
+import { type Command, parse, choice, sizeArg, buildsArg, buildsHelp, UsageError } from "./common.js";
+import { SCENARIO_OPTIONS, scenarioShape, UNBIND_DEFAULT_KERNEL } from "./cmd-scenario.js";
 import { runUnbind, type UnbindStep } from "../scenario/unbind.js";
 import { Explainer, parseAddress, type Explanation } from "../verify/explain.js";
 import { decodePpMagic, decodeNetmem, type MagicDecode, type NetmemDecode } from "../verify/explain_fields.js";
@@ -17,7 +16,7 @@ const STEPS: readonly UnbindStep[] = ["allocated", "destroyed", "unbound", "end"
 /** Small on purpose: explain is about reading addresses, not about load. */
 export const EXPLAIN_DEFAULTS = { pages: 40, inflight: 8, poolSize: 64, memBytes: 32 << 20 };
 
-const HELP = `usage: ppemu explain ADDR… [--scenario unbind] [--layout classic|item-block|xarray]
+const help = (): string => `usage: ppemu explain ADDR… [--scenario unbind] [--kernel B | --layout L]
                     [--at allocated|destroyed|unbound|end] [--pages N] [--inflight M]
                     [--late-returns K] [--pool-size S] [--mem SIZE] [--magic VALUE]… [--netmem VALUE]… [--json]
 
@@ -31,7 +30,8 @@ ADDR is hex, with or without 0x, underscores allowed: a physical address (0x1040
 struct page pointer (0xffffea0000001040) or a direct-map pointer (0xffff888000412000).
 
   --scenario NAME   the story that builds the state (only: unbind)
-  --layout L        classic (default), item-block, xarray
+${buildsHelp(false)}
+                    (default: ${UNBIND_DEFAULT_KERNEL()})
   --at STEP         allocated: the driver holds N pages (some stay in the alloc cache), M are with the stack
                     destroyed (default): the driver returned its pages and ran page_pool_destroy()
                     unbound: the device unbound too;  end: the stack's late returns are done
@@ -66,7 +66,9 @@ function renderNetmem(d: NetmemDecode): string {
 export const explainCommand: Command = {
   name: "explain",
   summary: "say what an address of the machine is: frame, struct, field, decoded value",
-  help: HELP,
+  get help() {
+    return help();
+  },
   run(argv, io) {
     const { values, positionals } = parse("explain", argv, {
       scenario: { type: "string" },
@@ -78,12 +80,9 @@ export const explainCommand: Command = {
       json: { type: "boolean" },
     });
     choice("explain", "scenario", (values.scenario as string | undefined) ?? "unbind", SCENARIOS);
-    const layout = choice("explain", "layout", (values.layout as string | undefined) ?? "classic", LAYOUT_NAMES) as LayoutName;
+    const [build] = buildsArg("explain", values, { multi: false, dflt: UNBIND_DEFAULT_KERNEL() });
     const at = choice("explain", "step", (values.at as string | undefined) ?? "destroyed", STEPS);
-    const pages = intArg("explain", "pages", values.pages as string | undefined, EXPLAIN_DEFAULTS.pages, 0, 4096);
-    const inflight = intArg("explain", "inflight", values.inflight as string | undefined, Math.min(EXPLAIN_DEFAULTS.inflight, pages), 0, pages);
-    const late = intArg("explain", "late-returns", values["late-returns"] as string | undefined, inflight, 0, inflight);
-    const poolSize = intArg("explain", "pool-size", values["pool-size"] as string | undefined, EXPLAIN_DEFAULTS.poolSize, 1, 32768);
+    const { pages, inflight, lateReturns: late, poolSize } = scenarioShape("explain", values, EXPLAIN_DEFAULTS);
     const memBytes = sizeArg("explain", "mem", values.mem as string | undefined, EXPLAIN_DEFAULTS.memBytes);
     const memErr = checkMemBytes(memBytes);
     if (memErr) throw new UsageError(`ppemu explain: --mem: ${memErr}`);
@@ -117,13 +116,13 @@ export const explainCommand: Command = {
     let explainer: Explainer | null = null;
     let machine = "";
     if (addrs.length > 0 || netmemValues.length > 0) {
-      const run = runUnbind({ layout, pages, inflight, lateReturns: late, poolSize, memBytes }, at);
+      const run = runUnbind({ kernel: build!, pages, inflight, lateReturns: late, poolSize, memBytes }, at);
       explainer = new Explainer({ sys: run.sys, stack: run.stack });
       // A small machine runs out of frames before N: say what was allocated, not what was asked.
       const got = run.result.pages_allocated;
       const held = Math.min(inflight, got);
       const pagesText = got < pages ? `${got} pages allocated of ${pages} asked: the machine ran out` : `${got} pages`;
-      machine = `machine: scenario unbind, layout ${layout}, at "${at}" (${pagesText}, ${held} with the stack, pool_size ${poolSize}, ${memSizeText(memBytes)})`;
+      machine = `machine: scenario unbind, kernel ${build!.name} (${build!.layout.name}), at "${at}" (${pagesText}, ${held} with the stack, pool_size ${poolSize}, ${memSizeText(memBytes)})`;
     }
     const json: unknown[] = [];
     const text: string[] = [];

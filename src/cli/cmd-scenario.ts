@@ -1,67 +1,43 @@
 /**
- * `ppemu scenario unbind`: the driver-unbind story on one layout or all three, side by side.
+ * `ppemu scenario unbind`: the driver-unbind story on one kernel build or several, side by side.
  */
-import { type Command, parse, choice, intArg, UsageError } from "./common.js";
-import { LAYOUT_NAMES, type LayoutName } from "../pool/types.js";
-import { runUnbind, UNBIND_DEFAULTS, type UnbindResult } from "../scenario/unbind.js";
-import { renderTable } from "../report/table.js";
+import { type Command, parse, choice, intArg, buildsArg, buildsHelp, UsageError } from "./common.js";
+import { referenceBuild } from "../builds/index.js";
+import { runUnbind, UNBIND_DEFAULTS } from "../scenario/unbind.js";
+import { unbindTable, unbindWarnings } from "../report/unbind.js";
+import { PP_POOL_SIZE_MAX } from "../pool/page_pool.js";
 
 const SCENARIOS = ["unbind"] as const;
 
-const HELP = `usage: ppemu scenario unbind [--layout classic|item-block|xarray|all] [--pages N] [--inflight M]
-                              [--late-returns K] [--pool-size S] [--window-ms MS] [--json]
+/** Largest --pages: the scenario's machine is small on purpose. */
+export const SCENARIO_PAGES_MAX = 4096;
+
+const help = (): string => `usage: ppemu scenario unbind [--kernel B|B,C|all | --layout L|all] [--pages N] [--inflight M]
+                              [--late-returns K] [--pool-size S] [--window-ms MS] [--coherent]
+                              [--no-netdev] [--json]
 
 A driver allocates N DMA-mapped pages from its page_pool, hands M to the network stack, and unbinds
-(page_pool_destroy, then the device's IOMMU domain goes away). The stack returns K of the M pages
-later, spread over the window (virtual time; page_pool_release_retry runs every second).
+(napi_disable, page_pool_destroy, unregister_netdev, then the device's IOMMU domain goes away). The
+stack returns K of the M pages later, spread over the window (virtual time; page_pool_release_retry
+runs every second). Each kernel build is its own machine.
 
-  --layout L        classic (default), item-block, xarray, or all (side by side)
+${buildsHelp(true)}
+                    (default: ${UNBIND_DEFAULT_KERNEL()})
   --pages N         pages the driver allocates (default ${UNBIND_DEFAULTS.pages})
   --inflight M      pages held by the stack at unbind (default ${UNBIND_DEFAULTS.inflight})
   --late-returns K  pages the stack returns after unbind (default M)
-  --pool-size S     page_pool pool_size, 1..32768 (default ${UNBIND_DEFAULTS.poolSize})
+  --pool-size S     page_pool pool_size, 1..${PP_POOL_SIZE_MAX} (default ${UNBIND_DEFAULTS.poolSize})
   --window-ms MS    virtual time over which the late returns are spread (default ${UNBIND_DEFAULTS.windowMs})
-  --json            one JSON object per layout (an array for --layout all)`;
+  --coherent        a cache-coherent device: dma_dev_need_sync() is false, so v6.11+ builds never sync
+  --no-netdev       the pool names no netdev: v6.8+ builds print the stalled-shutdown warning too
+  --json            {"scenario": "unbind", "results": [one object per build]}`;
 
-/** SHOWN, fixed, or not exercised: with nothing in flight at unbind no layout can show the bug. */
-export function unbindVerdict(r: UnbindResult): string {
-  if (r.unmaps_after_unbind + r.syncs_after_unbind + r.mappings_alive_at_unbind > 0) return "SHOWN";
-  return r.inflight_at_unbind === 0 ? "not exercised (0 in flight)" : "fixed";
-}
-
-/** Table rows: label and how to read it from a result. */
-export const UNBIND_ROWS: readonly [string, (r: UnbindResult) => string | number][] = [
-  ["pages allocated", (r) => r.pages_allocated],
-  ["in flight at unbind", (r) => r.inflight_at_unbind],
-  ["mappings alive at unbind", (r) => r.mappings_alive_at_unbind],
-  ["in-flight pages unmapped by destroy", (r) => r.unmapped_by_destroy],
-  ["late returns", (r) => r.late_returns],
-  ["late returns that skipped the DMA API", (r) => r.late_returns_without_dma],
-  ["unmaps after unbind", (r) => r.unmaps_after_unbind],
-  ["syncs after unbind", (r) => r.syncs_after_unbind],
-  ["double unmaps", (r) => r.double_unmaps],
-  ["mappings leaked", (r) => r.mappings_leaked],
-  ["frames lost", (r) => r.frames_lost],
-  ["pool freed at (virtual ms after unbind)", (r) => (r.pool_freed_at_ms === null ? "never" : r.pool_freed_at_ms)],
-  ["warnings printed", (r) => r.warnings],
-  ["unbind bug", unbindVerdict],
-];
-
-export function unbindTable(results: readonly UnbindResult[]): string {
-  const rows = UNBIND_ROWS.map(([label, get]) => [label, ...results.map(get)]);
-  return renderTable(["", ...results.map((r) => r.layout)], rows);
-}
-
-export function unbindWarnings(results: readonly UnbindResult[]): string {
-  const lines: string[] = [];
-  for (const r of results) {
-    for (const d of r.diagnostics) lines.push(`  ${r.layout}: ${d.count} × ${d.first}`);
-  }
-  return lines.length ? "kernel log (first of each kind):\n" + lines.join("\n") : "kernel log: (empty)";
-}
+/** The build a scenario runs on when none is named: the reference build. */
+export const UNBIND_DEFAULT_KERNEL = (): string => referenceBuild().name;
 
 /** The options that shape an unbind scenario, shared by `scenario` and `explain`. */
 export const SCENARIO_OPTIONS = {
+  kernel: { type: "string" },
   layout: { type: "string" },
   pages: { type: "string" },
   inflight: { type: "string" },
@@ -69,34 +45,47 @@ export const SCENARIO_OPTIONS = {
   "pool-size": { type: "string" },
 } as const;
 
+/** The scenario's shape from parsed options, checked (one line and exit 2 for a bad value). */
+export function scenarioShape(cmd: string, values: Record<string, unknown>, dflt: { pages: number; inflight: number; poolSize: number }) {
+  const pages = intArg(cmd, "pages", values.pages as string | undefined, dflt.pages, 0, SCENARIO_PAGES_MAX);
+  const inflight = intArg(cmd, "inflight", values.inflight as string | undefined, Math.min(dflt.inflight, pages), 0, pages);
+  const lateReturns = intArg(cmd, "late-returns", values["late-returns"] as string | undefined, inflight, 0, inflight);
+  const poolSize = intArg(cmd, "pool-size", values["pool-size"] as string | undefined, dflt.poolSize, 1, PP_POOL_SIZE_MAX);
+  return { pages, inflight, lateReturns, poolSize };
+}
+
 export const scenarioCommand: Command = {
   name: "scenario",
-  summary: "run the driver-unbind scenario on a layout (or all): the bug and the fixes",
-  help: HELP,
+  summary: "run the driver-unbind scenario on kernel builds side by side: the bug and the fixes",
+  get help() {
+    return help();
+  },
   run(argv, io) {
     const { values, positionals } = parse("scenario", argv, {
       ...SCENARIO_OPTIONS,
       "window-ms": { type: "string" },
+      coherent: { type: "boolean" },
+      "no-netdev": { type: "boolean" },
       json: { type: "boolean" },
     });
     if (positionals.length !== 1) throw new UsageError(`ppemu scenario: name one scenario (valid: ${SCENARIOS.join(", ")})`);
     choice("scenario", "scenario", positionals[0]!, SCENARIOS);
-    const layoutArg = choice("scenario", "layout", (values.layout as string | undefined) ?? "classic", [...LAYOUT_NAMES, "all"] as const);
-    const layouts: LayoutName[] = layoutArg === "all" ? [...LAYOUT_NAMES] : [layoutArg as LayoutName];
-    const pages = intArg("scenario", "pages", values.pages as string | undefined, UNBIND_DEFAULTS.pages, 0, 4096);
-    const inflight = intArg("scenario", "inflight", values.inflight as string | undefined, Math.min(UNBIND_DEFAULTS.inflight, pages), 0, pages);
-    const late = intArg("scenario", "late-returns", values["late-returns"] as string | undefined, inflight, 0, inflight);
-    const poolSize = intArg("scenario", "pool-size", values["pool-size"] as string | undefined, UNBIND_DEFAULTS.poolSize, 1, 32768);
+    const builds = buildsArg("scenario", values, { multi: true, dflt: UNBIND_DEFAULT_KERNEL() });
+    const { pages, inflight, lateReturns, poolSize } = scenarioShape("scenario", values, UNBIND_DEFAULTS);
     const windowMs = intArg("scenario", "window-ms", values["window-ms"] as string | undefined, UNBIND_DEFAULTS.windowMs, 0, 86_400_000);
-    const results = layouts.map((layout) =>
-      runUnbind({ layout, pages, inflight, lateReturns: late, poolSize, windowMs }).result,
-    );
+    const coherent = values.coherent === true;
+    const netdev = values["no-netdev"] !== true;
+    const results = builds.map((kernel) => runUnbind({ kernel, pages, inflight, lateReturns, poolSize, windowMs, coherent, netdev }).result);
     if (values.json) {
-      io.out(JSON.stringify(layoutArg === "all" ? results : results[0], null, 2));
+      io.out(JSON.stringify({ scenario: "unbind", results }, null, 2));
       return 0;
     }
+    const device = coherent ? "a coherent device" : "a device that needs syncs";
     // The header, a blank line, the table (io.out adds no newline to text that ends in one).
-    io.out(`scenario unbind: ${pages} pages allocated, ${inflight} held by the stack at unbind, ${late} returned over ${windowMs / 1000} s\n\n`);
+    io.out(
+      `scenario unbind: ${pages} pages allocated, ${inflight} held by the stack at unbind, ${lateReturns} returned over ${windowMs / 1000} s;\n` +
+        `${device}, ${netdev ? "the pool names the driver's netdev" : "no netdev"}\n\n`,
+    );
     io.out(unbindTable(results));
     io.out("\n" + unbindWarnings(results));
     return 0;

@@ -3,6 +3,8 @@
  * error (exit 2), and an output sink so tests can run a command in-process and read what it printed.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { allBuilds, layoutNames, resolveBuilds, BuildError } from "../builds/index.js";
+import type { KernelBuild } from "../builds/types.js";
 
 type ParsedValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
@@ -149,4 +151,43 @@ export function sizeArg(cmd: string, what: string, value: string | undefined, df
   if (!mm) throw new UsageError(`ppemu ${cmd}: --${what} must be a size like 64M or 1G, got '${value}'`);
   const unit = { "": 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 }[mm[2]!.toLowerCase() as "" | "k" | "m" | "g"];
   return Number(mm[1]) * unit;
+}
+
+/**
+ * The builds a command runs on, from `--kernel B|B,C|all` or its shorthand `--layout L|all` (a
+ * layout's default build). One of them at most; `dflt` when neither is given. `multi: false` refuses
+ * more than one build.
+ */
+export function buildsArg(
+  cmd: string,
+  values: { readonly kernel?: unknown; readonly layout?: unknown },
+  opts: { readonly multi: boolean; readonly dflt: string },
+): KernelBuild[] {
+  const kernel = values.kernel as string | undefined;
+  const layout = values.layout as string | undefined;
+  if (kernel !== undefined && layout !== undefined) throw new UsageError(`ppemu ${cmd}: give --kernel or --layout, not both`);
+  let builds: KernelBuild[];
+  try {
+    builds = layout !== undefined ? resolveBuilds(layout, "layout") : resolveBuilds(kernel ?? opts.dflt, "kernel");
+  } catch (e) {
+    if (e instanceof BuildError) throw new UsageError(`ppemu ${cmd}: ${e.message}`);
+    throw e;
+  }
+  if (!opts.multi && builds.length > 1) {
+    throw new UsageError(`ppemu ${cmd}: name one kernel build (got ${builds.map((b) => b.name).join(", ")})`);
+  }
+  return builds;
+}
+
+/** The `--kernel` / `--layout` lines of a command's help, from the registry. */
+export function buildsHelp(multi: boolean): string {
+  const list = allBuilds()
+    .map((b) => `${b.name}${b.isLayoutDefault ? "*" : ""}`)
+    .join(", ");
+  const more = multi ? ", a comma list, or all" : "";
+  return [
+    `  --kernel B        kernel build: ${list}${more}`,
+    `                    (* = the default build of its layout)`,
+    `  --layout L        shorthand for a layout's default build: ${layoutNames().join(", ")}${multi ? ", or all" : ""}`,
+  ].join("\n");
 }

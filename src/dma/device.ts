@@ -10,7 +10,8 @@
  *  │ domain (ppemu_iommu_domain)    │ pgd, IOVA high-water mark, free lists (see iommu.ts)     │
  *  │ maps, unmaps, syncs (u64)      │ successful DMA API calls                                 │
  *  │ live                           │ mappings present in the table                            │
- *  │ unmap_after_unbind … outlived  │ violations, one counter per kind, each with a diag       │
+ *  │ unmap_after_unbind … outlived  │ violations, one counter per kind (every one counted)     │
+ *  │ dd_leak_addr, dd_leak_size     │ the entry dma-debug named in the unbind report           │
  *  ╘════════════════════════════════╧══════════════════════════════════════════════════════════╛
  *
  * DMA_MAPPING_ERROR is 0 here, not the kernel's ~0: page_pool stores the dma address in
@@ -20,11 +21,24 @@
  * Violations are recorded, never thrown (except in strict mode, by mem.diag): after unbind the
  * translation is gone, so an unmap or sync is counted and touches nothing; an unmap of an IOVA whose
  * head entry says "was mapped, now unmapped" is a double unmap; anything else not present is an
- * unknown IOVA (also for syncs, which dma-debug reports the same way). The diag's `b` is the device id.
+ * unknown IOVA (counted with the unmaps; a sync has its own dma-debug text). The diag's `b` is the
+ * device id.
+ *
+ * Two sources of diagnostics, kept apart (src/mem/diag.ts origins):
+ *  - dma-debug (CONFIG_DMA_API_DEBUG, kernel/dma/debug.c): double / unknown unmaps (check_unmap),
+ *    unknown syncs (check_sync), and at unbind ONE report per device (dma_debug_device_change on
+ *    BUS_NOTIFY_UNBOUND_DRIVER: "[count=N]" and one of the entries). All of them go through
+ *    err_printk(): error_count++, printed only while show_num_errors > 0 (1 at boot, decremented by
+ *    each error) or all_errors is set — so by default only the first dma-debug error of the whole
+ *    machine is printed. That state lives in the IOMMU root (`dd_*`); a diag is recorded only for
+ *    what is printed, the device counters count everything. dma-debug does not remove the entries
+ *    it reports at unbind: in the kernel a later unmap of one of them finds it and is silent (and
+ *    a second unmap of it would be an error the emulator does not report, its domain being gone).
+ *  - the emulator's IOMMU: any DMA call through an unbound device, a `ppemu:` line each, always.
  */
 import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf, m, struct, array, U8, U32, U64T, LIST_HEAD } from "../mem/ctype.js";
-import { Diag } from "../mem/diag.js";
+import { Diag, encodeDiagSize, type DiagResolver } from "../mem/diag.js";
 import { MACH_IOMMU, type PhysMem } from "../mem/physmem.js";
 import type { PageAlloc } from "../mem/buddy.js";
 import type { Slab } from "../mem/slab.js";
@@ -38,6 +52,9 @@ import {
   IOMMU_DEVICES,
   IOMMU_NR_DEVICES,
   IOMMU_NR_BOUND,
+  IOMMU_DD_ERROR_COUNT,
+  IOMMU_DD_ALL_ERRORS,
+  IOMMU_DD_NUM_ERRORS,
   IOPTE_PFN,
   IOPTE_LEN,
   IOPTE_FLAGS,
@@ -85,6 +102,13 @@ export const STRUCT_PPEMU_DEVICE = struct("ppemu_device", [
   m("double_unmap", U32),
   m("unmap_unknown", U32),
   m("outlived_driver", U32),
+  m("dd_leak_addr", U32),
+  m("dd_leak_size", U32),
+  /**
+   * `dma_dev_need_sync()`: non-zero for a device whose DMA needs explicit syncs (non-coherent, or
+   * bouncing through swiotlb); 0 for a cache-coherent device, which v6.11+ page_pool never syncs.
+   */
+  m("need_sync", U32),
 ]);
 
 export const DEVICE_LAYOUT = layoutOf(STRUCT_PPEMU_DEVICE, LP64);
@@ -98,11 +122,25 @@ export const DEV_MAPS = offsetOf(DEVICE_LAYOUT, "maps");
 export const DEV_UNMAPS = offsetOf(DEVICE_LAYOUT, "unmaps");
 export const DEV_SYNCS = offsetOf(DEVICE_LAYOUT, "syncs");
 export const DEV_LIVE = offsetOf(DEVICE_LAYOUT, "live");
+export const DEV_NEED_SYNC = offsetOf(DEVICE_LAYOUT, "need_sync");
 export const DEV_UNMAP_AFTER_UNBIND = offsetOf(DEVICE_LAYOUT, "unmap_after_unbind");
 export const DEV_SYNC_AFTER_UNBIND = offsetOf(DEVICE_LAYOUT, "sync_after_unbind");
 export const DEV_DOUBLE_UNMAP = offsetOf(DEVICE_LAYOUT, "double_unmap");
 export const DEV_UNMAP_UNKNOWN = offsetOf(DEVICE_LAYOUT, "unmap_unknown");
 export const DEV_OUTLIVED_DRIVER = offsetOf(DEVICE_LAYOUT, "outlived_driver");
+export const DEV_DD_LEAK_ADDR = offsetOf(DEVICE_LAYOUT, "dd_leak_addr");
+export const DEV_DD_LEAK_SIZE = offsetOf(DEVICE_LAYOUT, "dd_leak_size");
+
+/** dma-debug's hash (kernel/dma/debug.c): `HASH_SIZE` 16384 buckets, index `(dev_addr >> 13) & 16383`. */
+const DD_HASH_FN_SHIFT = 13;
+const DD_HASH_FN_MASK = 16384 - 1;
+
+/** The machine's dma-debug state (debugfs dma-api/error_count, all_errors, num_errors). */
+export interface DmaDebugState {
+  readonly errorCount: number;
+  readonly allErrors: boolean;
+  readonly numErrors: number;
+}
 
 export interface DeviceStats {
   readonly id: number;
@@ -116,6 +154,7 @@ export interface DeviceStats {
   readonly syncAfterUnbind: number;
   readonly doubleUnmap: number;
   readonly unmapUnknown: number;
+  /** Mappings present when the driver unbound (the dma-debug report's count). */
   readonly outlivedDriver: number;
   /** Pages of IOMMU table the domain holds now (0 after unbind). */
   readonly tablePages: number;
@@ -155,13 +194,18 @@ export class Dma {
     if (this.iommu === 0) throw new Error("ppemu: out of memory allocating the IOMMU");
     this.table = new IommuTable(mach.mem, mach.pa, this.iommu);
     this.pageShift = mach.mem.pageShift;
+    mach.mem.diagResolver = dmaDiagResolver(mach.mem);
     this.pageSize = mach.mem.pageSize;
   }
 
   // ---- device lifetime ----
 
   /** Probe a device: kmalloc its struct, attach an empty IOMMU domain, mark it bound. 0 on ENOMEM. */
-  deviceCreate(name = ""): number {
+  /**
+   * A device behind the IOMMU, its driver bound. `coherent: true` is a cache-coherent device
+   * (typical x86): `dma_dev_need_sync()` is false for it. Default false: a device that needs syncs.
+   */
+  deviceCreate(name = "", opts: { readonly coherent?: boolean } = {}): number {
     const mem = this.mem;
     const dev = this.slab.kmalloc(DEVICE_SIZE);
     if (dev === 0) return 0;
@@ -175,10 +219,51 @@ export class Dma {
     const label = name || `ppemu${id}`;
     for (let i = 0; i < DEVICE_NAME_LEN - 1 && i < label.length; i++) mem.u8[dev + DEV_NAME + i] = label.charCodeAt(i) & 0x7f;
     mem.wr32(dev + DEV_BOUND, 1);
+    mem.wr32(dev + DEV_NEED_SYNC, opts.coherent === true ? 0 : 1);
     mem.listAddTail(dev + DEV_NODE, this.iommu + IOMMU_DEVICES);
     this.bumpIommu(IOMMU_NR_DEVICES, 1);
     this.bumpIommu(IOMMU_NR_BOUND, 1);
     return dev;
+  }
+
+  // ---- dma-debug's err_printk() ----
+
+  /**
+   * `err_printk()`: error_count += 1; print (record the diag) if all_errors or num_errors > 0;
+   * then, unless all_errors, num_errors -= 1 while above 0. (The driver filter is not modelled.)
+   */
+  private dmaDebugError(kind: Diag, a: number, b: number, c: number): void {
+    const mem = this.mem;
+    const io = this.iommu;
+    mem.wr32(io + IOMMU_DD_ERROR_COUNT, (mem.rd32(io + IOMMU_DD_ERROR_COUNT) + 1) >>> 0);
+    const all = mem.rd32(io + IOMMU_DD_ALL_ERRORS) !== 0;
+    const num = mem.rd32(io + IOMMU_DD_NUM_ERRORS);
+    if (!all && num > 0) mem.wr32(io + IOMMU_DD_NUM_ERRORS, num - 1);
+    if (all || num > 0) mem.diag(kind, a, b, c);
+  }
+
+  /** debugfs `dma-api/all_errors`: print every dma-debug error, not only the first `num_errors`. */
+  setDmaDebugAllErrors(on: boolean): void {
+    this.mem.wr32(this.iommu + IOMMU_DD_ALL_ERRORS, on ? 1 : 0);
+  }
+
+  /** debugfs `dma-api/num_errors`: how many more dma-debug errors to print. */
+  setDmaDebugNumErrors(n: number): void {
+    this.mem.wr32(this.iommu + IOMMU_DD_NUM_ERRORS, Math.max(0, Math.floor(n)) >>> 0);
+  }
+
+  dmaDebugState(): DmaDebugState {
+    const mem = this.mem;
+    return {
+      errorCount: mem.rd32(this.iommu + IOMMU_DD_ERROR_COUNT),
+      allErrors: mem.rd32(this.iommu + IOMMU_DD_ALL_ERRORS) !== 0,
+      numErrors: mem.rd32(this.iommu + IOMMU_DD_NUM_ERRORS),
+    };
+  }
+
+  /** Resolves device ids in diag records (names, dma-debug's entry) from the buffer. */
+  diagResolver(): DiagResolver {
+    return dmaDiagResolver(this.mem);
   }
 
   private bumpIommu(off: number, n: number): void {
@@ -195,28 +280,44 @@ export class Dma {
   }
 
   deviceName(dev: number): string {
-    let s = "";
-    for (let i = 0; i < DEVICE_NAME_LEN; i++) {
-      const c = this.mem.u8[dev + DEV_NAME + i]!;
-      if (c === 0) break;
-      s += String.fromCharCode(c);
-    }
-    return s;
+    return readDeviceName(this.mem, dev);
+  }
+
+  /** `dma_dev_need_sync(dev)`: whether a sync through this device does anything. */
+  dmaDevNeedSync(dev: number): boolean {
+    return dev !== 0 && this.mem.rd32(dev + DEV_NEED_SYNC) !== 0;
   }
 
   /**
-   * The driver unbinds: every mapping still in the table outlives its driver (one diag each), then
-   * the domain is torn down and its table pages go back to the page allocator. The device struct
-   * stays, marked unbound, so later DMA calls through it are counted as violations.
+   * The driver unbinds: every mapping still in the table outlives its driver (counted in
+   * `outlived_driver`), and dma-debug reports them once, as dma_debug_device_change() does:
+   * "[count=N]" plus the last entry device_dma_allocations() met walking its hash (highest bucket;
+   * within a bucket the kernel keeps map order, the emulator takes the higher address). Then the
+   * domain is torn down and its table pages go back to the page allocator. The device struct stays,
+   * marked unbound, so later DMA calls through it are counted as violations.
    */
   deviceUnbind(dev: number): void {
     const mem = this.mem;
     if (mem.rd32(dev + DEV_BOUND) === 0) return;
     const id = mem.rd32(dev + DEV_ID);
+    let count = 0;
+    let pick: MappingInfo | null = null;
+    let pickKey = -1;
     this.forEachMapping(dev, (mp) => {
-      mem.wr32(dev + DEV_OUTLIVED_DRIVER, mem.rd32(dev + DEV_OUTLIVED_DRIVER) + 1);
-      mem.diag(Diag.DMA_MAPPING_OUTLIVES_DRIVER, mp.dmaAddr, id);
+      count++;
+      const key = ((mp.dmaAddr >>> DD_HASH_FN_SHIFT) & DD_HASH_FN_MASK) * 2 ** 32 + mp.dmaAddr;
+      if (key > pickKey) {
+        pickKey = key;
+        pick = mp;
+      }
     });
+    mem.wr32(dev + DEV_OUTLIVED_DRIVER, mem.rd32(dev + DEV_OUTLIVED_DRIVER) + count);
+    if (pick !== null) {
+      const e: MappingInfo = pick;
+      mem.wr32(dev + DEV_DD_LEAK_ADDR, e.dmaAddr);
+      mem.wr32(dev + DEV_DD_LEAK_SIZE, e.size);
+      this.dmaDebugError(Diag.DMA_DEBUG_PENDING, id, count, e.dir & 3);
+    }
     mem.wr32(dev + DEV_BOUND, 0);
     mem.wr32(dev + DEV_LIVE, 0);
     this.table.domainTeardown(dev + DEV_DOMAIN);
@@ -296,7 +397,7 @@ export class Dma {
    * mapping, it records the violation and changes nothing else. (dma-debug's size and direction
    * checks are not modelled.)
    */
-  dmaUnmapPage(dev: number, dmaAddr: number, _size: number, _dir: number, _attrs: number): void {
+  dmaUnmapPage(dev: number, dmaAddr: number, size: number, _dir: number, _attrs: number): void {
     const mem = this.mem;
     if (mem.rd32(dev + DEV_BOUND) === 0) {
       mem.wr32(dev + DEV_UNMAP_AFTER_UNBIND, mem.rd32(dev + DEV_UNMAP_AFTER_UNBIND) + 1);
@@ -310,9 +411,9 @@ export class Dma {
     if ((flags & (IOPTE_PRESENT | IOPTE_HEAD)) !== (IOPTE_PRESENT | IOPTE_HEAD)) {
       if ((flags & (IOPTE_HEAD | IOPTE_UNMAPPED)) === (IOPTE_HEAD | IOPTE_UNMAPPED)) {
         mem.wr32(dev + DEV_DOUBLE_UNMAP, mem.rd32(dev + DEV_DOUBLE_UNMAP) + 1);
-        mem.diag(Diag.DMA_DOUBLE_UNMAP, dmaAddr, mem.rd32(dev + DEV_ID));
+        this.dmaDebugError(Diag.DMA_DOUBLE_UNMAP, dmaAddr, mem.rd32(dev + DEV_ID), encodeDiagSize(size));
       } else {
-        this.unknown(dev, dmaAddr);
+        this.unknown(dev, Diag.DMA_UNMAP_UNKNOWN, dmaAddr, size);
       }
       return;
     }
@@ -329,14 +430,15 @@ export class Dma {
     mem.wr32(dev + DEV_LIVE, mem.rd32(dev + DEV_LIVE) - 1);
   }
 
-  private unknown(dev: number, dmaAddr: number): void {
+  /** An unmap or sync of an IOVA dma-debug has no entry for: both count in `unmap_unknown`. */
+  private unknown(dev: number, kind: Diag, dmaAddr: number, size: number): void {
     const mem = this.mem;
     mem.wr32(dev + DEV_UNMAP_UNKNOWN, mem.rd32(dev + DEV_UNMAP_UNKNOWN) + 1);
-    mem.diag(Diag.DMA_UNMAP_UNKNOWN, dmaAddr, mem.rd32(dev + DEV_ID));
+    this.dmaDebugError(kind, dmaAddr, mem.rd32(dev + DEV_ID), encodeDiagSize(size));
   }
 
   /** The shared check of both sync directions: the IOVA page must translate. */
-  private sync(dev: number, dmaAddr: number): void {
+  private sync(dev: number, dmaAddr: number, size: number): void {
     const mem = this.mem;
     if (mem.rd32(dev + DEV_BOUND) === 0) {
       mem.wr32(dev + DEV_SYNC_AFTER_UNBIND, mem.rd32(dev + DEV_SYNC_AFTER_UNBIND) + 1);
@@ -347,20 +449,20 @@ export class Dma {
     const iovaPfn = dmaAddr >>> this.pageShift;
     const e = iovaPfn === 0 || iovaPfn >= mem.rd32(dom + DOMAIN_IOVA_HWM) ? 0 : this.table.pte(dom, iovaPfn);
     if (e === 0 || (mem.rd32(e + IOPTE_FLAGS) & IOPTE_PRESENT) === 0) {
-      this.unknown(dev, dmaAddr);
+      this.unknown(dev, Diag.DMA_SYNC_UNKNOWN, dmaAddr, size);
       return;
     }
     mem.inc64(dev + DEV_SYNCS);
   }
 
   /** `dma_sync_single_for_device()`. `dmaAddr` may point anywhere inside a live mapping. */
-  dmaSyncSingleForDevice(dev: number, dmaAddr: number, _size: number, _dir: number): void {
-    this.sync(dev, dmaAddr);
+  dmaSyncSingleForDevice(dev: number, dmaAddr: number, size: number, _dir: number): void {
+    this.sync(dev, dmaAddr, size);
   }
 
   /** `dma_sync_single_for_cpu()`. */
-  dmaSyncSingleForCpu(dev: number, dmaAddr: number, _size: number, _dir: number): void {
-    this.sync(dev, dmaAddr);
+  dmaSyncSingleForCpu(dev: number, dmaAddr: number, size: number, _dir: number): void {
+    this.sync(dev, dmaAddr, size);
   }
 
   /** `iommu_iova_to_phys()`: the physical address a dma address translates to, 0 when none. */
@@ -430,6 +532,44 @@ export class Dma {
       tablePages: mem.rd32(dev + DEV_DOMAIN + DOMAIN_TABLE_PAGES),
     };
   }
+}
+
+function readDeviceName(mem: PhysMem, dev: number): string {
+  let s = "";
+  for (let i = 0; i < DEVICE_NAME_LEN; i++) {
+    const c = mem.u8[dev + DEV_NAME + i]!;
+    if (c === 0) break;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/**
+ * A `DiagResolver` over the buffer: walks the machine's iommu->devices for the id. A device
+ * already destroyed (kfree'd) resolves to nothing, and formatDiag falls back to `ppemu<id>`.
+ */
+export function dmaDiagResolver(mem: PhysMem): DiagResolver {
+  const find = (id: number): number => {
+    const iommu = mem.rdPtr(mem.machine + MACH_IOMMU);
+    if (iommu === 0) return 0;
+    const head = iommu + IOMMU_DEVICES;
+    let guard = 0;
+    for (let n = mem.rdPtr(head); n !== head && n !== 0 && guard++ < mem.nrFrames; n = mem.rdPtr(n)) {
+      if (mem.rd32(n - DEV_NODE + DEV_ID) === id >>> 0) return n - DEV_NODE;
+    }
+    return 0;
+  };
+  return {
+    deviceName(id) {
+      const dev = find(id);
+      return dev === 0 ? undefined : readDeviceName(mem, dev);
+    },
+    dmaDebugLeak(id) {
+      const dev = find(id);
+      if (dev === 0 || mem.rd32(dev + DEV_DD_LEAK_ADDR) === 0) return undefined;
+      return { dmaAddr: mem.rd32(dev + DEV_DD_LEAK_ADDR), size: mem.rd32(dev + DEV_DD_LEAK_SIZE) };
+    },
+  };
 }
 
 export const CLASS_IOMMU_TABLES = "iommu tables";

@@ -66,6 +66,13 @@ export const STRUCT_PPEMU_IOMMU = struct("ppemu_iommu", [
   m("pgd_entries", U32),
   m("iova_limit", U32),
   m("table_pages", U32),
+  /**
+   * dma-debug's globals (kernel/dma/debug.c; debugfs dma-api/error_count, all_errors, num_errors):
+   * every error counts, but only `num_errors` (1 at boot) are printed, unless all_errors is set.
+   */
+  m("dd_error_count", U32),
+  m("dd_all_errors", U32),
+  m("dd_num_errors", U32),
 ]);
 
 export const IOPTE_LAYOUT = layoutOf(STRUCT_PPEMU_IOPTE, LP64);
@@ -95,6 +102,11 @@ const IOMMU_LEAF_SHIFT = offsetOf(IOMMU_LAYOUT, "leaf_shift");
 const IOMMU_PGD_ENTRIES = offsetOf(IOMMU_LAYOUT, "pgd_entries");
 const IOMMU_IOVA_LIMIT = offsetOf(IOMMU_LAYOUT, "iova_limit");
 export const IOMMU_TABLE_PAGES = offsetOf(IOMMU_LAYOUT, "table_pages");
+export const IOMMU_DD_ERROR_COUNT = offsetOf(IOMMU_LAYOUT, "dd_error_count");
+export const IOMMU_DD_ALL_ERRORS = offsetOf(IOMMU_LAYOUT, "dd_all_errors");
+export const IOMMU_DD_NUM_ERRORS = offsetOf(IOMMU_LAYOUT, "dd_num_errors");
+/** `static u32 show_num_errors = 1;` */
+export const DMA_DEBUG_NUM_ERRORS_DEFAULT = 1;
 
 /** A pgd slot is a 64-bit pointer (low word: offset, high word: direct-map tag). */
 const PGD_SLOT_SHIFT = 3;
@@ -142,6 +154,7 @@ export function iommuInit(mach: Machine): number {
   mem.wr32(iommu + IOMMU_LEAF_SHIFT, g.leafShift);
   mem.wr32(iommu + IOMMU_PGD_ENTRIES, g.pgdEntries);
   mem.wr32(iommu + IOMMU_IOVA_LIMIT, g.limit);
+  mem.wr32(iommu + IOMMU_DD_NUM_ERRORS, DMA_DEBUG_NUM_ERRORS_DEFAULT);
   mem.wrPtr(hdr, iommu);
   return iommu;
 }

@@ -11,12 +11,16 @@
  *    the comments of all levels line up. A line too long for its column gets one space.
  *  - Anonymous unions and structs are printed inline, closed by `};` (or `} name;`) with the
  *    union's own offset and size.
- *  - A hole after a member: blank line, `/* XXX N bytes hole, try to pack *\/`, blank line.
+ *  - A hole after a member: blank line, `/* XXX N bytes hole, try to pack *\/`, blank line; unused bits
+ *    after a run of bitfields first get `/* XXX N bits hole, try to pack *\/`.
+ *  - A bitfield prints `type name:W;` and `/* OFF:BIT SIZE *\/` (`%5u:%2u %2u`): the offset of its
+ *    naturally aligned storage unit, the bit within that unit, the declared type's byte size.
  *  - Crossing into cache line N (64 bytes): `/* --- cacheline N boundary (M bytes) --- *\/` before
  *    the member, `... was K bytes ago ---` when the member straddles the boundary. Inside a union
  *    every member restarts from the union's cache line.
- *  - Summary: size/cachelines/members; `sum members` and holes when there are holes; padding;
- *    member types with holes / paddings; forced alignments; last cacheline.
+ *  - Summary: size/cachelines/members; `sum members` and holes, and `sum bitfield members` with bit
+ *    holes, when there are holes; padding; bit_padding; member types with holes / paddings; forced
+ *    alignments; last cacheline.
  *
  * The types print the way pahole names them from DWARF (`long unsigned int`, `struct page_pool *`,
  * `void * *`); the declarations in structs.ts carry those names.
@@ -45,6 +49,7 @@ const NAME_SPACING_UNION = 21;
 
 const tabs = (n: number): string => "\t".repeat(n);
 const u5 = (n: number): string => String(n).padStart(5);
+const u2 = (n: number): string => String(n).padStart(2);
 const plural = (n: number, word: string): string => `${n} ${word}${n !== 1 ? "s" : ""}`;
 
 /** `%*s` with " ": at least the one space. */
@@ -85,7 +90,12 @@ function innerHoles(ml: MemberLayout): { holes: number; sumHoles: number; paddin
     }
   }
   const last = ml.children[ml.children.length - 1];
-  const padding = last ? ml.size - (last.offset + last.size - ml.offset) : 0;
+  const lastEnd = !last
+    ? ml.offset
+    : last.bitSize !== undefined
+      ? Math.ceil((last.bitPos! + last.bitSize) / 8)
+      : last.offset + last.size;
+  const padding = last ? ml.size - (lastEnd - ml.offset) : 0;
   return { holes, sumHoles, padding };
 }
 
@@ -131,6 +141,10 @@ function memberText(ctx: Ctx, ml: MemberLayout, pos: MemberPos, indent: number, 
     const slen = attr.length + (ml.name ? ml.name.length : -1);
     text += `${body}${named}${attr};`;
     comment = spaces(ts + ctx.ns - slen - 3);
+  } else if (ml.bitSize !== undefined) {
+    const line = `${declText(ml.type, ml.name, ts, false)}:${ml.bitSize}${attr};`;
+    text += line;
+    comment = spaces(ts + ctx.ns - line.length);
   } else {
     // A flexible array prints `[]` only as the last member of a struct with other members.
     const flex = pos.last && !pos.first && !pos.unionMember;
@@ -138,7 +152,12 @@ function memberText(ctx: Ctx, ml: MemberLayout, pos: MemberPos, indent: number, 
     text += line;
     comment = spaces(ts + ctx.ns - line.length);
   }
-  text += `${comment}/* ${u5(ml.offset)} ${u5(ml.size)} */`;
+  if (ml.bitSize !== undefined) {
+    // dwarves: byte_offset of the storage unit, bitfield_offset within it, size_spacing 5 - 3.
+    const unitBits = ml.size * 8;
+    const unitOffset = Math.floor(ml.bitPos! / unitBits) * ml.size;
+    text += `${comment}/* ${u5(unitOffset)}:${u2(ml.bitPos! - unitOffset * 8)} ${u2(ml.size)} */`;
+  } else text += `${comment}/* ${u5(ml.offset)} ${u5(ml.size)} */`;
   if (ctx.aliases && ml.alias) text += ` /* ${ml.alias} */`;
   return text;
 }
@@ -170,14 +189,21 @@ function unionBody(ctx: Ctx, members: readonly MemberLayout[], indent: number, t
 
 interface Stats {
   readonly size: number;
+  /** Tail padding in whole bytes (StructLayout.padding). */
+  readonly padding: number;
+  /** Unused bits of a trailing bitfield unit (dwarves' class->bit_padding). */
+  readonly bitPadding: number;
 }
 
 /** The member loop of __class__fprintf, and its summary when `stats` is given. */
 function structBody(ctx: Ctx, members: readonly MemberLayout[], indent: number, ts: number, stats: Stats | null): void {
   let newline = false;
   let sumBytes = 0;
+  let sumBits = 0;
   let sumHoles = 0;
   let nrHoles = 0;
+  let sumBitHoles = 0;
+  let nrBitHoles = 0;
   let nrForced = 0;
   let nrForcedHoles = 0;
   let sumForcedHoles = 0;
@@ -188,6 +214,7 @@ function structBody(ctx: Ctx, members: readonly MemberLayout[], indent: number, 
   const t = tabs(indent);
   members.forEach((ml, i) => {
     const holeAfter = members[i + 1]?.holeBefore ?? 0;
+    const bitHoleAfter = members[i + 1]?.bitHoleBefore ?? 0;
     if (forcedAlign(ml, ctx.arch)) {
       nrForced++;
       if (ml.holeBefore > 0) {
@@ -220,6 +247,13 @@ function structBody(ctx: Ctx, members: readonly MemberLayout[], indent: number, 
         ctx.out += `\n${t}/* XXX last struct has ${parts.join(", ")} */`;
       }
     }
+    if (bitHoleAfter > 0) {
+      if (!newline) ctx.out += "\n";
+      newline = true;
+      ctx.out += `\n${t}/* XXX ${plural(bitHoleAfter, "bit")} hole, try to pack */`;
+      sumBitHoles += bitHoleAfter;
+      nrBitHoles++;
+    }
     if (holeAfter > 0) {
       if (!newline) ctx.out += "\n";
       newline = true;
@@ -228,16 +262,25 @@ function structBody(ctx: Ctx, members: readonly MemberLayout[], indent: number, 
       nrHoles++;
     }
     ctx.out += "\n";
-    sumBytes += ml.size;
+    if (ml.bitSize !== undefined) sumBits += ml.bitSize;
+    else sumBytes += ml.size;
   });
   if (!stats) return;
-  const last = members[members.length - 1];
-  const padding = last ? stats.size - (last.offset + last.size) : stats.size;
+  const padding = stats.padding;
   ctx.out += `\n${t}/* size: ${stats.size}, cachelines: ${Math.ceil(stats.size / ctx.cacheline)}, members: ${members.length} */\n`;
-  if (sumHoles > 0 && sumBytes > 0) {
-    ctx.out += `${t}/* sum members: ${sumBytes}, holes: ${nrHoles}, sum holes: ${sumHoles} */\n`;
+  if (sumHoles > 0 || sumBitHoles > 0) {
+    if (sumBytes > 0) {
+      const holes = sumHoles > 0 ? `, holes: ${nrHoles}, sum holes: ${sumHoles}` : "";
+      ctx.out += `${t}/* sum members: ${sumBytes}${holes} */\n`;
+    }
+    if (sumBits > 0) {
+      const bitHoles =
+        sumBitHoles > 0 ? `, bit holes: ${nrBitHoles}, sum bit holes: ${sumBitHoles} bits` : ` (${Math.floor(sumBits / 8)} bytes)`;
+      ctx.out += `${t}/* sum bitfield members: ${sumBits} bits${bitHoles} */\n`;
+    }
   }
   if (padding > 0) ctx.out += `${t}/* padding: ${padding} */\n`;
+  if (stats.bitPadding > 0) ctx.out += `${t}/* bit_padding: ${stats.bitPadding} bits */\n`;
   if (typesWithHoles > 0) ctx.out += `${t}/* member types with holes: ${typesWithHoles}, total: ${typesTotalHoles} */\n`;
   if (nrPaddings > 0) ctx.out += `${t}/* paddings: ${nrPaddings}, sum paddings: ${sumPaddings} */\n`;
   if (nrForced > 0) {
@@ -264,7 +307,7 @@ export function pahole(layout: StructLayout, opts: PaholeOptions = {}): string {
     return `${unionBody(ctx, layout.members, 0, TYPE_SPACING).replace(/^union \{/, `union ${layout.name} {`)};\n`;
   }
   ctx.out = `struct ${layout.name} {\n`;
-  structBody(ctx, layout.members, 1, TYPE_SPACING, { size: layout.size });
+  structBody(ctx, layout.members, 1, TYPE_SPACING, { size: layout.size, padding: layout.padding, bitPadding: layout.bitPadding });
   const forced = layout.members.some((ml) => forcedAlign(ml, arch) > 0);
   ctx.out += forced ? `} __attribute__((__aligned__(${layout.align})));\n` : "};\n";
   return ctx.out;

@@ -28,7 +28,7 @@ import {
   VMEMMAP_HI,
   DIRECT_MAP_HI,
 } from "./page.js";
-import { Diag, KernelFault, NR_DIAG_KINDS, formatDiag } from "./diag.js";
+import { Diag, KernelFault, NR_DIAG_KINDS, formatDiag, type DiagResolver } from "./diag.js";
 
 /** Buddy orders 0..MAX_PAGE_ORDER (the kernel's default MAX_PAGE_ORDER is 10: 4 MiB blocks). */
 export const MAX_PAGE_ORDER = 10;
@@ -94,7 +94,12 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("free_area", array(STRUCT_FREE_AREA, NR_PAGE_ORDERS)),
   m("nr_free_pages", U32),
   m("next_id", U32),
-  m("layout", U32),
+  /** The kernel build (src/builds): its registry id, item-block variant (0: none), switches word. */
+  m("build", U32),
+  m("build_variant", U32),
+  m("build_config", U32),
+  /** `nr_cpu_ids`: CPUs of the machine (per-CPU data is sized by it). */
+  m("nr_cpus", U32),
   m("cpu", U32),
   m("in_softirq", U32),
   m("fail", array(STRUCT_PPEMU_FAIL, NR_FAIL_SITES)),
@@ -103,6 +108,8 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("stack", ptr("struct ppemu_stack")),
   m("pools", LIST_HEAD),
   m("xa_node_cache", ptr("struct kmem_cache")),
+  /** `init_net.loopback_dev`: where an unregistered netdev's page_pools move (v6.8+). */
+  m("loopback", ptr("struct ppemu_netdev")),
 ]);
 
 export const MACHINE_LAYOUT = layoutOf(STRUCT_PPEMU_MACHINE, LP64);
@@ -112,7 +119,11 @@ const MACH = MACHINE_LAYOUT.off;
 
 /** "ppem" */
 export const MACHINE_MAGIC = 0x6d657070;
-export const MACHINE_VERSION = 1;
+/** 2: the build (id, variant, switches) and nr_cpus in the header. */
+export const MACHINE_VERSION = 2;
+/** Default `nr_cpu_ids`: the driver's NAPI CPU and the stack's CPU. */
+export const DEFAULT_NR_CPUS = 2;
+export const MAX_NR_CPUS = 64;
 
 export const MACH_MAGIC = offsetOf(MACHINE_LAYOUT, "magic");
 export const MACH_NR_FRAMES = MACH.nr_frames!;
@@ -136,8 +147,12 @@ export const MACH_DIAG_FIRST = MACH.diag_first!;
 export const MACH_FREE_AREA = MACH.free_area!;
 export const MACH_NR_FREE_PAGES = MACH.nr_free_pages!;
 export const MACH_NEXT_ID = MACH.next_id!;
-/** The kernel build this machine emulates: which page_pool layout (a LayoutId). */
-export const MACH_LAYOUT = MACH.layout!;
+/** The kernel build this machine emulates (src/builds/registry.ts). */
+export const MACH_BUILD = offsetOf(MACHINE_LAYOUT, "build");
+export const MACH_BUILD_VARIANT = offsetOf(MACHINE_LAYOUT, "build_variant");
+export const MACH_BUILD_CONFIG = offsetOf(MACHINE_LAYOUT, "build_config");
+export const MACH_NR_CPUS = offsetOf(MACHINE_LAYOUT, "nr_cpus");
+export const MACH_LOOPBACK = offsetOf(MACHINE_LAYOUT, "loopback");
 /** The emulated CPU the current code runs on, and whether it runs in softirq (NAPI) context. */
 export const MACH_CPU = MACH.cpu!;
 export const MACH_IN_SOFTIRQ = MACH.in_softirq!;
@@ -183,6 +198,8 @@ export interface PhysMemOptions {
   readonly poison?: boolean;
   /** page_pool misuse checks, like CONFIG_DEBUG_NET (default true; benchmarks turn them off). */
   readonly ppChecks?: boolean;
+  /** `nr_cpu_ids`, 1 … 64. Default 2. */
+  readonly cpus?: number;
 }
 
 export interface DiagRecord {
@@ -210,6 +227,11 @@ export class PhysMem {
   readonly machine: number;
   /** Byte size of the whole machine. */
   readonly bytes: number;
+  /**
+   * Names for diagnostic texts (device names, dma-debug's leaked entry), read from the buffer; set
+   * by the DMA model when it attaches. Not state: a function over the same buffer.
+   */
+  diagResolver: DiagResolver | undefined = undefined;
 
   private constructor(buffer: ArrayBuffer | SharedArrayBuffer, pageShift: number) {
     this.buffer = buffer;
@@ -233,7 +255,10 @@ export class PhysMem {
     if (err) throw new RangeError(err);
     const buffer = opts.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
     const mem = new PhysMem(buffer, pageShift);
+    const cpus = opts.cpus ?? DEFAULT_NR_CPUS;
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_NR_CPUS) throw new RangeError(`cpus must be 1..${MAX_NR_CPUS}, got ${cpus}`);
     mem.boot(opts.strict ?? false, opts.poison ?? true, opts.ppChecks ?? true);
+    mem.wr32(mem.machine + MACH_NR_CPUS, cpus);
     return mem;
   }
 
@@ -282,6 +307,11 @@ export class PhysMem {
         this.wr32(page + PAGE_REFCOUNT, 1);
       }
     }
+  }
+
+  /** `nr_cpu_ids`. */
+  get nrCpus(): number {
+    return this.rd32(this.machine + MACH_NR_CPUS);
   }
 
   /** First pfn the page allocator may hand out. */
@@ -476,7 +506,7 @@ export class PhysMem {
   /** Record an emulated kernel fault (or throw it, when strict). */
   diag(kind: Diag, a: number, b: number, c = 0): void {
     const h = this.machine;
-    if (this.rd32(h + MACH_STRICT) !== 0) throw new KernelFault(kind, a, b, c);
+    if (this.rd32(h + MACH_STRICT) !== 0) throw new KernelFault(kind, a, b, c, this.diagResolver);
     const cnt = h + MACH_DIAG_COUNT + kind * 4;
     const count = this.rd32(cnt);
     this.wr32(cnt, count + 1);
@@ -502,7 +532,7 @@ export class PhysMem {
     const b = this.rd32(rec + DIAG_B);
     const kind = w & 0xffff;
     const c = w >>> 16;
-    return { kind, a, b, c, timeMs: this.rd32(rec + DIAG_TIME), text: formatDiag(kind, a, b, c) };
+    return { kind, a, b, c, timeMs: this.rd32(rec + DIAG_TIME), text: formatDiag(kind, a, b, c, this.diagResolver) };
   }
 
   /** The first record of a kind (null if it never happened), however long ago the ring dropped it. */

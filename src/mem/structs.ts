@@ -3,9 +3,10 @@
  *
  * Kernel structs follow include/linux/mm_types.h, include/net/netmem.h, include/net/page_pool/types.h
  * (v6.13–v6.17, and Yunsheng Lin's v11 / v9 patch 2 / RFCv5 item blocks), include/linux/xarray.h and
- * include/linux/ptr_ring.h. Structs of the emulator's own machine (the boot header, the device) live
- * beside the code that uses them, but are registered in `ALL_STRUCTS` here so `ppemu layout` shows
- * everything. Offsets are never typed: tests pin the derived values against KERNEL-FACTS.md.
+ * include/linux/ptr_ring.h. `struct page_pool` differs per kernel build and is declared with the
+ * builds (src/builds/*_structs.ts). Structs of the emulator's own machine (the boot header, the
+ * device) live beside the code that uses them; src/report/layouts.ts lists them all for `ppemu
+ * layout`. Offsets are never typed: tests pin the derived values against KERNEL-FACTS.md.
  */
 import {
   type RecordType,
@@ -14,11 +15,11 @@ import {
   union,
   array,
   ptr,
+  prim,
   ULONG,
   UINT,
   INT,
   U32,
-  U64T,
   UCHAR,
   ATOMIC_T,
   ATOMIC_LONG_T,
@@ -26,7 +27,6 @@ import {
   SPINLOCK_T,
   GFP_T,
   NETMEM_REF,
-  DMA_ADDR_T,
   LIST_HEAD,
   LLIST_NODE,
   LLIST_HEAD,
@@ -55,7 +55,8 @@ export const STRUCT_PAGE = struct("page", [
     alias: "lru.prev",
   }),
   m("_pp_mapping_pad", ULONG, { alias: "mapping" }),
-  m("dma_addr", DMA_ADDR_T, { alias: "index" }),
+  // `unsigned long dma_addr` (not dma_addr_t): 32-bit with 64-bit DMA stores addr >> PAGE_SHIFT.
+  m("dma_addr", ULONG, { alias: "index" }),
   m("pp_ref_count", ATOMIC_LONG_T, { alias: "private" }),
   m("", union("", [m("_mapcount", ATOMIC_T), m("page_type", UINT)])),
   m("_refcount", ATOMIC_T),
@@ -72,7 +73,13 @@ export const STRUCT_NETMEM_DESC = struct("netmem_desc", [
   m("pp_ref_count", ATOMIC_LONG_T),
 ]);
 
-/** `struct net_iov` (v6.17): devmem/io_uring buffers that the page_pool treats like pages. */
+/**
+ * `enum net_iov_type` in v6.17/v6.18: `NET_IOV_MAX = ULONG_MAX` forces it to 8 bytes (the Oct 2025
+ * removal of NET_IOV_MAX, in v6.19, makes it 4 bytes plus 4 of padding; same struct size).
+ */
+const ENUM_NET_IOV_TYPE_V6_17 = prim("enum net_iov_type", "long");
+
+/** `struct net_iov` (v6.17/v6.18): devmem/io_uring buffers that the page_pool treats like pages. */
 export const STRUCT_NET_IOV = struct("net_iov", [
   m(
     "",
@@ -83,7 +90,7 @@ export const STRUCT_NET_IOV = struct("net_iov", [
     ]),
   ),
   m("owner", ptr("struct net_iov_area")),
-  m("type", UINT),
+  m("type", ENUM_NET_IOV_TYPE_V6_17),
 ]);
 
 /** `struct page_pool_item` (v11): 16 bytes on lp64, so 4 low bits of an item pointer are free. */
@@ -181,76 +188,10 @@ export const STRUCT_PP_ALLOC_CACHE = struct("pp_alloc_cache", [
   m("cache", array(NETMEM_REF, PP_ALLOC_CACHE_SIZE)),
 ]);
 
-/** `struct page_pool_params` (the fast and slow halves merged; only what the emulator uses). */
-export const STRUCT_PAGE_POOL_PARAMS = struct("page_pool_params", [
-  m("order", UINT),
-  m("pool_size", UINT),
-  m("nid", INT),
-  m("flags", UINT),
-  m("dev", ptr("struct device")),
-  m("dma_dir", UINT),
-  m("max_len", UINT),
-  m("offset", UINT),
-  m("napi_cpu", INT),
-]);
-
-/** `struct page_pool_alloc_stats` with v11's item counters. */
-export const STRUCT_PAGE_POOL_ALLOC_STATS = struct("page_pool_alloc_stats", [
-  m("fast", U64T),
-  m("slow", U64T),
-  m("slow_high_order", U64T),
-  m("empty", U64T),
-  m("refill", U64T),
-  m("waive", U64T),
-  m("item_fast_empty", U64T),
-  m("item_slow_failed", U64T),
-]);
-
-/** `struct page_pool_recycle_stats`. */
-export const STRUCT_PAGE_POOL_RECYCLE_STATS = struct("page_pool_recycle_stats", [
-  m("cached", U64T),
-  m("cache_full", U64T),
-  m("ring", U64T),
-  m("ring_full", U64T),
-  m("released_refcnt", U64T),
-]);
-
 /**
- * The emulator's `struct page_pool`: the kernel's fields that page_pool.c touches, plus the state of
- * every tracking strategy (a pool uses only its own strategy's part). All of it lives in the buffer.
- * `list` links the machine's pools (for timers, accounting and `explain`); `defer_*` are virtual-clock
- * milliseconds; `user_id` is the id netlink and the "stalled pool shutdown" warning print.
+ * The kernel structs every build shares, by the name a user types. A build's own `struct page_pool`
+ * and what it embeds are declared with the build (src/builds/*_structs.ts); item blocks by variant.
  */
-export const STRUCT_PAGE_POOL = struct("page_pool", [
-  m("p", STRUCT_PAGE_POOL_PARAMS),
-  m("list", LIST_HEAD),
-  m("user_id", U32),
-  m("dma_map", UINT),
-  m("dma_sync", UINT),
-  m("cpuid", INT),
-  m("pages_state_hold_cnt", U32),
-  m("alloc", STRUCT_PP_ALLOC_CACHE, { alignAttr: 64 }),
-  m("alloc_stats", STRUCT_PAGE_POOL_ALLOC_STATS),
-  m("ring", STRUCT_PTR_RING),
-  m("recycle_stats", STRUCT_PAGE_POOL_RECYCLE_STATS),
-  m("pages_state_release_cnt", ATOMIC_T, { alignAttr: 64 }),
-  m("user_cnt", REFCOUNT_T),
-  m("destroy_cnt", U64T),
-  m("defer_start", U64T),
-  m("defer_warn", U64T),
-  /** Next page_pool_release_retry() run (0: none scheduled). */
-  m("defer_next", U64T),
-  // item-block (v11)
-  m("hold_items", ptr("struct page_pool_item")),
-  m("release_items", LLIST_HEAD),
-  m("item_blocks", LIST_HEAD),
-  m("item_lock", SPINLOCK_T),
-  m("slow_items", STRUCT_PAGE_POOL_SLOW_ITEM),
-  // xarray (v6.16)
-  m("dma_mapped", STRUCT_XARRAY),
-]);
-
-/** Every struct `ppemu layout` knows, by the name a user types. Item blocks by variant elsewhere. */
 export const KERNEL_STRUCTS: readonly RecordType[] = [
   STRUCT_PAGE,
   STRUCT_NETMEM_DESC,
@@ -263,10 +204,6 @@ export const KERNEL_STRUCTS: readonly RecordType[] = [
   STRUCT_XARRAY,
   STRUCT_PTR_RING,
   STRUCT_PP_ALLOC_CACHE,
-  STRUCT_PAGE_POOL_PARAMS,
-  STRUCT_PAGE_POOL_ALLOC_STATS,
-  STRUCT_PAGE_POOL_RECYCLE_STATS,
-  STRUCT_PAGE_POOL,
 ];
 
 export { LIST_HEAD, LLIST_NODE, LLIST_HEAD };

@@ -1,63 +1,75 @@
 /**
- * Assembling a page_pool machine: a kernel "build" with one layout, its DMA model, the page_pool
+ * Assembling a page_pool machine: one kernel build (src/builds), its DMA model, the page_pool
  * mechanism, the network-stack stand-in, and the frame-accounting claimers that find every page a
  * pool owns or has in flight by walking the buffer.
+ *
+ * The build lives in the buffer: `bootPpSystem` writes its id, item-block variant and switches word
+ * into the machine header, and `attachPpSystem(buffer)` rebuilds the same system from the header
+ * alone (a worker thread on a SharedArrayBuffer, or a saved image). Nothing is allocated in the
+ * buffer on attach.
  */
-import { bootMachine, type Machine } from "../mem/machine.js";
-import type { PhysMemOptions } from "../mem/physmem.js";
-import { MACH_LAYOUT, MACH_PP_MAGIC_MASK } from "../mem/physmem.js";
-import { LP64, archConsts } from "../arch.js";
+import { attachMachine, bootMachine, type Machine } from "../mem/machine.js";
+import { MACH_BUILD, MACH_BUILD_CONFIG, MACH_BUILD_VARIANT, MACH_PP_MAGIC_MASK, type PhysMemOptions } from "../mem/physmem.js";
 import type { FrameClaimer } from "../mem/accounting.js";
 import { Dma } from "../dma/index.js";
 import { PTR_RING_QUEUE } from "./ptr_ring.js";
 import { PagePools } from "./page_pool.js";
 import { NetStack } from "./stack.js";
-import { ClassicTracking } from "./classic.js";
-import { ItemBlockTracking } from "./item_block.js";
-import { XarrayTracking } from "./xarray.js";
-import { LAYOUT_ID, PP_RING, type LayoutName, type Tracking } from "./types.js";
-import type { BlockVariant } from "../mem/structs.js";
+import { buildById, buildConfigWord, BuildError, resolveBuild, variantId, variantOfId } from "../builds/index.js";
+import type { KernelBuild } from "../builds/types.js";
 
 export interface PpSystem {
   readonly m: Machine;
   readonly dma: Dma;
   readonly pps: PagePools;
-  readonly layout: LayoutName;
+  readonly build: KernelBuild;
 }
 
-export interface PpSystemOptions extends PhysMemOptions {
-  /** Item-block header variant (item-block layout only). Default v11. */
-  readonly variant?: BlockVariant;
-}
-
-export function makeTracking(layout: LayoutName, m: Machine, dma: Dma, variant: BlockVariant = "v11"): Tracking {
-  switch (layout) {
-    case "classic":
-      return new ClassicTracking(m, dma);
-    case "item-block":
-      return new ItemBlockTracking(m, dma, variant);
-    case "xarray":
-      return new XarrayTracking(m, dma);
-  }
-}
-
-/** Boot a machine built with `layout`. */
-export function bootPpSystem(layout: LayoutName, opts: PpSystemOptions = {}): PpSystem {
+/** Boot a machine of `build` (a KernelBuild, a build name, or a layout name for its default build). */
+export function bootPpSystem(build: KernelBuild | string, opts: PhysMemOptions = {}): PpSystem {
+  const b = typeof build === "string" ? resolveBuild(build) : build;
   const m = bootMachine(opts);
-  m.mem.wr32(m.mem.machine + MACH_LAYOUT, LAYOUT_ID[layout]);
-  // The build's page_pool_page_is_pp() mask: ~0x3UL before v6.16 (classic, and v11 on v6.13).
-  const c = archConsts(LP64);
-  const mask = layout === "xarray" ? c.dmaIndex.PP_MAGIC_MASK : c.PP_MAGIC_MASK_CLASSIC;
-  m.mem.wr64(m.mem.machine + MACH_PP_MAGIC_MASK, mask.hi, mask.lo);
+  const mem = m.mem;
+  const h = mem.machine;
+  mem.wr32(h + MACH_BUILD, b.id);
+  mem.wr32(h + MACH_BUILD_VARIANT, variantId(b.variant));
+  mem.wr32(h + MACH_BUILD_CONFIG, buildConfigWord(b.switches));
+  // The build's page_pool_page_is_pp() mask, for the page allocator's "page_pool leak" check.
+  mem.wr64(h + MACH_PP_MAGIC_MASK, b.ppMagicMask.hi, b.ppMagicMask.lo);
   const dma = new Dma(m);
-  const pps = new PagePools(m, dma, makeTracking(layout, m, dma, opts.variant));
-  return { m, dma, pps, layout };
+  const pps = new PagePools(m, dma, b);
+  return { m, dma, pps, build: b };
+}
+
+/**
+ * Attach to a machine booted elsewhere: the build, the variant and the switches come from the
+ * header; a build this registry does not know, or knows with other switches, is refused.
+ */
+export function attachPpSystem(buffer: ArrayBuffer | SharedArrayBuffer): PpSystem {
+  const m = attachMachine(buffer);
+  const mem = m.mem;
+  const h = mem.machine;
+  const id = mem.rd32(h + MACH_BUILD);
+  const b = buildById(id);
+  if (!b) throw new BuildError(`ppemu: this image was booted as kernel build id ${id}, which this ppemu does not know`);
+  const variant = variantOfId(mem.rd32(h + MACH_BUILD_VARIANT));
+  if (variant !== b.variant) {
+    throw new BuildError(`ppemu: image of build ${b.name} has item-block variant ${variant ?? "none"}, the registry says ${b.variant ?? "none"}`);
+  }
+  const config = mem.rd32(h + MACH_BUILD_CONFIG);
+  const want = buildConfigWord(b.switches);
+  if (config !== want) {
+    throw new BuildError(`ppemu: image of build ${b.name} has switches 0x${config.toString(16)}, this ppemu's ${b.name} has 0x${want.toString(16)}`);
+  }
+  const dma = new Dma(m);
+  const pps = new PagePools(m, dma, b);
+  return { m, dma, pps, build: b };
 }
 
 /**
  * Claimers for frame accounting: pages held by the stack stand-in, then per pool its alloc cache,
- * its ring, its ring queue, and every other page that names it ("in flight": with the driver).
- * Layout-owned memory (item blocks) is claimed by the strategy's own claimer.
+ * its ring, its ring queue and per-CPU stats, and every other page that names it ("in flight":
+ * with the driver). Layout-owned memory (item blocks) is claimed by the strategy's own claimer.
  */
 export function ppClaimers(sys: PpSystem, stack?: NetStack): FrameClaimer[] {
   const { pps } = sys;
@@ -74,7 +86,7 @@ export function ppClaimers(sys: PpSystem, stack?: NetStack): FrameClaimer[] {
     const mem = c.mem;
     pps.forEachPool((pool) => {
       pps.forEachPooledPage(pool, (page, where) => c.claimPage(page, `page_pool: ${where}`));
-      const queue = mem.rdPtr(pool + PP_RING + PTR_RING_QUEUE);
+      const queue = mem.rdPtr(pps.ringOf(pool) + PTR_RING_QUEUE);
       if (c.classOf(mem.virtToPfn(queue)) === "allocated") c.claimPage(mem.virtToPage(queue), "page_pool: ring queue");
     });
     // Every remaining page_pool page: in flight with the driver (or leaked by it).
@@ -84,11 +96,10 @@ export function ppClaimers(sys: PpSystem, stack?: NetStack): FrameClaimer[] {
       if (pps.t.isPpPage(page) && pps.isLive(pps.t.poolOf(page))) c.claimPage(page, "page_pool: in flight (driver)");
     }
   });
-  const own = (pps.t as Tracking & { claimer?: () => FrameClaimer }).claimer;
-  if (own) out.push(own.call(pps.t));
+  const own = pps.t.claimer();
+  if (own) out.push(own);
   out.push(sys.dma.claimer());
   return out;
 }
 
 export { PagePools, NetStack };
-export * from "./types.js";

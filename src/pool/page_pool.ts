@@ -1,33 +1,32 @@
 /**
- * The page_pool mechanism (net/core/page_pool.c), written once for every layout.
+ * The page_pool mechanism (net/core/page_pool.c), written once for every kernel build.
  *
  * What differs between layouts — how a page names its pool, and who unmaps an in-flight page when the
- * driver goes away — is a `Tracking` strategy (classic, item-block, xarray). Everything else is here,
- * in the kernel's order and with its names: the alloc cache and its refill from the ptr_ring, the
- * slow path (bulk order-0 or one compound page), DMA map and sync, set/clear pp info, the put paths,
- * return/release, stats, destroy with scrub and the deferred retry on the virtual clock.
+ * driver goes away — is the build's `Tracking` strategy (src/builds/). What differs between kernel
+ * versions of the mechanism itself is a `BuildSwitches` value read once here (pool_size limits, NAPI
+ * locality, release order, the stalled-shutdown warning, the negative-inflight retry, device syncs,
+ * the release barrier). Everything else is here, in the kernel's order and with its names: the alloc
+ * cache and its refill from the ptr_ring, the slow path (bulk order-0 or one compound page), DMA map
+ * and sync, set/clear pp info, the put paths, return/release, stats, destroy with scrub and the
+ * deferred retry on the virtual clock (jiffies are virtual ms: HZ 1000).
  *
- * State lives in `struct page_pool` in the buffer (src/mem/structs.ts); this object only holds
- * references to the machine, the DMA model and the strategy. Hot paths (allocPages, putPage,
- * recycleDirect) are integer code over one Uint32Array.
+ * State lives in the build's own `struct page_pool` in the buffer; this object holds only the
+ * machine, the DMA model, the strategy and offsets derived from the declaration. Hot paths
+ * (allocPages, putPage, recycleDirect) are integer code over one Uint32Array.
  */
 import type { Machine } from "../mem/machine.js";
 import type { PhysMem } from "../mem/physmem.js";
 import * as PHYS from "../mem/physmem.js";
-const { MACH_CPU, MACH_IN_SOFTIRQ, MACH_POOLS, MACH_PP_CHECKS } = PHYS;
+const { MACH_CPU, MACH_IN_SOFTIRQ, MACH_PP_CHECKS } = PHYS;
 import { Diag } from "../mem/diag.js";
-import {
-  PAGE_PP_MAGIC,
-  PAGE_PP_REF_COUNT,
-  PAGE_REFCOUNT,
-  PAGE_DMA_ADDR,
-  PAGE_FLAGS,
-  PG_pp_in_pool,
-  VMEMMAP_HI,
-} from "../mem/page.js";
+import * as PAGE from "../mem/page.js";
+const { PAGE_PP_MAGIC, PAGE_PP_REF_COUNT, PAGE_REFCOUNT, PAGE_DMA_ADDR, PAGE_FLAGS, PG_pp_in_pool, VMEMMAP_HI } = PAGE;
 import { GFP_ZERO } from "../mem/buddy.js";
+import { MAX_PAGE_ORDER } from "../mem/physmem.js";
+import { PP_ALLOC_CACHE_SIZE, PP_ALLOC_CACHE_REFILL } from "../mem/structs.js";
 import { type Dma, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE } from "../dma/index.js";
 import { PP_DMA_ATTRS } from "./pp_dma.js";
+import { PP_MAGIC_PFMEMALLOC } from "./pp_info.js";
 import {
   ptrRingInit,
   ptrRingProduce,
@@ -36,166 +35,242 @@ import {
   ptrRingEmpty,
   ptrRingCount,
   ptrRingForEach,
+  spinLock,
+  spinUnlock,
   PTR_RING_QUEUE,
   PTR_RING_SLOT,
+  PTR_RING_PRODUCER_LOCK,
 } from "./ptr_ring.js";
-import * as T from "./types.js";
-
-// Offsets as module-local consts: V8 folds immutable module-local bindings into the code it
-// generates, while every use of an imported binding stays a load from its module cell.
-const {
+import {
   ALLOC_STAT_NAMES,
-  DEFER_TIME_MS,
-  DEFER_WARN_INTERVAL_MS,
-  E2BIG,
-  EINVAL,
-  ENOMEM,
-  POOL_LAYOUT,
-  PP_ALLOC_CACHE,
-  PP_ALLOC_CACHE_REFILL,
-  PP_ALLOC_CACHE_SIZE,
-  PP_ALLOC_COUNT,
-  PP_CPUID,
-  PP_DEFAULT_POOL_SIZE,
-  PP_DEFER_NEXT,
-  PP_DEFER_START,
-  PP_DEFER_WARN,
-  PP_DESTROY_CNT,
-  PP_DEV,
-  PP_DMA_DIR,
-  PP_DMA_MAP,
-  PP_DMA_SYNC,
-  PP_FLAGS,
-  PP_FLAG_ALL,
+  RECYCLE_STAT_NAMES,
   PP_FLAG_DMA_MAP,
   PP_FLAG_DMA_SYNC_DEV,
-  PP_HOLD_CNT,
-  PP_LIST,
-  PP_MAX_LEN,
-  PP_NAPI_CPU,
-  PP_NID,
-  PP_OFFSET,
-  PP_ORDER,
-  PP_POOL_SIZE,
-  PP_POOL_SIZE_MAX,
-  PP_RELEASE_CNT,
-  PP_RING,
-  PP_RING_SIZE_MAX,
-  PP_STAT_CACHED,
-  PP_STAT_CACHE_FULL,
-  PP_STAT_EMPTY,
-  PP_STAT_FAST,
-  PP_STAT_REFILL,
-  PP_STAT_RELEASED_REFCNT,
-  PP_STAT_RING,
-  PP_STAT_RING_FULL,
-  PP_STAT_SLOW,
-  PP_STAT_SLOW_HIGH_ORDER,
-  PP_USER_CNT,
-  PP_USER_ID,
-  RECYCLE_STAT_NAMES,
-} = T;
-import type { Tracking } from "./types.js";
+  PP_FLAG_SYSTEM_POOL,
+  PP_FLAG_ALLOW_UNREADABLE_NETMEM,
+  poolOffsetsOf,
+  type PoolBit,
+  type PoolOffsets,
+} from "./pool_offsets.js";
+import { poolListAdd, poolListDel, poolRecord, forEachPoolOnMachine, STRUCT_PPEMU_NAPI, NAPI_LIST_OWNER, NAPI_STATE, NAPI_STATE_SCHED } from "./pool_list.js";
+import { layoutOf } from "../mem/ctype.js";
+import { LP64 } from "../arch.js";
+import type { KernelBuild, Tracking } from "../builds/types.js";
+
+export const PP_FLAG_ALL = PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV | PP_FLAG_SYSTEM_POOL | PP_FLAG_ALLOW_UNREADABLE_NETMEM;
+/** The ring-size limits: ≤ v6.17 `-E2BIG` above 32768; the clamp patch: `min(pool_size, 16384)`. */
+export const PP_POOL_SIZE_MAX = 32768;
+export const PP_RING_SIZE_MAX = 16384;
+export const PP_DEFAULT_POOL_SIZE = 1024;
+/** `DEFER_TIME` (msecs_to_jiffies(1000)) and `DEFER_WARN_INTERVAL` (60 * HZ), in jiffies = virtual ms. */
+export const DEFER_TIME_MS = 1000;
+export const DEFER_WARN_INTERVAL_MS = 60_000;
+/** HZ: the virtual clock's jiffies are milliseconds. */
+export const HZ = 1000;
+
+export const EINVAL = 22;
+export const ENOMEM = 12;
+export const E2BIG = 7;
 
 const FLAG_IN_POOL = 1 << PG_pp_in_pool;
-/** `sizeof(netmem_ref)`: the alloc cache's slot stride, from the declaration. */
-const NETMEM_REF_SIZE = POOL_LAYOUT.sz["alloc.cache"]! / PP_ALLOC_CACHE_SIZE;
+const NAPI_SIZE = layoutOf(STRUCT_PPEMU_NAPI, LP64).size;
 
 export interface PagePoolParams {
+  /** `p.order`: pages are `PAGE_SIZE << order`. @defaultValue 0 */
   readonly order?: number;
+  /** `p.pool_size`: the ring's size (0 = 1024). @defaultValue 1024 */
   readonly poolSize?: number;
+  /** PP_FLAG_* (`p.flags`, later `slow.flags`). @defaultValue 0 */
   readonly flags?: number;
-  /** `struct ppemu_device *` (0 for a pool that does not map). */
+  /** `p.dev`: a `struct ppemu_device *` (0 for a pool that does not map). */
   readonly dev?: number;
+  /** `p.dma_dir`. @defaultValue DMA_FROM_DEVICE */
   readonly dmaDir?: number;
-  /** Bytes synced for device on recycle (PP_FLAG_DMA_SYNC_DEV); default PAGE_SIZE << order. */
+  /** `p.max_len`: bytes synced for device on recycle. MUST be non-zero with PP_FLAG_DMA_SYNC_DEV (else -EINVAL, as the kernel). @defaultValue 0 */
   readonly maxLen?: number;
+  /** `p.offset`. @defaultValue 0 */
   readonly offset?: number;
   readonly nid?: number;
-  /** The CPU the pool's NAPI instance runs on (`pool->p.napi->list_owner`); -1 for none. */
+  /** `p.napi`: a `struct ppemu_napi *` from `napiCreate()` (builds with `p.napi`, v6.5+). */
+  readonly napi?: number;
+  /**
+   * Shorthand: a NAPI instance polled on this CPU (`list_owner = napiCpu` until `napiDisable`),
+   * made and freed with the pool. Ignored by builds without `p.napi`. @defaultValue -1 (none)
+   */
   readonly napiCpu?: number;
-  /** `pool->cpuid` (page_pool_create_percpu); -1 for none. */
+  /** `pool->cpuid` (page_pool_create_percpu; v6.9+). @defaultValue -1 */
   readonly cpuid?: number;
+  /** `slow.netdev`: a `struct ppemu_netdev *` (v6.8+), or 0. */
+  readonly netdev?: number;
 }
 
 export interface PoolStats {
-  readonly alloc: Record<(typeof ALLOC_STAT_NAMES)[number], number>;
-  readonly recycle: Record<(typeof RECYCLE_STAT_NAMES)[number], number>;
+  readonly alloc: Readonly<Record<string, number>>;
+  readonly recycle: Readonly<Record<(typeof RECYCLE_STAT_NAMES)[number], number>>;
 }
 
 export class PagePools {
   readonly mem: PhysMem;
+  readonly t: Tracking;
+  readonly o: PoolOffsets;
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
   /** Misuse checks (like CONFIG_DEBUG_NET): fixed at boot in the machine header. */
   readonly checks: boolean;
   /** The layout syncs for device only once a page is back in the cache or ring (v11 patch 4). */
   private readonly syncAfterRecycle: boolean;
+  // The build's switches, read once (the hot paths test plain booleans).
+  private readonly refCounted: boolean;
+  private readonly napiLocalEveryPut: boolean;
+  private readonly directNeedsSoftirq: boolean;
+  private readonly countThenClear: boolean;
+  // Offsets of the build's struct page_pool, copied out of `o` for the hot paths.
+  private readonly oAllocCount: number;
+  private readonly oAllocCache: number;
+  private readonly cacheSlot: number;
+  private readonly oRing: number;
+  private readonly oHoldCnt: number;
+  private readonly oReleaseCnt: number;
+  private readonly oRecycleStats: number;
+  private readonly recycleStatsSize: number;
+  private readonly rsCached: number;
+  private readonly oStatFast: number;
+  private readonly oStatSlow: number;
+  private readonly oStatSlowHighOrder: number;
+  private readonly oStatEmpty: number;
+  private readonly oStatRefill: number;
+  private readonly oDmaSync: number;
+  private readonly mDmaSync: number;
+  private readonly oDmaMap: number;
+  private readonly mDmaMap: number;
+  private readonly oCpuid: number;
+  private readonly oNapi: number;
 
   constructor(
     readonly m: Machine,
     readonly dma: Dma,
-    readonly t: Tracking,
+    readonly build: KernelBuild,
   ) {
     this.mem = m.mem;
     this.u32 = m.mem.u32;
     this.i32 = m.mem.i32;
     this.checks = m.mem.rd32(m.mem.machine + MACH_PP_CHECKS) !== 0;
-    this.syncAfterRecycle = t.syncAfterRecycle;
+    const o = poolOffsetsOf(build.structs);
+    this.o = o;
+    this.t = build.layout.make({ m, dma, build, pool: o });
+    this.syncAfterRecycle = this.t.syncAfterRecycle;
+    const sw = build.switches;
+    this.refCounted = sw.ppRefCountInit;
+    this.napiLocalEveryPut = sw.napiLocality === "napi_local" || sw.napiLocality === "napi_local_rt";
+    this.directNeedsSoftirq = !this.napiLocalEveryPut;
+    this.countThenClear = sw.releaseOrder === "count-then-clear";
+    this.oAllocCount = o.allocCount;
+    this.oAllocCache = o.allocCache;
+    this.cacheSlot = o.cacheSlot;
+    this.oRing = o.ring;
+    this.oHoldCnt = o.holdCnt;
+    this.oReleaseCnt = o.releaseCnt;
+    this.oRecycleStats = o.recycleStats;
+    this.recycleStatsSize = o.recycleStatsSize;
+    this.rsCached = o.recycleStat.cached!;
+    this.oStatFast = o.allocStats.fast!;
+    this.oStatSlow = o.allocStats.slow!;
+    this.oStatSlowHighOrder = o.allocStats.slow_high_order!;
+    this.oStatEmpty = o.allocStats.empty!;
+    this.oStatRefill = o.allocStats.refill!;
+    this.oDmaSync = o.dmaSync.off;
+    this.mDmaSync = o.dmaSync.mask;
+    this.oDmaMap = o.dmaMap.off;
+    this.mDmaMap = o.dmaMap.mask;
+    this.oCpuid = o.cpuid;
+    this.oNapi = o.napi;
   }
 
   // ------------------------------------------------------------------ create
 
-  /** `page_pool_create()`: a pool pointer, or a negative errno (-EINVAL, -E2BIG, -ENOMEM). */
+  /**
+   * `page_pool_create()` / `page_pool_init()`: a pool pointer, or a negative errno (-EINVAL, -E2BIG,
+   * -ENOMEM), with this build's checks in the kernel's order.
+   */
   create(params: PagePoolParams = {}): number {
     const mem = this.mem;
+    const o = this.o;
+    const sw = this.build.switches;
     const order = params.order ?? 0;
     const poolSize = params.poolSize ?? PP_DEFAULT_POOL_SIZE;
     const flags = params.flags ?? 0;
     const dmaDir = params.dmaDir ?? DMA_FROM_DEVICE;
-    const maxLen = params.maxLen ?? mem.pageSize << order;
+    const maxLen = params.maxLen ?? 0;
+    if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 0xffffffff) return -EINVAL;
+    if (!Number.isInteger(order) || order < 0) return -EINVAL;
     if (flags & ~PP_FLAG_ALL) return -EINVAL;
-    if (poolSize > PP_POOL_SIZE_MAX) return -E2BIG;
-    // pool_size is an unsigned int; 0 asks for the default ring (`ring_qsize = 1024`).
-    if (!Number.isInteger(poolSize) || poolSize < 0 || order < 0 || order > 10) return -EINVAL;
-    if (flags & PP_FLAG_DMA_MAP) {
-      if (dmaDir !== DMA_FROM_DEVICE && dmaDir !== DMA_BIDIRECTIONAL) return -EINVAL;
-      if (!params.dev) return -EINVAL;
-    }
-    if (flags & PP_FLAG_DMA_SYNC_DEV) {
-      if (!(flags & PP_FLAG_DMA_MAP) || maxLen === 0) return -EINVAL;
-    }
-    const pool = this.m.slab.kmalloc(POOL_LAYOUT.size, GFP_ZERO);
+    let ringSize = poolSize === 0 ? PP_DEFAULT_POOL_SIZE : poolSize;
+    if (sw.poolSizeRule === "e2big") {
+      // "Sanity limit mem that can be pinned down"
+      if (ringSize > PP_POOL_SIZE_MAX) return -E2BIG;
+    } else ringSize = Math.min(ringSize, PP_RING_SIZE_MAX);
+    if (flags & PP_FLAG_DMA_MAP && dmaDir !== DMA_FROM_DEVICE && dmaDir !== DMA_BIDIRECTIONAL) return -EINVAL;
+    if (flags & PP_FLAG_DMA_SYNC_DEV && (!(flags & PP_FLAG_DMA_MAP) || maxLen === 0)) return -EINVAL;
+    if (sw.orderCheck && order > MAX_PAGE_ORDER) return -EINVAL;
+    const pool = this.m.slab.kmalloc(o.size, GFP_ZERO);
     if (pool === 0) return -ENOMEM;
-    const ringSize = Math.min(poolSize === 0 ? PP_DEFAULT_POOL_SIZE : poolSize, PP_RING_SIZE_MAX);
     const queue = this.m.slab.kmalloc(ringSize * PTR_RING_SLOT, GFP_ZERO);
-    if (queue === 0) {
-      this.m.slab.kfree(pool);
-      return -ENOMEM;
-    }
-    mem.wr32(pool + PP_ORDER, order);
-    mem.wr32(pool + PP_POOL_SIZE, poolSize);
-    mem.wr32(pool + PP_NID, params.nid ?? 0);
-    mem.wr32(pool + PP_FLAGS, flags);
-    mem.wrPtr(pool + PP_DEV, params.dev ?? 0);
-    mem.wr32(pool + PP_DMA_DIR, dmaDir);
-    mem.wr32(pool + PP_MAX_LEN, maxLen);
-    mem.wr32(pool + PP_OFFSET, params.offset ?? 0);
-    mem.wr32(pool + PP_NAPI_CPU, params.napiCpu ?? -1);
-    mem.wr32(pool + PP_CPUID, params.cpuid ?? -1);
-    mem.wr32(pool + PP_DMA_MAP, flags & PP_FLAG_DMA_MAP ? 1 : 0);
-    mem.wr32(pool + PP_DMA_SYNC, flags & PP_FLAG_DMA_SYNC_DEV ? 1 : 0);
-    mem.wr32(pool + PP_USER_CNT, 1);
-    mem.wr32(pool + PP_USER_ID, mem.nextId());
-    ptrRingInit(mem, pool + PP_RING, ringSize, queue);
-    const err = this.t.init(pool);
-    if (err < 0) {
-      this.m.slab.kfree(queue);
-      this.m.slab.kfree(pool);
+    // alloc_percpu(struct page_pool_recycle_stats): one copy per possible CPU.
+    const stats = this.m.slab.kmalloc(mem.nrCpus * this.recycleStatsSize, GFP_ZERO);
+    let napi = params.napi ?? 0;
+    let ownNapi = 0;
+    if (napi === 0 && (params.napiCpu ?? -1) >= 0 && o.napi >= 0) ownNapi = napi = this.napiCreate(params.napiCpu!);
+    const fail = (err: number): number => {
+      for (const p of [queue, stats, ownNapi, pool]) if (p !== 0) this.m.slab.kfree(p);
       return err;
+    };
+    if (queue === 0 || stats === 0 || (ownNapi === 0 && napi === 0 && (params.napiCpu ?? -1) >= 0 && o.napi >= 0)) return fail(-ENOMEM);
+    mem.wr32(pool + o.order, order);
+    mem.wr32(pool + o.poolSize, poolSize);
+    mem.wr32(pool + o.nid, params.nid ?? 0);
+    mem.wr32(pool + o.flags, flags);
+    mem.wrPtr(pool + o.dev, params.dev ?? 0);
+    mem.wr32(pool + o.dmaDir, dmaDir);
+    mem.wr32(pool + o.maxLen, maxLen);
+    mem.wr32(pool + o.offset, params.offset ?? 0);
+    if (o.napi >= 0) mem.wrPtr(pool + o.napi, napi);
+    if (o.cpuid >= 0) mem.wr32(pool + o.cpuid, params.cpuid ?? -1);
+    if (o.netdev >= 0) mem.wrPtr(pool + o.netdev, params.netdev ?? 0);
+    if (flags & PP_FLAG_DMA_MAP) setBit(mem.u32, pool, o.dmaMap);
+    if (flags & PP_FLAG_DMA_SYNC_DEV) setBit(mem.u32, pool, o.dmaSync);
+    mem.wr32(pool + o.userCnt, 1);
+    mem.wrPtr(pool + o.recycleStats, stats);
+    ptrRingInit(mem, pool + o.ring, ringSize, queue);
+    const err = this.t.init(pool);
+    if (err < 0) return fail(err);
+    // page_pool_list(): the netlink id (xa_alloc_cyclic from 1) where the build has one.
+    const id = mem.nextId();
+    if (o.userId >= 0) mem.wr32(pool + o.userId, id);
+    if (poolListAdd(this.m, pool, id, ownNapi) === 0) {
+      this.t.uninit(pool);
+      return fail(-ENOMEM);
     }
-    mem.listAddTail(pool + PP_LIST, mem.machine + MACH_POOLS);
     return pool;
+  }
+
+  /** A NAPI instance (`struct ppemu_napi`) being polled on `cpu` (`list_owner = cpu`); 0 when out of memory. */
+  napiCreate(cpu: number): number {
+    const napi = this.m.slab.kmalloc(NAPI_SIZE, GFP_ZERO);
+    if (napi === 0) return 0;
+    this.mem.wr32(napi + NAPI_LIST_OWNER, cpu);
+    return napi;
+  }
+
+  /** `napi_disable()`: NAPI_STATE_SCHED held, `list_owner = -1` (the driver does this before destroy). */
+  napiDisable(napi: number): void {
+    if (napi === 0) return;
+    this.mem.wr32(napi + NAPI_STATE, this.mem.rd32(napi + NAPI_STATE) | NAPI_STATE_SCHED);
+    this.mem.wr32(napi + NAPI_LIST_OWNER, -1);
+  }
+
+  /** The pool's `p.napi` (0 when the build has no such member, or none is set). */
+  napiOf(pool: number): number {
+    return this.oNapi < 0 ? 0 : this.mem.rdPtr(pool + this.oNapi);
   }
 
   // ------------------------------------------------------------------ alloc
@@ -205,13 +280,15 @@ export class PagePools {
     const u32 = this.u32;
     // Before the fast path: a page a driver recycled into the cache after destroy is no excuse.
     if (this.checks && !this.checkAlloc(pool)) return 0;
-    const ci = (pool + PP_ALLOC_COUNT) >>> 2;
-    const count = u32[ci]!;
+    const countIdx = (pool + this.oAllocCount) >>> 2;
+    const count = u32[countIdx]!;
     if (count !== 0) {
       // __page_pool_get_cached(): the lockless LIFO of the owning NAPI context.
-      u32[ci] = count - 1;
-      const page = u32[(pool + PP_ALLOC_CACHE + (count - 1) * NETMEM_REF_SIZE) >>> 2]!;
-      this.mem.inc64(pool + PP_STAT_FAST);
+      u32[countIdx] = count - 1;
+      const page = u32[(pool + this.oAllocCache + (count - 1) * this.cacheSlot) >>> 2]!;
+      // alloc_stat_inc(pool, fast): the u64 counter's low word, carrying into the high one.
+      const statIdx = (pool + this.oStatFast) >>> 2;
+      if ((u32[statIdx] = (u32[statIdx]! + 1) >>> 0) === 0) u32[statIdx + 1]!++;
       if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
       return page;
     }
@@ -227,29 +304,30 @@ export class PagePools {
   private refillAllocCache(pool: number): number {
     const mem = this.mem;
     const u32 = this.u32;
-    const r = pool + PP_RING;
+    const r = pool + this.oRing;
     if (ptrRingEmpty(mem, r)) {
-      mem.inc64(pool + PP_STAT_EMPTY);
+      mem.inc64(pool + this.oStatEmpty);
       return 0;
     }
-    const ci = (pool + PP_ALLOC_COUNT) >>> 2;
+    const countIdx = (pool + this.oAllocCount) >>> 2;
+    const cache = pool + this.oAllocCache;
     // One NUMA node in the emulator: every page is on the preferred node, so no waive path.
-    let count = u32[ci]!;
+    let count = u32[countIdx]!;
     do {
       // __ptr_ring_consume(): the alloc side is the ring's only consumer, so no consumer lock.
       const page = ptrRingConsumeLocked(mem, r);
       if (page === 0) break;
       // A page moving from the ring to the cache stays "in the pool" (FLAG_IN_POOL kept).
-      mem.wrPagePtr(pool + PP_ALLOC_CACHE + count * NETMEM_REF_SIZE, page);
+      mem.wrPagePtr(cache + count * this.cacheSlot, page);
       count++;
     } while (count < PP_ALLOC_CACHE_REFILL);
     if (count > 0) {
       count--;
-      u32[ci] = count;
-      mem.inc64(pool + PP_STAT_REFILL);
-      return u32[(pool + PP_ALLOC_CACHE + count * NETMEM_REF_SIZE) >>> 2]!;
+      u32[countIdx] = count;
+      mem.inc64(pool + this.oStatRefill);
+      return u32[(cache + count * this.cacheSlot) >>> 2]!;
     }
-    u32[ci] = 0;
+    u32[countIdx] = 0;
     return 0;
   }
 
@@ -257,8 +335,9 @@ export class PagePools {
   private allocPagesSlow(pool: number): number {
     const mem = this.mem;
     const u32 = this.u32;
-    const order = u32[(pool + PP_ORDER) >>> 2]!;
-    const dmaMap = u32[(pool + PP_DMA_MAP) >>> 2]! !== 0;
+    const order = u32[(pool + this.o.order) >>> 2]!;
+    const dmaMap = (u32[(pool + this.oDmaMap) >>> 2]! & this.mDmaMap) !== 0;
+    const holdIdx = (pool + this.oHoldCnt) >>> 2;
     if (order !== 0) {
       // __page_pool_alloc_page_order(): no bulk for high-order pages.
       const page = this.m.pa.allocPages(order);
@@ -272,18 +351,19 @@ export class PagePools {
         this.m.pa.putPage(page);
         return 0;
       }
-      mem.inc64(pool + PP_STAT_SLOW_HIGH_ORDER);
-      u32[(pool + PP_HOLD_CNT) >>> 2] = (u32[(pool + PP_HOLD_CNT) >>> 2]! + 1) >>> 0;
+      mem.inc64(pool + this.oStatSlowHighOrder);
+      u32[holdIdx] = (u32[holdIdx]! + 1) >>> 0;
       return page;
     }
-    const cache = pool + PP_ALLOC_CACHE;
+    const slot = this.cacheSlot;
+    const cache = pool + this.oAllocCache;
     // Mark the first `bulk` slots empty for alloc_pages_bulk(), which fills only NULL slots.
-    mem.u8.fill(0, cache, cache + PP_ALLOC_CACHE_REFILL * NETMEM_REF_SIZE);
+    mem.u8.fill(0, cache, cache + PP_ALLOC_CACHE_REFILL * slot);
     const nr = this.m.pa.allocPagesBulk(PP_ALLOC_CACHE_REFILL, cache);
     if (nr === 0) return 0;
     let count = 0;
     for (let i = 0; i < nr; i++) {
-      const page = u32[(cache + i * NETMEM_REF_SIZE) >>> 2]!;
+      const page = u32[(cache + i * slot) >>> 2]!;
       if (!this.t.setPpInfo(pool, page)) {
         this.m.pa.putPage(page);
         continue;
@@ -293,19 +373,19 @@ export class PagePools {
         this.m.pa.putPage(page);
         continue;
       }
-      mem.wrPagePtr(cache + count * NETMEM_REF_SIZE, page);
+      mem.wrPagePtr(cache + count * slot, page);
       if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
       count++;
-      u32[(pool + PP_HOLD_CNT) >>> 2] = (u32[(pool + PP_HOLD_CNT) >>> 2]! + 1) >>> 0;
+      u32[holdIdx] = (u32[holdIdx]! + 1) >>> 0;
     }
     if (count === 0) {
-      u32[(pool + PP_ALLOC_COUNT) >>> 2] = 0;
+      u32[(pool + this.oAllocCount) >>> 2] = 0;
       return 0;
     }
     count--;
-    u32[(pool + PP_ALLOC_COUNT) >>> 2] = count;
-    mem.inc64(pool + PP_STAT_SLOW);
-    const page = u32[(cache + count * NETMEM_REF_SIZE) >>> 2]!;
+    u32[(pool + this.oAllocCount) >>> 2] = count;
+    mem.inc64(pool + this.oStatSlow);
+    const page = u32[(cache + count * slot) >>> 2]!;
     if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     return page;
   }
@@ -313,9 +393,15 @@ export class PagePools {
   /** `page_pool_dma_map()`: map PAGE_SIZE << order, store dma_addr, let the layout track it. */
   private dmaMap(pool: number, page: number): boolean {
     const mem = this.mem;
-    const dev = mem.rdPtr(pool + PP_DEV);
-    const size = mem.pageSize << mem.rd32(pool + PP_ORDER);
-    const dir = mem.rd32(pool + PP_DMA_DIR);
+    const o = this.o;
+    const dev = mem.rdPtr(pool + o.dev);
+    if (dev === 0) {
+      // No kernel checks p.dev; dma_map_page_attrs(NULL, …) would oops. The emulator refuses the map.
+      mem.diag(Diag.PP_WARN, pool, 0);
+      return false;
+    }
+    const size = mem.pageSize << mem.rd32(pool + o.order);
+    const dir = mem.rd32(pool + o.dmaDir);
     const dma = this.dma.dmaMapPage(dev, page, 0, size, dir, PP_DMA_ATTRS);
     if (this.dma.dmaMappingError(dev, dma)) return false;
     mem.wr64(page + PAGE_DMA_ADDR, 0, dma);
@@ -324,23 +410,24 @@ export class PagePools {
       mem.wr64(page + PAGE_DMA_ADDR, 0, 0);
       return false;
     }
-    this.syncForDevice(pool, page, mem.rd32(pool + PP_MAX_LEN));
+    this.syncForDevice(pool, page, mem.rd32(pool + o.maxLen));
     return true;
   }
 
-  /** `page_pool_dma_sync_for_device()`: only while `pool->dma_sync` is set. */
+  /**
+   * `page_pool_dma_sync_for_device()`: only while `pool->dma_sync` is set, and (v6.11+) only when
+   * `dma_dev_need_sync(dev)`: a coherent device without bouncing is never synced.
+   */
   private syncForDevice(pool: number, page: number, dmaSyncSize: number): void {
     const u32 = this.u32;
-    if (u32[(pool + PP_DMA_SYNC) >>> 2] === 0) return;
-    const maxLen = u32[(pool + PP_MAX_LEN) >>> 2]!;
+    if ((u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) === 0) return;
+    const o = this.o;
+    const dev = this.mem.rdPtr(pool + o.dev);
+    if (this.build.switches.syncNeedsDevice && !this.dma.dmaDevNeedSync(dev)) return;
+    const maxLen = u32[(pool + o.maxLen) >>> 2]!;
     const size = dmaSyncSize >>> 0 < maxLen ? dmaSyncSize >>> 0 : maxLen;
     const dma = u32[(page + PAGE_DMA_ADDR) >>> 2]!;
-    this.dma.dmaSyncSingleForDevice(
-      this.mem.rdPtr(pool + PP_DEV),
-      dma + u32[(pool + PP_OFFSET) >>> 2]!,
-      size,
-      u32[(pool + PP_DMA_DIR) >>> 2]!,
-    );
+    this.dma.dmaSyncSingleForDevice(dev, dma + u32[(pool + o.offset) >>> 2]!, size, u32[(pool + o.dmaDir) >>> 2]!);
   }
 
   // ------------------------------------------------------------------ put
@@ -353,13 +440,15 @@ export class PagePools {
   putPage(pool: number, page: number, dmaSyncSize: number, allowDirect: boolean): void {
     const u32 = this.u32;
     if (this.checks && !this.checkPut(pool, page)) return;
-    // page_pool_unref_and_test(): the fast case is pp_ref_count == 1, which stays 1 for recycling.
-    const ri = (page + PAGE_PP_REF_COUNT) >>> 2;
-    const ref = u32[ri]!;
-    if (ref !== 1) {
-      u32[ri] = ref - 1;
-      if (ref - 1 !== 0) return;
-      u32[ri] = 1;
+    if (this.refCounted) {
+      // page_pool_unref_and_test(): the fast case is pp_ref_count == 1, which stays 1 for recycling.
+      const refIdx = (page + PAGE_PP_REF_COUNT) >>> 2;
+      const ref = u32[refIdx]!;
+      if (ref !== 1) {
+        u32[refIdx] = ref - 1;
+        if (ref - 1 !== 0) return;
+        u32[refIdx] = 1;
+      }
     }
     this.putUnrefedPage(pool, page, dmaSyncSize, allowDirect);
   }
@@ -367,50 +456,60 @@ export class PagePools {
   /** `page_pool_put_unrefed_netmem()` + `__page_pool_put_page()`. */
   private putUnrefedPage(pool: number, page: number, dmaSyncSize: number, allowDirect: boolean): void {
     const u32 = this.u32;
-    if (!allowDirect) allowDirect = this.napiLocal(pool);
+    if (this.napiLocalEveryPut) {
+      if (!allowDirect) allowDirect = this.napiLocal(pool);
+    } else if (allowDirect && this.directNeedsSoftirq && u32[(this.mem.machine + MACH_IN_SOFTIRQ) >>> 2] === 0) {
+      // Before v6.10 `__page_pool_put_page()` honours allow_direct only in softirq.
+      allowDirect = false;
+    }
     // __page_pool_page_can_be_recycled(): sole owner of the page and not pfmemalloc.
-    if (u32[(page + PAGE_REFCOUNT) >>> 2] === 1 && (u32[(page + PAGE_PP_MAGIC) >>> 2]! & 2) === 0) {
+    if (u32[(page + PAGE_REFCOUNT) >>> 2] === 1 && (u32[(page + PAGE_PP_MAGIC) >>> 2]! & PP_MAGIC_PFMEMALLOC) === 0) {
       // The test is inlined so the no-sync pool pays no call (V8's inlining budget is small).
-      const sync = u32[(pool + PP_DMA_SYNC) >>> 2] !== 0;
+      const sync = (u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) !== 0;
       if (sync && !this.syncAfterRecycle) this.syncForDevice(pool, page, dmaSyncSize);
       if (allowDirect) {
         // page_pool_recycle_in_cache()
-        const ci = (pool + PP_ALLOC_COUNT) >>> 2;
-        const count = u32[ci]!;
+        const countIdx = (pool + this.oAllocCount) >>> 2;
+        const count = u32[countIdx]!;
         if (count !== PP_ALLOC_CACHE_SIZE) {
-          const slot = (pool + PP_ALLOC_CACHE + count * NETMEM_REF_SIZE) >>> 2;
-          u32[slot] = page;
-          u32[slot + 1] = VMEMMAP_HI;
-          u32[ci] = count + 1;
-          // recycle_stat_inc(pool, cached): the u64 counter's low word, carrying into the high one.
-          const st = (pool + PP_STAT_CACHED) >>> 2;
-          if ((u32[st] = (u32[st]! + 1) >>> 0) === 0) u32[st + 1]!++;
+          const slotIdx = (pool + this.oAllocCache + count * this.cacheSlot) >>> 2;
+          u32[slotIdx] = page;
+          u32[slotIdx + 1] = VMEMMAP_HI;
+          u32[countIdx] = count + 1;
+          // recycle_stat_inc(pool, cached): this CPU's copy of the per-CPU stats.
+          const statIdx = (this.recycleStat(pool) + this.rsCached) >>> 2;
+          if ((u32[statIdx] = (u32[statIdx]! + 1) >>> 0) === 0) u32[statIdx + 1]!++;
           if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
           if (sync && this.syncAfterRecycle) this.syncForDevice(pool, page, dmaSyncSize);
           return;
         }
-        this.mem.inc64(pool + PP_STAT_CACHE_FULL);
+        this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.cache_full!);
       }
       this.recycleInRing(pool, page, dmaSyncSize);
       return;
     }
     // Someone else holds a page reference: the page leaves the pool.
-    this.mem.inc64(pool + PP_STAT_RELEASED_REFCNT);
+    this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.released_refcnt!);
     this.returnPage(pool, page);
+  }
+
+  /** `this_cpu_ptr(pool->recycle_stats)`: the current CPU's copy. */
+  private recycleStat(pool: number): number {
+    const u32 = this.u32;
+    return u32[(pool + this.oRecycleStats) >>> 2]! + u32[(this.mem.machine + MACH_CPU) >>> 2]! * this.recycleStatsSize;
   }
 
   /** `page_pool_recycle_in_ring()`, and the ring-full fallback of `page_pool_put_unrefed_netmem()`. */
   private recycleInRing(pool: number, page: number, dmaSyncSize: number): void {
-    if (ptrRingProduce(this.mem, pool + PP_RING, page) === 0) {
-      this.mem.inc64(pool + PP_STAT_RING);
+    if (ptrRingProduce(this.mem, pool + this.oRing, page) === 0) {
+      this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring!);
       if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
-      if (this.syncAfterRecycle && this.u32[(pool + PP_DMA_SYNC) >>> 2] !== 0) this.syncForDevice(pool, page, dmaSyncSize);
+      if (this.syncAfterRecycle && (this.u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) !== 0) this.syncForDevice(pool, page, dmaSyncSize);
       return;
     }
-    this.mem.inc64(pool + PP_STAT_RING_FULL);
+    this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring_full!);
     this.returnPage(pool, page);
   }
-
 
   /** `page_pool_put_full_page()`. */
   putFullPage(pool: number, page: number, allowDirect: boolean): void {
@@ -422,29 +521,66 @@ export class PagePools {
     this.putPage(pool, page, -1, true);
   }
 
-  /** `page_pool_napi_local()`: in softirq on the CPU that owns the pool (or its NAPI). */
+  /**
+   * `page_pool_napi_local()` (v6.10+): in softirq, on the CPU that owns the pool (`pool->cpuid`) or
+   * that is polling its NAPI right now (`napi->list_owner`). The newest mainline also says no on
+   * PREEMPT_RT; the emulated kernel is not RT.
+   */
   napiLocal(pool: number): boolean {
-    const mach = this.mem.machine;
     const i32 = this.i32;
+    const mach = this.mem.machine;
     if (i32[(mach + MACH_IN_SOFTIRQ) >>> 2] === 0) return false;
-    const cpu = i32[(mach + MACH_CPU) >>> 2]!;
-    if (i32[(pool + PP_CPUID) >>> 2] === cpu) return true;
-    return i32[(pool + PP_NAPI_CPU) >>> 2] === cpu;
+    return this.ownsCpu(pool, i32[(mach + MACH_CPU) >>> 2]!);
+  }
+
+  /** `pool->cpuid == cpu || napi->list_owner == cpu`, with the members this build has. */
+  private ownsCpu(pool: number, cpu: number): boolean {
+    const i32 = this.i32;
+    if (this.oCpuid >= 0 && i32[(pool + this.oCpuid) >>> 2] === cpu) return true;
+    if (this.oNapi < 0) return false;
+    const napi = i32[(pool + this.oNapi) >>> 2]!;
+    return napi !== 0 && i32[(napi + NAPI_LIST_OWNER) >>> 2] === cpu;
+  }
+
+  /**
+   * `napi_pp_put_page()` (net/core/skbuff.c), the skb free path: false when the page is no
+   * page_pool page. Before v6.10 this is where NAPI locality is decided (`list_owner`, and from
+   * v6.9 `pool->cpuid`); v6.10+ leaves it to `page_pool_napi_local()` in every put, and v6.1 has
+   * no such path (the skb returns with `allow_direct = false`).
+   */
+  napiPpPutPage(page: number): boolean {
+    const head = this.m.pa.compoundHead(page);
+    const t = this.t;
+    if (!t.isPpPage(head)) return false;
+    const pool = t.poolOf(head);
+    const loc = this.build.switches.napiLocality;
+    let allowDirect = false;
+    if (loc === "napi_pp_put_page" || loc === "cpuid") {
+      const mach = this.mem.machine;
+      if (this.i32[(mach + MACH_IN_SOFTIRQ) >>> 2] !== 0) allowDirect = this.ownsCpu(pool, this.i32[(mach + MACH_CPU) >>> 2]!);
+    }
+    this.putFullPage(pool, head, allowDirect);
+    return true;
   }
 
   /**
    * `page_pool_return_page()`: unmap (if the layout says the pool still owns the mapping), count
-   * the release, clear pp info, and give the page back to the page allocator.
+   * the release, clear pp info — in this build's order — and give the page back to the allocator.
    */
   returnPage(pool: number, page: number): void {
     this.t.releaseDma(pool, page);
-    Atomics.add(this.i32, (pool + PP_RELEASE_CNT) >>> 2, 1);
-    this.t.clearPpInfo(pool, page);
+    if (this.countThenClear) {
+      Atomics.add(this.i32, (pool + this.oReleaseCnt) >>> 2, 1);
+      this.t.clearPpInfo(pool, page);
+    } else {
+      this.t.clearPpInfo(pool, page);
+      Atomics.add(this.i32, (pool + this.oReleaseCnt) >>> 2, 1);
+    }
     if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     this.m.pa.putPage(page);
   }
 
-  // ------------------------------------------------------------------ misuse checks
+  // ------------------------------------------------------------------ misuse checks (ppemu's own)
 
   private checkPut(pool: number, page: number): boolean {
     const mem = this.mem;
@@ -456,7 +592,7 @@ export class PagePools {
       mem.diag(Diag.PP_PUT_FOREIGN, page, pool);
       return false;
     }
-    if (mem.rd32(page + PAGE_FLAGS) & FLAG_IN_POOL || mem.rd32(page + PAGE_PP_REF_COUNT) === 0) {
+    if (mem.rd32(page + PAGE_FLAGS) & FLAG_IN_POOL || (this.refCounted && mem.rd32(page + PAGE_PP_REF_COUNT) === 0)) {
       mem.diag(Diag.PP_DOUBLE_PUT, page, pool);
       return false;
     }
@@ -464,7 +600,7 @@ export class PagePools {
   }
 
   private checkAlloc(pool: number): boolean {
-    if (!this.isLive(pool) || this.mem.rd64(pool + PP_DESTROY_CNT) !== 0) {
+    if (!this.isLive(pool) || this.mem.rd64(pool + this.o.destroyCnt) !== 0) {
       this.mem.diag(Diag.PP_ALLOC_AFTER_DESTROY, pool, 0);
       return false;
     }
@@ -475,34 +611,60 @@ export class PagePools {
 
   /** `page_pool_inflight()`: `(s32)(hold_cnt - release_cnt)`, exact across u32 wraparound. */
   inflight(pool: number): number {
-    return (this.u32[(pool + PP_HOLD_CNT) >>> 2]! - this.u32[(pool + PP_RELEASE_CNT) >>> 2]!) | 0;
+    return (this.u32[(pool + this.oHoldCnt) >>> 2]! - Atomics.load(this.u32, (pool + this.oReleaseCnt) >>> 2)) | 0;
   }
 
   /** `page_pool_destroy()`: drop the user reference; release now or defer. */
   destroy(pool: number): void {
     const mem = this.mem;
+    const o = this.o;
     if (pool === 0) return;
-    const users = mem.rd32(pool + PP_USER_CNT) - 1;
-    mem.wr32(pool + PP_USER_CNT, users);
+    const users = mem.rd32(pool + o.userCnt) - 1;
+    mem.wr32(pool + o.userCnt, users);
     if (users !== 0) return;
-    // page_pool_disable_direct_recycling()
-    mem.wr32(pool + PP_CPUID, -1);
-    mem.wr32(pool + PP_NAPI_CPU, -1);
+    this.unlinkNapi(pool);
     // `if (!page_pool_release(pool)) return;`: only 0 frees; a negative count (already warned by
-    // page_pool_inflight()) still schedules the retry, which then stops.
+    // page_pool_inflight()) still schedules the retry.
     if (this.release(pool) === 0) return;
     this.t.onDestroyInflight(pool);
     const now = mem.nowMs;
-    mem.wr64num(pool + PP_DEFER_START, now);
-    mem.wr64num(pool + PP_DEFER_WARN, now + DEFER_WARN_INTERVAL_MS);
-    mem.wr64num(pool + PP_DEFER_NEXT, now + DEFER_TIME_MS);
+    mem.wr64num(pool + o.deferStart, now);
+    mem.wr64num(pool + o.deferWarn, now + DEFER_WARN_INTERVAL_MS);
+    mem.wr64num(pool + o.timerExpires, now + DEFER_TIME_MS);
+  }
+
+  /**
+   * v6.5 … v6.8 `page_pool_unlink_napi()` (one combined WARN_ON), or v6.9+
+   * `page_pool_disable_direct_recycling()` (the same two conditions as two WARN_ONs, then
+   * `p.napi = NULL`; `cpuid = -1` where the build has "disable direct recycling based on
+   * pool->cpuid on destroy"). Either WARNs unless the driver disabled the NAPI first.
+   */
+  private unlinkNapi(pool: number): void {
+    const mem = this.mem;
+    const o = this.o;
+    const sw = this.build.switches;
+    if (sw.destroyNapi === "none") return;
+    if (sw.destroyNapi === "disable" && sw.destroyResetsCpuid && o.cpuid >= 0) mem.wr32(pool + o.cpuid, -1);
+    const napi = this.napiOf(pool);
+    if (napi === 0) return;
+    const disabled = (mem.rd32(napi + NAPI_STATE) & NAPI_STATE_SCHED) !== 0 && (mem.rd32(napi + NAPI_LIST_OWNER) | 0) === -1;
+    if (!disabled) mem.diag(Diag.PP_UNLINK_NAPI, pool, 0, sw.destroyNapi === "unlink" ? 0 : 1);
+    mem.wrPtr(pool + o.napi, 0);
   }
 
   /** `page_pool_release()`: scrub; free the pool if nothing is in flight. Returns in-flight. */
   private release(pool: number): number {
     this.scrub(pool);
     const inflight = this.inflight(pool);
-    if (inflight < 0) this.mem.diag(Diag.PP_WARN, pool, inflight >>> 0);
+    // WARN(inflight < 0, "Negative(%d) inflight packet-pages", inflight)
+    if (inflight < 0) this.mem.diag(Diag.PP_NEGATIVE_INFLIGHT, pool, inflight >>> 0);
+    if (this.build.switches.releaseProducerBarrier) {
+      // 271683bb2cf3: "Make sure all concurrent returns that may see the old value of destroy_cnt
+      // have exited": take and drop the producer lock.
+      const lock = pool + this.oRing + PTR_RING_PRODUCER_LOCK;
+      spinLock(this.i32, lock);
+      spinUnlock(this.i32, lock);
+    }
     if (inflight === 0) this.freePool(pool);
     return inflight;
   }
@@ -510,51 +672,70 @@ export class PagePools {
   /** `page_pool_scrub()`: empty the cache once, count the scrub, let the layout unmap, drain the ring. */
   private scrub(pool: number): void {
     const mem = this.mem;
+    const o = this.o;
     // page_pool_empty_alloc_cache_once()
-    if (mem.rd64(pool + PP_DESTROY_CNT) === 0) {
-      let count = mem.rd32(pool + PP_ALLOC_COUNT);
+    if (mem.rd64(pool + o.destroyCnt) === 0) {
+      let count = mem.rd32(pool + o.allocCount);
       while (count !== 0) {
         count--;
-        mem.wr32(pool + PP_ALLOC_COUNT, count);
-        this.returnPage(pool, mem.rd32(pool + PP_ALLOC_CACHE + count * NETMEM_REF_SIZE));
+        mem.wr32(pool + o.allocCount, count);
+        this.returnPage(pool, mem.rd32(pool + o.allocCache + count * o.cacheSlot));
       }
     }
-    const first = mem.rd64(pool + PP_DESTROY_CNT) === 0;
-    mem.inc64(pool + PP_DESTROY_CNT);
+    const first = mem.rd64(pool + o.destroyCnt) === 0;
+    mem.inc64(pool + o.destroyCnt);
     if (first) this.t.onFirstScrub(pool);
     // page_pool_empty_ring()
     for (;;) {
-      const page = ptrRingConsume(mem, pool + PP_RING);
+      const page = ptrRingConsume(mem, pool + o.ring);
       if (page === 0) break;
-      if (mem.rd32(page + PAGE_REFCOUNT) !== 1) mem.diag(Diag.PP_WARN, page, mem.rd32(page + PAGE_REFCOUNT));
+      // pr_crit("%s() page_pool refcnt %d violation\n", __func__, page_ref_count(page))
+      if (mem.rd32(page + PAGE_REFCOUNT) !== 1) mem.diag(Diag.PP_REFCNT_VIOLATION, page, mem.rd32(page + PAGE_REFCOUNT));
       this.returnPage(pool, page);
     }
   }
 
-  /** `__page_pool_destroy()`: unlist, uninit (ring queue, layout state), kfree. */
+  /** `__page_pool_destroy()`: unlist, uninit (ring queue, per-CPU stats, layout state), kfree. */
   private freePool(pool: number): void {
     const mem = this.mem;
-    mem.listDel(pool + PP_LIST);
-    mem.wr64(pool + PP_DEFER_NEXT, 0, 0);
+    const o = this.o;
+    const rec = poolRecord(mem, pool);
+    mem.wr64(pool + o.timerExpires, 0, 0);
     this.t.uninit(pool);
-    this.m.slab.kfree(mem.rdPtr(pool + PP_RING + PTR_RING_QUEUE));
+    if (rec !== 0) poolListDel(this.m, rec);
+    this.m.slab.kfree(mem.rdPtr(pool + o.ring + PTR_RING_QUEUE));
+    this.m.slab.kfree(mem.rdPtr(pool + o.recycleStats));
     this.m.slab.kfree(pool);
   }
 
   /** `page_pool_release_retry()`: the deferred work, run by `runTimers` on the virtual clock. */
   releaseRetry(pool: number): void {
     const mem = this.mem;
-    mem.wr64(pool + PP_DEFER_NEXT, 0, 0);
+    const o = this.o;
+    const sw = this.build.switches;
+    mem.wr64(pool + o.timerExpires, 0, 0);
     const inflight = this.release(pool);
-    // Since 20250214064250 (v6.14, stable): a negative count never recovers, so no reschedule.
-    if (inflight <= 0) return;
+    // 43130d02baa1 (v6.15): "if (inflight <= 0) return"; before it `if (!inflight) return`, so a
+    // negative count reschedules forever.
+    if (sw.negativeRetryStops ? inflight <= 0 : inflight === 0) return;
     const now = mem.nowMs;
-    if (now >= mem.rd64(pool + PP_DEFER_WARN)) {
-      const sec = Math.floor((now - mem.rd64(pool + PP_DEFER_START)) / 1000);
-      mem.diag(Diag.PP_STALLED_SHUTDOWN, mem.rd32(pool + PP_USER_ID), inflight, sec);
-      mem.wr64num(pool + PP_DEFER_WARN, now + DEFER_WARN_INTERVAL_MS);
+    if (now >= mem.rd64(pool + o.deferWarn)) {
+      const sec = Math.trunc((now - mem.rd64(pool + o.deferStart)) / HZ);
+      if (sw.stallWarning === "every-pool") {
+        mem.diag(Diag.PP_STALLED_SHUTDOWN_OLD, inflight >>> 0, sec >>> 0);
+        mem.wr64num(pool + o.deferWarn, now + DEFER_WARN_INTERVAL_MS);
+      } else if (o.netdev < 0 || mem.rdPtr(pool + o.netdev) === 0) {
+        // v6.8+: only a pool no netdev can show (a netdev's pools moved to loopback are silent).
+        mem.diag(Diag.PP_STALLED_SHUTDOWN, o.userId >= 0 ? mem.rd32(pool + o.userId) : 0, inflight >>> 0, sec);
+        mem.wr64num(pool + o.deferWarn, now + DEFER_WARN_INTERVAL_MS);
+      }
     }
-    mem.wr64num(pool + PP_DEFER_NEXT, now + DEFER_TIME_MS);
+    mem.wr64num(pool + o.timerExpires, now + DEFER_TIME_MS);
+  }
+
+  /** When the pool's deferred release runs next (virtual ms), or 0 when none is scheduled. */
+  timerExpires(pool: number): number {
+    return this.mem.rd64(pool + this.o.timerExpires);
   }
 
   /**
@@ -563,11 +744,12 @@ export class PagePools {
    */
   runUntil(untilMs: number): void {
     const mem = this.mem;
+    const exp = this.o.timerExpires;
     for (;;) {
       let due = 0;
       let when = Infinity;
-      this.forEachPool((pool) => {
-        const next = mem.rd64(pool + PP_DEFER_NEXT);
+      forEachPoolOnMachine(mem, (pool) => {
+        const next = mem.rd64(pool + exp);
         if (next !== 0 && next <= untilMs && next < when) {
           when = next;
           due = pool;
@@ -588,45 +770,61 @@ export class PagePools {
   // ------------------------------------------------------------------ introspection (not hot)
 
   forEachPool(cb: (pool: number) => void): void {
-    const mem = this.mem;
-    const head = mem.machine + MACH_POOLS;
-    for (let e = mem.rdPtr(head); e !== head; ) {
-      const next = mem.rdPtr(e);
-      cb(e - PP_LIST);
-      e = next;
-    }
+    forEachPoolOnMachine(this.mem, cb);
   }
 
   /** Is `pool` a live pool (on the machine's list)? */
   isLive(pool: number): boolean {
-    const mem = this.mem;
-    const head = mem.machine + MACH_POOLS;
-    for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) if (e - PP_LIST === pool) return true;
-    return false;
+    return poolRecord(this.mem, pool) !== 0;
   }
 
+  /** `page_pool_get_stats()`: alloc stats, and the recycle stats summed over every CPU. */
   stats(pool: number): PoolStats {
     const mem = this.mem;
-    const alloc = {} as Record<(typeof ALLOC_STAT_NAMES)[number], number>;
+    const o = this.o;
+    const alloc: Record<string, number> = {};
+    for (const [n, off] of Object.entries(o.allocStats)) alloc[n] = mem.rd64(pool + off);
     const recycle = {} as Record<(typeof RECYCLE_STAT_NAMES)[number], number>;
-    for (const n of ALLOC_STAT_NAMES) alloc[n] = mem.rd64(pool + POOL_LAYOUT.off[`alloc_stats.${n}`]!);
-    for (const n of RECYCLE_STAT_NAMES) recycle[n] = mem.rd64(pool + POOL_LAYOUT.off[`recycle_stats.${n}`]!);
+    const base = mem.rdPtr(pool + o.recycleStats);
+    for (const n of RECYCLE_STAT_NAMES) {
+      let sum = 0;
+      for (let cpu = 0; cpu < mem.nrCpus; cpu++) sum += mem.rd64(base + cpu * o.recycleStatsSize + o.recycleStat[n]!);
+      recycle[n] = sum;
+    }
     return { alloc, recycle };
   }
 
   cacheCount(pool: number): number {
-    return this.mem.rd32(pool + PP_ALLOC_COUNT);
+    return this.mem.rd32(pool + this.oAllocCount);
   }
 
   ringCount(pool: number): number {
-    return ptrRingCount(this.mem, pool + PP_RING);
+    return ptrRingCount(this.mem, pool + this.oRing);
+  }
+
+  /** Address of the pool's `struct ptr_ring`. */
+  ringOf(pool: number): number {
+    return pool + this.oRing;
+  }
+
+  /** The pool's netlink / warning id (`user.id`, or the emulator's record id before v6.8). */
+  poolId(pool: number): number {
+    if (this.o.userId >= 0) return this.mem.rd32(pool + this.o.userId);
+    const rec = poolRecord(this.mem, pool);
+    return rec === 0 ? 0 : this.mem.rd32(rec + 16);
   }
 
   /** Pages sitting in the pool (alloc cache, then ring). */
   forEachPooledPage(pool: number, cb: (page: number, where: "cache" | "ring") => void): void {
     const mem = this.mem;
-    const count = mem.rd32(pool + PP_ALLOC_COUNT);
-    for (let k = 0; k < count; k++) cb(mem.rd32(pool + PP_ALLOC_CACHE + k * NETMEM_REF_SIZE), "cache");
-    ptrRingForEach(mem, pool + PP_RING, (p) => cb(p, "ring"));
+    const count = mem.rd32(pool + this.oAllocCount);
+    for (let k = 0; k < count; k++) cb(mem.rd32(pool + this.oAllocCache + k * this.cacheSlot), "cache");
+    ptrRingForEach(mem, pool + this.oRing, (p) => cb(p, "ring"));
   }
 }
+
+function setBit(u32: Uint32Array, pool: number, b: PoolBit): void {
+  u32[(pool + b.off) >>> 2]! |= b.mask;
+}
+
+export { ALLOC_STAT_NAMES, RECYCLE_STAT_NAMES, PP_FLAG_DMA_MAP, PP_FLAG_DMA_SYNC_DEV };

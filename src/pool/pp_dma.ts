@@ -7,22 +7,27 @@ import type { PhysMem } from "../mem/physmem.js";
 import * as PAGE from "../mem/page.js";
 const { PAGE_DMA_ADDR } = PAGE;
 import { type Dma, DMA_ATTR_SKIP_CPU_SYNC } from "../dma/index.js";
-import { PP_DEV, PP_ORDER, PP_DMA_DIR } from "./types.js";
+import type { PoolOffsets } from "./pool_offsets.js";
 
 /** `DMA_ATTR_WEAK_ORDERING` (include/linux/dma-mapping.h). */
 export const DMA_ATTR_WEAK_ORDERING = 1 << 1;
 /** page_pool maps and unmaps with both (net/core/page_pool.c). */
 export const PP_DMA_ATTRS = DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_WEAK_ORDERING;
 
-export function ppDmaUnmap(mem: PhysMem, dma: Dma, pool: number, page: number): void {
+export function ppDmaUnmap(mem: PhysMem, dma: Dma, o: PoolOffsets, pool: number, page: number): void {
   const u32 = mem.u32;
   dma.dmaUnmapPage(
-    u32[(pool + PP_DEV) >>> 2]!,
+    u32[(pool + o.dev) >>> 2]!,
     u32[(page + PAGE_DMA_ADDR) >>> 2]!,
-    mem.pageSize << u32[(pool + PP_ORDER) >>> 2]!,
-    u32[(pool + PP_DMA_DIR) >>> 2]!,
+    mem.pageSize << u32[(pool + o.order) >>> 2]!,
+    u32[(pool + o.dmaDir) >>> 2]!,
     PP_DMA_ATTRS,
   );
   u32[(page + PAGE_DMA_ADDR) >>> 2] = 0;
   u32[((page + PAGE_DMA_ADDR) >>> 2) + 1] = 0;
+}
+
+/** `pool->dma_map` (a bitfield, or `p.flags & PP_FLAG_DMA_MAP` before it was one). */
+export function poolDmaMap(u32: Uint32Array, o: PoolOffsets, pool: number): boolean {
+  return (u32[(pool + o.dmaMap.off) >>> 2]! & o.dmaMap.mask) !== 0;
 }

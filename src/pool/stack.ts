@@ -136,13 +136,9 @@ export class NetStack {
     mem.wr32(mach + MACH_IN_SOFTIRQ, savedSoftirq);
   }
 
-  /** `napi_pp_put_page()`: false when the page is no page_pool page. */
+  /** `napi_pp_put_page()`: the build's skb free path; false when the page is no page_pool page. */
   napiPpPutPage(page: number): boolean {
-    const head = this.pps.m.pa.compoundHead(page);
-    const t = this.pps.t;
-    if (!t.isPpPage(head)) return false;
-    this.pps.putFullPage(t.poolOf(head), head, false);
-    return true;
+    return this.pps.napiPpPutPage(page);
   }
 
   /** Address of the held-page array (kmalloc'd; from the page allocator when 4 KiB or more). */

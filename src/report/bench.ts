@@ -1,14 +1,15 @@
 /**
- * `ppemu bench`: runs bench/pp_suite.ts once per layout in its own child process (node --expose-gc
- * dist/bench/pp_worker.js), so V8 sees one layout per call site and each process starts clean; then
- * prints time_bench-style lines and a table of ratios next to the kernel's anchors (KERNEL-FACTS §5).
+ * `ppemu bench`: runs bench/pp_suite.ts once per kernel build in its own child process (node
+ * --expose-gc dist/bench/pp_worker.js), so V8 sees one build per call site and each process starts
+ * clean; then prints time_bench-style lines and a table of ratios to the reference build (the first
+ * layout's default) next to the kernel's anchors (each build's `benchAnchorNs`).
  *
- * Processes, in order: baselines; per layout the five page_pool tests; per layout and memory size the
+ * Processes, in order: baselines; per build the five page_pool tests; per build and memory size the
  * fast path alone (64 MiB, 1 GiB). Each runs sequentially: two benchmarks at once would share cores.
  *
- * JSON (schema 1): { schema: 1, node, cpu, date,
- *                    results: [{ layout, test, ns_per_elem, ops_per_sec, rme_pct, samples, heap_delta_bytes }] }
- * layout is "baseline" for for_loop, atomic_inc and lock.
+ * JSON (schema 2): { schema: 2, node, cpu, date,
+ *                    results: [{ kernel, layout, test, ns_per_elem, ops_per_sec, rme_pct, samples, heap_delta_bytes }] }
+ * kernel and layout are "baseline" for for_loop, atomic_inc and lock.
  */
 import { fork } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -17,28 +18,38 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   type BenchJson,
-  type BenchLayout,
   type BenchResult,
   type BenchTest,
   type SuiteRequest,
+  BASELINE,
+  BASELINE_ANCHOR_NS,
   BASELINE_TESTS,
   DEFAULT_BENCH_BYTES,
   LAYOUT_TESTS,
-  POOL_LAYOUTS,
   SCALE_TESTS,
-  kernelNs,
 } from "../../bench/catalog.js";
+import { allLayouts, defaultBuildOf, findBuild, referenceBuild } from "../builds/index.js";
 import type { WorkerReply } from "../../bench/pp_worker.js";
-import type { ReportSection } from "./layouts.js";
+import type { ReportSection } from "./section.js";
 import { renderTable } from "./table.js";
 
-export type { BenchJson, BenchResult, BenchTest, BenchLayout } from "../../bench/catalog.js";
-export { ALL_TESTS, BASELINE_TESTS, LAYOUT_TESTS, SCALE_TESTS, RESULT_KEYS, POOL_LAYOUTS } from "../../bench/catalog.js";
+export type { BenchJson, BenchResult, BenchTest } from "../../bench/catalog.js";
+export { ALL_TESTS, BASELINE_TESTS, LAYOUT_TESTS, SCALE_TESTS, RESULT_KEYS, BASELINE } from "../../bench/catalog.js";
 
-export type PoolLayout = (typeof POOL_LAYOUTS)[number];
+/** What `bench` runs when no build is named: each layout's default build. */
+export function defaultBenchBuilds(): string[] {
+  return allLayouts().map((l) => defaultBuildOf(l).name);
+}
+
+/** The kernel's figure for (build, test): the build's own anchors, or the baselines'. */
+export function kernelNs(kernel: string, test: BenchTest): number | undefined {
+  if (kernel === BASELINE) return BASELINE_ANCHOR_NS[test];
+  return findBuild(kernel)?.benchAnchorNs?.[test];
+}
 
 export interface BenchOptions {
-  readonly layouts: readonly PoolLayout[];
+  /** Kernel build names (src/builds), in the order to run them. */
+  readonly kernels: readonly string[];
   readonly tests: readonly BenchTest[];
   /** tinybench time per test, ms. */
   readonly timeMs: number;
@@ -56,19 +67,19 @@ export const FULL_TIMING = { timeMs: 1000, warmupMs: 250 } as const;
 export const QUICK_TIMING = { timeMs: 100, warmupMs: 50 } as const;
 
 /** The child processes to run, in order: baselines, per layout its tests, then the scale runs. */
-export function planRuns(o: Pick<BenchOptions, "layouts" | "tests" | "timeMs" | "warmupMs">): SuiteRequest[] {
+export function planRuns(o: Pick<BenchOptions, "kernels" | "tests" | "timeMs" | "warmupMs">): SuiteRequest[] {
   const base = { timeMs: o.timeMs, warmupMs: o.warmupMs, bytes: DEFAULT_BENCH_BYTES };
   const want = new Set(o.tests);
   const out: SuiteRequest[] = [];
   const baselines = BASELINE_TESTS.filter((t) => want.has(t));
-  if (baselines.length > 0) out.push({ ...base, layout: "baseline", tests: baselines });
-  for (const layout of o.layouts) {
+  if (baselines.length > 0) out.push({ ...base, kernel: BASELINE, tests: baselines });
+  for (const kernel of o.kernels) {
     const tests = LAYOUT_TESTS.filter((t) => want.has(t));
-    if (tests.length > 0) out.push({ ...base, layout, tests });
+    if (tests.length > 0) out.push({ ...base, kernel, tests });
   }
   for (const t of SCALE_TESTS) {
     if (!want.has(t)) continue;
-    for (const layout of o.layouts) out.push({ ...base, layout, tests: [t] });
+    for (const kernel of o.kernels) out.push({ ...base, kernel, tests: [t] });
   }
   return out;
 }
@@ -94,7 +105,7 @@ function runChild(req: SuiteRequest): Promise<BenchResult[]> {
     child.on("exit", (code) => {
       const r = reply as WorkerReply | null;
       if (r?.ok) resolve(r.results);
-      else reject(new Error(r ? r.error : `ppemu bench: ${req.layout} child exited with ${code}: ${stderr.trim()}`));
+      else reject(new Error(r ? r.error : `ppemu bench: ${req.kernel} child exited with ${code}: ${stderr.trim()}`));
     });
     child.send(req);
   });
@@ -115,7 +126,7 @@ export async function runBench(o: BenchOptions): Promise<BenchJson> {
       o.onResult?.(r);
     }
   }
-  return { schema: 1, node: process.version, cpu: cpus()[0]?.model.trim() ?? "unknown", date: new Date().toISOString(), results };
+  return { schema: 2, node: process.version, cpu: cpus()[0]?.model.trim() ?? "unknown", date: new Date().toISOString(), results };
 }
 
 // ─── text ──────────────────────────────────────────────────────────────────────────────────────
@@ -124,21 +135,21 @@ function opsText(ops: number): string {
   return Math.round(ops).toLocaleString("en-US");
 }
 
-/** `Type:<layout>:<test> Per elem: <N.nnn> ns (<ops/s>) ±<rme>%`, as time_bench prints it (no cycles). */
+/** `Type:<kernel>:<test> Per elem: <N.nnn> ns (<ops/s>) ±<rme>%`, as time_bench prints it (no cycles). */
 export function benchLine(r: BenchResult): string {
-  return `Type:${r.layout}:${r.test} Per elem: ${r.ns_per_elem.toFixed(3)} ns (${opsText(r.ops_per_sec)} ops/s) ±${r.rme_pct.toFixed(2)}%`;
+  return `Type:${r.kernel}:${r.test} Per elem: ${r.ns_per_elem.toFixed(3)} ns (${opsText(r.ops_per_sec)} ops/s) ±${r.rme_pct.toFixed(2)}%`;
 }
 
-function find(results: readonly BenchResult[], layout: BenchLayout, test: BenchTest): BenchResult | undefined {
-  return results.find((r) => r.layout === layout && r.test === test);
+function find(results: readonly BenchResult[], kernel: string, test: BenchTest): BenchResult | undefined {
+  return results.find((r) => r.kernel === kernel && r.test === test);
 }
 
 const x = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(3));
 
-/** The ratios for one result: to classic (same test) and to the same layout's page_pool01_fast_path. */
+/** The ratios for one result: to the reference build (same test) and to the same build's page_pool01_fast_path. */
 export interface BenchRatios {
-  readonly vsClassic?: number;
-  readonly kernelVsClassic?: number;
+  readonly vsRef?: number;
+  readonly kernelVsRef?: number;
   readonly vsFast?: number;
   readonly kernelVsFast?: number;
   readonly kernelNs?: number;
@@ -146,16 +157,17 @@ export interface BenchRatios {
 
 export function ratiosOf(results: readonly BenchResult[], r: BenchResult): BenchRatios {
   const out: { -readonly [K in keyof BenchRatios]: BenchRatios[K] } = {};
-  const k = kernelNs(r.layout, r.test);
+  const k = kernelNs(r.kernel, r.test);
   if (k !== undefined) out.kernelNs = k;
-  if (r.layout === "baseline") return out;
-  const c = find(results, "classic", r.test);
-  if (c) out.vsClassic = r.ns_per_elem / c.ns_per_elem;
-  const kc = kernelNs("classic", r.test);
-  if (k !== undefined && kc !== undefined) out.kernelVsClassic = k / kc;
-  const f = find(results, r.layout, "page_pool01_fast_path");
+  if (r.kernel === BASELINE) return out;
+  const ref = referenceBuild().name;
+  const c = find(results, ref, r.test);
+  if (c) out.vsRef = r.ns_per_elem / c.ns_per_elem;
+  const kc = kernelNs(ref, r.test);
+  if (k !== undefined && kc !== undefined) out.kernelVsRef = k / kc;
+  const f = find(results, r.kernel, "page_pool01_fast_path");
   if (f) out.vsFast = r.ns_per_elem / f.ns_per_elem;
-  const kf = kernelNs(r.layout, "page_pool01_fast_path");
+  const kf = kernelNs(r.kernel, "page_pool01_fast_path");
   if (k !== undefined && kf !== undefined) out.kernelVsFast = k / kf;
   return out;
 }
@@ -165,26 +177,27 @@ export function ratioTable(results: readonly BenchResult[]): string {
   const rows = results.map((r) => {
     const q = ratiosOf(results, r);
     return [
-      r.layout,
+      r.kernel,
       r.test,
       r.ns_per_elem.toFixed(3),
       `±${r.rme_pct.toFixed(2)}%`,
-      x(q.vsClassic),
-      x(q.kernelVsClassic),
+      x(q.vsRef),
+      x(q.kernelVsRef),
       x(q.vsFast),
       x(q.kernelVsFast),
       q.kernelNs === undefined ? "—" : q.kernelNs.toFixed(3),
       r.heap_delta_bytes,
     ];
   });
+  const ref = referenceBuild().name;
   const table = renderTable(
     [
-      "layout",
+      "kernel",
       "test",
       { header: "ns/elem", align: "right" },
       { header: "rme", align: "right" },
-      { header: "÷classic", align: "right" },
-      { header: "k ÷classic", align: "right" },
+      { header: `÷${ref}`, align: "right" },
+      { header: `k ÷${ref}`, align: "right" },
       { header: "÷01 fast", align: "right" },
       { header: "k ÷01", align: "right" },
       { header: "kernel ns", align: "right" },
@@ -193,22 +206,25 @@ export function ratioTable(results: readonly BenchResult[]): string {
     rows,
   );
   const notes: string[] = [];
-  for (const layout of POOL_LAYOUTS) {
-    const a = find(results, layout, "page_pool01_fast_path_64M");
-    const b = find(results, layout, "page_pool01_fast_path_1G");
-    if (a && b) notes.push(`scale ${layout}: fast path 1 GiB ÷ 64 MiB = ${(b.ns_per_elem / a.ns_per_elem).toFixed(3)}`);
+  for (const kernel of [...new Set(results.map((r) => r.kernel))]) {
+    const a = find(results, kernel, "page_pool01_fast_path_64M");
+    const b = find(results, kernel, "page_pool01_fast_path_1G");
+    if (a && b) notes.push(`scale ${kernel}: fast path 1 GiB ÷ 64 MiB = ${(b.ns_per_elem / a.ns_per_elem).toFixed(3)}`);
   }
   return [table, ...notes].join("\n");
 }
 
-export const BENCH_LEGEND = [
-  "÷classic: ns/elem over classic's for the same test; ÷01 fast: over the same layout's page_pool01_fast_path.",
-  "k ÷classic, k ÷01: the same ratios from the kernel's bench_page_pool_simple on an E5-1650 v4 (v6.13-rc6, tasklet;",
-  "kernel ns: its ns/elem): ptr_ring/fast ≈ 2.8, slow/fast ≈ 12.2; item-block +1.7 % / +5 % / +19 % over classic",
-  "(01/02/03); xarray prototype ≈ classic.",
+export function benchLegend(): string {
+  const ref = referenceBuild().name;
+  return [
+  `÷${ref}: ns/elem over the reference build's (${ref}) for the same test; ÷01 fast: over the same build's page_pool01_fast_path.`,
+  `k ÷${ref}, k ÷01: the same ratios from the kernel's bench_page_pool_simple on an E5-1650 v4 (v6.13-rc6, tasklet;`,
+  "kernel ns: its ns/elem, where the build has anchors): ptr_ring/fast ≈ 2.8, slow/fast ≈ 12.2; item-block",
+  "+1.7 % / +5 % / +19 % over classic (01/02/03); xarray prototype ≈ classic.",
   "ns/elem: median per element; rme: its 95 % confidence half-width. heap Δ: heapUsed after minus before a loop",
   "of the test, gc() before each reading.",
-].join("\n");
+  ].join("\n");
+}
 
 /** The whole text: one line per result, then the ratio table and its legend. */
 export function benchText(json: BenchJson): string {
@@ -218,16 +234,16 @@ export function benchText(json: BenchJson): string {
     "",
     ratioTable(json.results),
     "",
-    BENCH_LEGEND,
+    benchLegend(),
   ].join("\n");
 }
 
 // ─── the report's benchmark ────────────────────────────────────────────────────────────────────
 
-/** The quick bench (every layout, every test, QUICK_TIMING), as text + JSON, for `ppemu report`. */
+/** The quick bench (each layout's default build, every test, QUICK_TIMING), as text + JSON, for `ppemu report`. */
 export async function quickBench(opts: { inline?: boolean } = {}): Promise<{ text: string; json: BenchJson }> {
   const json = await runBench({
-    layouts: POOL_LAYOUTS,
+    kernels: defaultBenchBuilds(),
     tests: [...BASELINE_TESTS, ...LAYOUT_TESTS, ...SCALE_TESTS],
     ...QUICK_TIMING,
     inline: opts.inline === true,
@@ -238,5 +254,5 @@ export async function quickBench(opts: { inline?: boolean } = {}): Promise<{ tex
 /** `quickBench()` as a report section. */
 export async function benchSection(): Promise<ReportSection> {
   const { text, json } = await quickBench();
-  return { id: "bench", title: "Benchmark (quick): bench_page_pool_simple per layout, with ratios", text, json };
+  return { id: "bench", title: "Benchmark (quick): bench_page_pool_simple per layout's default build, with ratios", text, json };
 }

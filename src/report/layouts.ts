@@ -59,6 +59,12 @@ import {
 } from "../mem/item_geometry.js";
 import { pahole } from "../mem/pahole.js";
 import { renderTable } from "./table.js";
+import { allBuilds, allLayouts, buildsOf, referenceBuild } from "../builds/index.js";
+import type { KernelBuild, TrackingLayout } from "../builds/types.js";
+import { STRUCT_PPEMU_POOL, STRUCT_PPEMU_NAPI } from "../pool/pool_list.js";
+import { STRUCT_PPEMU_NETDEV } from "../pool/netdev.js";
+import type { ReportSection } from "./section.js";
+export type { ReportSection } from "./section.js";
 
 // ─── the structs `ppemu layout` knows ───────────────────────────────────────────────────────────
 
@@ -72,24 +78,48 @@ export const MACHINE_STRUCTS: readonly RecordType[] = [
   STRUCT_PPEMU_SLAB_ROOT,
   ...DMA_STRUCTS,
   STRUCT_PPEMU_STACK,
+  STRUCT_PPEMU_POOL,
+  STRUCT_PPEMU_NAPI,
+  STRUCT_PPEMU_NETDEV,
 ];
 
-/** Every struct `ppemu layout` prints, in order; the item block is the variant's declaration. */
-export function layoutStructs(variant: BlockVariant = "v11"): RecordType[] {
-  return [...KERNEL_STRUCTS, ...MACHINE_STRUCTS].map((t) =>
-    t.name === "page_pool_item_block" ? ITEM_BLOCK_OF[variant] : t,
-  );
+/** The build's own structs: `struct page_pool`, its params and its stats, as that kernel declares them. */
+export function buildStructs(b: KernelBuild): RecordType[] {
+  const s = b.structs;
+  return [s.pagePool, ...s.params, s.allocStats, s.recycleStats];
 }
 
-/** Names a user may type (`page`, `page_pool_item_block`, …). */
+/**
+ * Every struct `ppemu layout` prints for a build, in order: the shared kernel structs with the
+ * build's own after `struct page`'s relatives, then the machine's; the item block is the variant's.
+ */
+export function layoutStructs(variant: BlockVariant = "v11", build: KernelBuild = defaultBuild()): RecordType[] {
+  const shared = KERNEL_STRUCTS.map((t) => (t.name === "page_pool_item_block" ? ITEM_BLOCK_OF[variant] : t));
+  const own = buildStructs(build);
+  const ownNames = new Set(own.map((t) => t.name));
+  return [...shared.filter((t) => !ownNames.has(t.name)), ...own, ...MACHINE_STRUCTS];
+}
+
+function defaultBuild(): KernelBuild {
+  return referenceBuild();
+}
+
+/** Names a user may type (`page`, `page_pool_item_block`, …): every build's structs included. */
 export function layoutStructNames(): string[] {
-  return layoutStructs().map((t) => t.name);
+  const names = new Set(layoutStructs().map((t) => t.name));
+  for (const b of allBuilds()) for (const t of buildStructs(b)) names.add(t.name);
+  return [...names];
 }
 
 /** A struct by name; `struct page` and `page` both work. */
-export function findLayoutStruct(name: string, variant: BlockVariant = "v11"): RecordType | null {
+export function findLayoutStruct(name: string, variant: BlockVariant = "v11", build: KernelBuild = defaultBuild()): RecordType | null {
   const bare = name.trim().replace(/^struct\s+/, "");
-  return layoutStructs(variant).find((t) => t.name === bare) ?? null;
+  return layoutStructs(variant, build).find((t) => t.name === bare) ?? null;
+}
+
+/** Does this build declare the struct itself (a per-build `struct page_pool`, its params, its stats)? */
+export function isBuildStruct(t: RecordType, b: KernelBuild): boolean {
+  return buildStructs(b).includes(t);
 }
 
 // ─── JSON form of a layout ─────────────────────────────────────────────────────────────────────
@@ -234,9 +264,15 @@ function pageSizeName(bytes: number): PageSizeName {
   return PAGE_SIZE_NAMES.find((n) => archConsts(LP64, n).PAGE_SIZE === bytes) ?? "4k";
 }
 
+/** The configuration line printed above a build's own struct. */
+export function buildStructNote(b: KernelBuild): string {
+  return `/* kernel ${b.name} (${b.layout.name}): ${b.structs.source}; x86-64, CONFIG_PAGE_POOL_STATS=y, CONFIG_SMP=y (64-byte cache lines), no lock debugging or lockdep */`;
+}
+
 /** pahole text (plus the geometry after the item block) for one struct. */
-export function layoutText(t: RecordType, arch: Arch, variant: BlockVariant, pageSize: PageSizeName, aliases = false): string {
-  const text = pahole(layoutOf(t, arch), { aliases });
+export function layoutText(t: RecordType, arch: Arch, variant: BlockVariant, pageSize: PageSizeName, aliases = false, build?: KernelBuild): string {
+  const body = pahole(layoutOf(t, arch), { aliases });
+  const text = build && isBuildStruct(t, build) ? `${buildStructNote(build)}\n${body}` : body;
   if (t.name !== "page_pool_item_block") return text;
   return `${text}\n${itemGeometryText(itemGeometryJson(variant, arch, pageSize))}`;
 }
@@ -248,66 +284,34 @@ export function layoutJson(t: RecordType, arch: Arch, variant: BlockVariant, pag
 
 // ─── report sections ───────────────────────────────────────────────────────────────────────────
 
-/** One part of `ppemu report`: its text and the same facts as JSON. */
-export interface ReportSection {
-  readonly id: string;
-  readonly title: string;
-  /** Body text, no trailing newline; the title is printed by `renderSections`. */
-  readonly text: string;
-  readonly json: unknown;
+/** A layout's column header: its name and the builds that have it. */
+function layoutHeader(l: TrackingLayout): string {
+  return `${l.name}\n(${buildsOf(l).map((b) => b.name).join(", ")})`;
 }
 
-export function renderSections(title: string, sections: readonly ReportSection[]): string {
-  const parts = [title, "═".repeat(title.length)];
-  sections.forEach((s, i) => {
-    const head = `${i + 1}. ${s.title}`;
-    parts.push("", head, "─".repeat(head.length), s.text);
-  });
-  return parts.join("\n") + "\n";
-}
-
-export function sectionsJson(sections: readonly ReportSection[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const s of sections) out[s.id] = { title: s.title, ...(s.json as object) };
-  return out;
-}
-
-const LAYOUT_NAMES = ["classic", "item-block", "xarray"] as const;
+const PAGE_WORDS: readonly { field: keyof TrackingLayout["pageWords"]; alias: string }[] = [
+  { field: "pp_magic", alias: "lru.next" },
+  { field: "pp", alias: "lru.prev" },
+  { field: "_pp_mapping_pad", alias: "mapping" },
+  { field: "dma_addr", alias: "index" },
+  { field: "pp_ref_count", alias: "private" },
+  { field: "_refcount", alias: "" },
+];
 
 /** Section 1: the words of struct page that page_pool uses, per layout. */
 export function pageWordsSection(): ReportSection {
   const lp = layoutOf(STRUCT_PAGE, LP64);
   const il = layoutOf(STRUCT_PAGE, ILP32);
   const c = archConsts(LP64);
-  const idShift = `id << ${PP_DMA_INDEX_SHIFT}`;
-  const rows: { field: string; alias: string; use: readonly [string, string, string] }[] = [
-    { field: "pp_magic", alias: "lru.next", use: ["PP_SIGNATURE", "PP_SIGNATURE", `PP_SIGNATURE | ${idShift}`] },
-    {
-      field: "pp",
-      alias: "lru.prev",
-      use: ["pp: the pool", "pp_item: the page's item;\nitem & PAGE_MASK = block,\nblock->pp = the pool", "pp: the pool"],
-    },
-    { field: "_pp_mapping_pad", alias: "mapping", use: ["never written", "never written", "never written"] },
-    { field: "dma_addr", alias: "index", use: ["DMA address, 0 = unmapped", "same", "same"] },
-    { field: "pp_ref_count", alias: "private", use: ["page_pool refs, 1 after alloc", "same", "same"] },
-    { field: "_refcount", alias: "", use: ["recycled only while 1", "same", "same"] },
-  ];
+  const layouts = allLayouts();
   const table = renderTable(
-    [
-      { header: "lp64", align: "right" },
-      { header: "ilp32", align: "right" },
-      "field",
-      "page-cache name",
-      "classic (≤ v6.15)",
-      "item-block (v11)",
-      "xarray (v6.16+)",
-    ],
-    rows.map((r) => [
+    [{ header: "lp64", align: "right" }, { header: "ilp32", align: "right" }, "field", "page-cache name", ...layouts.map(layoutHeader)],
+    PAGE_WORDS.map((r) => [
       offsetOf(lp, r.field),
       offsetOf(il, r.field),
       r.field === "pp" ? "pp / pp_item" : r.field,
       r.alias,
-      ...r.use,
+      ...layouts.map((l) => l.pageWords[r.field]),
     ]),
     { indent: 2 },
   );
@@ -317,11 +321,10 @@ export function pageWordsSection(): ReportSection {
     "",
     table,
     "",
-    `  The word at ${offsetOf(lp, "pp")} (${offsetOf(il, "pp")} on ilp32) is the page's only link to its pool. Classic: a pointer`,
-    "  to the pool and nothing points back, so the pool cannot find its in-flight pages at destroy.",
-    "  Item-block: a pointer to an item inside a page-sized block the pool owns. Xarray: still the pool",
-    "  pointer; the pool keeps an xarray of its DMA-mapped pages and the page's id in it lives in",
-    `  pp_magic (lp64 id 1 → pp_magic ${id1}).`,
+    `  The word at ${offsetOf(lp, "pp")} (${offsetOf(il, "pp")} on ilp32) is the page's only link to its pool. A layout that keeps`,
+    "  only a pointer to the pool there cannot find its in-flight pages at destroy; the fixes either point",
+    "  into memory the pool owns (item blocks) or keep a list of mapped pages on the pool side (an xarray,",
+    `  whose id lives in pp_magic: lp64 id 1 → pp_magic ${id1}).`,
   ].join("\n");
   return {
     id: "page_words",
@@ -329,11 +332,11 @@ export function pageWordsSection(): ReportSection {
     text,
     json: {
       struct_page_size: { lp64: lp.size, ilp32: il.size },
-      words: rows.map((r) => ({
+      words: PAGE_WORDS.map((r) => ({
         field: r.field,
         offset: { lp64: offsetOf(lp, r.field), ilp32: offsetOf(il, r.field) },
         alias: r.alias,
-        ...Object.fromEntries(LAYOUT_NAMES.map((n, i) => [n, r.use[i]])),
+        ...Object.fromEntries(layouts.map((l) => [l.name, l.pageWords[r.field]])),
       })),
     },
   };
@@ -370,46 +373,21 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 export function layoutsCompareSection(): ReportSection {
   const c = archConsts(LP64);
   const cost = ARCH_NAMES.map((a) => paperCost(ARCHES[a]));
-  const lp = cost[0]!;
   const word16 = offsetOf(layoutOf(STRUCT_PAGE, LP64), "pp");
   const id1 = hexLong(LP64, encodePpMagic(c, 1));
   const g11 = itemGeometry("v11", LP64, "4k");
+  const layouts = allLayouts();
   const compare = renderTable(
-    ["", "classic", "item-block (v11)", "xarray (v6.16)"],
+    ["", ...layouts.map(layoutHeader)],
     [
-      [`struct page word ${word16}`, "pp", "pp_item", "pp"],
-      [
-        "pp_magic holds",
-        `PP_SIGNATURE\n${hexLong(LP64, c.PP_SIGNATURE)}`,
-        `PP_SIGNATURE\n${hexLong(LP64, c.PP_SIGNATURE)}`,
-        `PP_SIGNATURE | id << ${PP_DMA_INDEX_SHIFT}\nid 1: ${id1}`,
-      ],
-      ["page → pool", "page->pp", "(page->pp_item & PAGE_MASK)->pp", "page->pp"],
-      [
-        "in-flight tracking",
-        "none",
-        `item blocks (1 page, ${g11.ITEMS_PER_PAGE} items)\non pool->item_blocks`,
-        "xarray pool->dma_mapped\n(ids from 1)",
-      ],
-      [
-        "bytes per tracked page\n(on paper, lp64)",
-        "0",
-        `${lp.item_bytes} (item)\n${lp.item_block_bytes_per_page} with block header`,
-        `${lp.xa_bytes_per_page} (xa_node ${lp.xa_node_bytes} / ${lp.xa_slots})`,
-      ],
-      [
-        "bytes per tracked page\n(on paper, ilp32)",
-        "0",
-        `${cost[1]!.item_bytes} (item)\n${cost[1]!.item_block_bytes_per_page} with block header`,
-        `${cost[1]!.xa_bytes_per_page} (xa_node ${cost[1]!.xa_node_bytes} / ${cost[1]!.xa_slots})`,
-      ],
-      [
-        "DMA mappings at destroy",
-        "left to late returns:\nunmapped after unbind",
-        "destroy walks every block,\nunmaps each MAPPED item",
-        "xa_for_each unmaps every\nentry (xa_cmpxchg winner)",
-      ],
-      ["status", "v5.14 – v6.15", "posted v5–v11, not merged", "merged, v6.16"],
+      [`struct page word ${word16}`, ...layouts.map((l) => l.pageWords.pp.split(":")[0]!)],
+      ["pp_magic holds", ...layouts.map((l) => (l.pageWords.pp_magic.includes("id") ? `${l.pageWords.pp_magic}\nid 1: ${id1}` : `${l.pageWords.pp_magic}\n${hexLong(LP64, c.PP_SIGNATURE)}`))],
+      ["page → pool", ...layouts.map((l) => l.poolOfText)],
+      ["in-flight tracking", ...layouts.map((l) => l.inflightTracking)],
+      ["bytes per tracked page\n(on paper, lp64)", ...layouts.map((l) => l.paperBytesPerPage(LP64))],
+      ["bytes per tracked page\n(on paper, ilp32)", ...layouts.map((l) => l.paperBytesPerPage(ILP32))],
+      ["DMA mappings at destroy", ...layouts.map((l) => l.atDestroy)],
+      ["status", ...layouts.map((l) => l.status)],
     ],
     { indent: 2 },
   );

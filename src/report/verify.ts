@@ -2,7 +2,7 @@
  * The report's verification section: every masking and encoding check at its default coverage
  * (`ppemu verify all`), one line each.
  */
-import type { ReportSection } from "./layouts.js";
+import type { ReportSection } from "./section.js";
 import { verifySummary } from "../verify/index.js";
 import { renderTable } from "./table.js";
 
@@ -23,5 +23,5 @@ export function verifySections(): ReportSection[] {
     .split("\n")
     .map((l) => (l ? "  " + l : l))
     .join("\n");
-  return [{ id: "verify", title: "Verification of the masking and encoding math", text, json: rows }];
+  return [{ id: "verify", title: "Verification of the masking and encoding math", text, json: { checks: rows } }];
 }

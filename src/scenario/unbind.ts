@@ -16,17 +16,23 @@
  */
 import { bootPpSystem, ppClaimers, type PpSystem } from "../pool/index.js";
 import { NetStack } from "../pool/stack.js";
-import { PP_FLAG_DMA_MAP, PP_FLAG_DMA_SYNC_DEV, PP_DEFER_NEXT, type LayoutName } from "../pool/types.js";
+import { PP_FLAG_DMA_MAP, PP_FLAG_DMA_SYNC_DEV, DEFER_TIME_MS } from "../pool/page_pool.js";
+import { netdevCreate, netdevUnregister } from "../pool/netdev.js";
 import { DMA_FROM_DEVICE } from "../dma/index.js";
 import { MACH_CPU, MACH_IN_SOFTIRQ } from "../mem/physmem.js";
 import { PAGE_DMA_ADDR } from "../mem/page.js";
 import { GFP_ZERO } from "../mem/buddy.js";
 import { accountFrames, type FrameAccount } from "../mem/accounting.js";
-import { DIAG_INFO, NR_DIAG_KINDS } from "../mem/diag.js";
-import type { BlockVariant } from "../mem/structs.js";
+import { DIAG_INFO, NR_DIAG_KINDS, diagLineCounts } from "../mem/diag.js";
+import { resolveBuild } from "../builds/index.js";
+import type { KernelBuild } from "../builds/types.js";
+
+/** Whether the run showed the bug: a mapping outlived the driver, or the DMA API was used after unbind. */
+export type UnbindVerdict = "SHOWN" | "fixed" | "not exercised";
 
 export interface UnbindOptions {
-  readonly layout: LayoutName;
+  /** The kernel build: a KernelBuild, a build name (`v6.12`) or a layout name for its default build. */
+  readonly kernel: KernelBuild | string;
   /** Pages the driver allocates (N). */
   readonly pages?: number;
   /** Pages handed to the stack and still there at unbind (M <= N). */
@@ -37,11 +43,15 @@ export interface UnbindOptions {
   /** Virtual ms after unbind over which the late returns are spread. */
   readonly windowMs?: number;
   readonly memBytes?: number;
-  readonly variant?: BlockVariant;
+  /** A cache-coherent device (`dma_dev_need_sync()` false: v6.11+ never syncs). Default false. */
+  readonly coherent?: boolean;
+  /** The pool names the driver's netdev (`pp_params.netdev`, v6.8+), unregistered at unbind. Default true. */
+  readonly netdev?: boolean;
 }
 
 export interface UnbindResult {
-  readonly layout: LayoutName;
+  readonly kernel: string;
+  readonly layout: string;
   readonly pages_allocated: number;
   readonly inflight_at_unbind: number;
   readonly mappings_alive_at_unbind: number;
@@ -55,8 +65,12 @@ export interface UnbindResult {
   readonly frames_lost: number;
   /** Virtual ms from unbind until the pool was freed; null if it never was in the run. */
   readonly pool_freed_at_ms: number | null;
-  /** Kernel warnings printed (every recorded diagnostic). */
-  readonly warnings: number;
+  /** Lines the emulated kernel printed (a multi-line report counts once). */
+  readonly kernel_log_lines: number;
+  /** The emulator's own `ppemu:` lines (the IOMMU's reports, misuse checks). */
+  readonly ppemu_lines: number;
+  /** The bug, shown or not: the one verdict `scenario`, `compare` and the report print. */
+  readonly verdict: UnbindVerdict;
   /** The warnings by text template, with counts. */
   readonly diagnostics: readonly { readonly kind: string; readonly count: number; readonly first: string }[];
   readonly frames: Readonly<Record<string, number>>;
@@ -83,16 +97,20 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
   if (mInflight > n) throw new RangeError(`inflight (${mInflight}) cannot exceed pages (${n})`);
   if (k > mInflight) throw new RangeError(`late returns (${k}) cannot exceed inflight (${mInflight})`);
 
-  const sys = bootPpSystem(opts.layout, { bytes: opts.memBytes ?? UNBIND_DEFAULTS.memBytes, ...(opts.variant ? { variant: opts.variant } : {}) });
+  const build = typeof opts.kernel === "string" ? resolveBuild(opts.kernel) : opts.kernel;
+  const sys = bootPpSystem(build, { bytes: opts.memBytes ?? UNBIND_DEFAULTS.memBytes });
   const { m, dma, pps } = sys;
   const mem = m.mem;
-  const dev = dma.deviceCreate("eth0");
+  const dev = dma.deviceCreate("0000:03:00.0", { coherent: opts.coherent ?? false });
+  const netdev = (opts.netdev ?? true) ? netdevCreate(pps, "eth0") : 0;
   const pool = pps.create({
     flags: PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV,
     poolSize: opts.poolSize ?? UNBIND_DEFAULTS.poolSize,
     dev,
     dmaDir: DMA_FROM_DEVICE,
+    maxLen: mem.pageSize,
     napiCpu: 0,
+    netdev,
   });
   if (pool < 0) throw new Error(`page_pool_create failed: ${pool}`);
   const stack = new NetStack(pps, Math.max(64, mInflight), { cpu: 1, inSoftirq: true });
@@ -117,12 +135,14 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
     stack,
     pool,
     dev,
-    result: summarize(sys, stack, dev, opts.layout, allocated, step, fields),
+    result: summarize(sys, stack, dev, allocated, step, fields),
   });
   if (stopAt === "allocated") return finish(stopAt, {});
 
-  // Unbind: the driver's remove path, in process context.
+  // Unbind: the driver's remove path, in process context: napi_disable(), return the RX ring,
+  // page_pool_destroy(), then unregister_netdev() (its pools move to loopback) and the unbind.
   mem.wr32(mem.machine + MACH_IN_SOFTIRQ, 0);
+  pps.napiDisable(pps.napiOf(pool));
   for (let i = 0; i < allocated; i++) {
     const page = mem.rdPtr(rx + i * 8);
     if (page !== 0) pps.putFullPage(pool, page, false);
@@ -131,11 +151,15 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
   const unbindAt = mem.nowMs;
   pps.destroy(pool);
   const inflightAtUnbind = pps.isLive(pool) ? pps.inflight(pool) : 0;
+  // In-flight pages whose mapping destroy removed: the IOMMU no longer translates their dma_addr to
+  // them (v6.16 also zeroed dma_addr; mainline's scrub leaves it for the page's return).
   let unmappedByDestroy = 0;
   stack.forEachHeld((page) => {
-    if (mem.rd32(page + PAGE_DMA_ADDR) === 0) unmappedByDestroy++;
+    const iova = mem.rd32(page + PAGE_DMA_ADDR);
+    if (iova === 0 || dma.iovaToPhys(dev, iova) !== mem.pageAddress(page)) unmappedByDestroy++;
   });
   if (stopAt === "destroyed") return finish(stopAt, { inflight_at_unbind: inflightAtUnbind, unmapped_by_destroy: unmappedByDestroy });
+  if (netdev !== 0) netdevUnregister(pps, netdev);
   dma.deviceUnbind(dev);
   const aliveAtUnbind = dma.deviceStats(dev).outlivedDriver;
   if (stopAt === "unbound") {
@@ -158,9 +182,9 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
     check();
   }
   // Step retry by retry, so the time the pool is freed is exact; pages still out keep it alive.
-  const end = unbindAt + windowMs + 2 * 1000;
+  const end = unbindAt + windowMs + 2 * DEFER_TIME_MS;
   while (pps.isLive(pool) && mem.nowMs < end) {
-    const next = mem.rd64(pool + PP_DEFER_NEXT);
+    const next = pps.timerExpires(pool);
     pps.runUntil(next !== 0 && next <= end ? next : end);
     check();
   }
@@ -189,11 +213,16 @@ export function framesLost(acct: FrameAccount): number {
   return acct.total - sum + (acct.byClass.allocated ?? 0) + acct.errors.length;
 }
 
+/** SHOWN, fixed, or not exercised: with nothing in flight at unbind no build can show the bug. */
+export function unbindVerdict(r: Pick<UnbindResult, "unmaps_after_unbind" | "syncs_after_unbind" | "mappings_alive_at_unbind" | "inflight_at_unbind">): UnbindVerdict {
+  if (r.unmaps_after_unbind + r.syncs_after_unbind + r.mappings_alive_at_unbind > 0) return "SHOWN";
+  return r.inflight_at_unbind === 0 ? "not exercised" : "fixed";
+}
+
 function summarize(
   sys: PpSystem,
   stack: NetStack,
   dev: number,
-  layout: LayoutName,
   allocated: number,
   _step: UnbindStep,
   f: Partial<UnbindResult>,
@@ -215,8 +244,10 @@ function summarize(
   // In the order they first happened (a stable sort keeps kind order for ties).
   firsts.sort((x, y) => x.timeMs - y.timeMs);
   const diagnostics = firsts.map((f) => ({ kind: DIAG_INFO[f.kind]?.name ?? String(f.kind), count: mem.diagCount(f.kind), first: f.text }));
-  return {
-    layout,
+  const lines = diagLineCounts((k) => mem.diagCount(k));
+  const r = {
+    kernel: sys.build.name,
+    layout: sys.build.layout.name,
     pages_allocated: allocated,
     inflight_at_unbind: f.inflight_at_unbind ?? 0,
     mappings_alive_at_unbind: f.mappings_alive_at_unbind ?? 0,
@@ -229,8 +260,10 @@ function summarize(
     mappings_leaked: leaked,
     frames_lost: framesLost(acct),
     pool_freed_at_ms: f.pool_freed_at_ms === undefined ? null : f.pool_freed_at_ms,
-    warnings: mem.diagTotal,
+    kernel_log_lines: lines.kernel,
+    ppemu_lines: lines.ppemu,
     diagnostics,
     frames: acct.byClass,
   };
+  return { ...r, verdict: unbindVerdict(r) };
 }

@@ -19,9 +19,9 @@ import {
   PAGE_POOL_ITEM_MAPPED,
   PAGE_POOL_ITEM_USED,
   PAGE_POOL_SLOW_ITEM_BLOCK_BIT,
-} from "../pool/item_block.js";
-import { XarrayTracking, getDmaIndex } from "../pool/xarray.js";
-import * as T from "../pool/types.js";
+} from "../builds/item_block.js";
+import { XarrayTracking, getDmaIndex } from "../builds/xarray.js";
+import { poolDmaMap } from "../pool/pp_dma.js";
 import { PTR_RING_CONSUMER_HEAD, PTR_RING_QUEUE, PTR_RING_SIZE } from "../pool/ptr_ring.js";
 import { ITEM_BLOCK_OF, STRUCT_PAGE_POOL_ITEM, STRUCT_XA_NODE } from "../mem/structs.js";
 import {
@@ -110,6 +110,8 @@ export interface ReadField {
 
 export class PpExplainer {
   private readonly mem;
+  /** The build's struct page_pool offsets. */
+  private readonly o;
   private readonly ib: ItemBlockTracking | null;
   private readonly xt: XarrayTracking | null;
   /** page → where it sits inside a live pool. */
@@ -123,13 +125,14 @@ export class PpExplainer {
     stack?: NetStack,
   ) {
     this.mem = sys.m.mem;
+    this.o = sys.pps.o;
     const t = sys.pps.t;
     this.ib = t instanceof ItemBlockTracking ? t : null;
     this.xt = t instanceof XarrayTracking ? t : null;
     const mem = this.mem;
     sys.pps.forEachPool((pool) => {
       this.pools.push(pool);
-      const r = pool + T.PP_RING;
+      const r = pool + this.o.ring;
       const head = mem.rd32(r + PTR_RING_CONSUMER_HEAD);
       const size = mem.rd32(r + PTR_RING_SIZE);
       let c = 0;
@@ -208,7 +211,7 @@ export class PpExplainer {
         const out = [`pp_magic: ${d.text}`];
         if (this.xt && d.dma_index !== 0 && pp) {
           const pool = t.poolOf(page);
-          const reg = this.sys.pps.isLive(pool) && this.xt.xa.xaLoad(pool + T.PP_DMA_MAPPED, d.dma_index) === page;
+          const reg = this.sys.pps.isLive(pool) && this.xt.xa.xaLoad(pool + this.xt.DMA_MAPPED, d.dma_index) === page;
           out.push(reg ? `pool ${hex32(pool)}: dma_mapped[${d.dma_index}] = this page (xa_load)` : `dma_mapped[${d.dma_index}] does not hold this page`);
         }
         return out;
@@ -264,14 +267,14 @@ export class PpExplainer {
     const where: PpInfo["where"] = !live ? "pool not live" : pos ? pos.where : st !== undefined ? "in flight (stack)" : "in flight (driver)";
     const slot = pos ? pos.slot : st !== undefined ? st : null;
     const dmaAddr = mem.rd32(page + PAGE_DMA_ADDR);
-    const dev = live ? mem.rdPtr(pool + T.PP_DEV) : 0;
+    const dev = live ? mem.rdPtr(pool + this.o.dev) : 0;
     const dma = this.sys.dma;
     const mapped = dev !== 0 && dmaAddr !== 0 && dma.iovaToPhys(dev, dmaAddr) === mem.pageAddress(page);
     const info: { -readonly [K in keyof PpInfo]: PpInfo[K] } = {
       pool: hex32(pool),
-      pool_id: live ? mem.rd32(pool + T.PP_USER_ID) : 0,
+      pool_id: live ? this.sys.pps.poolId(pool) : 0,
       pool_live: live,
-      pool_destroyed: live && mem.rd64(pool + T.PP_DESTROY_CNT) !== 0,
+      pool_destroyed: live && mem.rd64(pool + this.o.destroyCnt) !== 0,
       where,
       slot,
       pp_ref_count: mem.rd32(page + PAGE_PP_REF_COUNT),
@@ -281,7 +284,7 @@ export class PpExplainer {
       device: dev ? dma.deviceName(dev) : null,
       device_bound: dev ? dma.isBound(dev) : null,
     };
-    const slotText = where === "alloc cache" ? ` slot ${slot} of ${mem.rd32(pool + T.PP_ALLOC_COUNT)}` : where === "ring" ? ` queue slot ${slot}` : where === "in flight (stack)" ? ` (stack slot ${slot})` : "";
+    const slotText = where === "alloc cache" ? ` slot ${slot} of ${mem.rd32(pool + this.o.allocCount)}` : where === "ring" ? ` queue slot ${slot}` : where === "in flight (stack)" ? ` (stack slot ${slot})` : "";
     out.push(`page_pool page of pool ${hex32(pool)}${this.poolLabel(pool)}: ${where}${slotText}; pp_ref_count ${info.pp_ref_count}, _refcount ${info.refcount}`);
     // A line the struct page field's own notes already said is not repeated.
     if (live && !(fieldStart === PAGE_DMA_ADDR && dmaAddr !== 0)) {
@@ -295,7 +298,7 @@ export class PpExplainer {
     if (this.xt) {
       const id = getDmaIndex(mem.u32, page);
       info.dma_index = id;
-      info.dma_index_registered = live && id !== 0 && this.xt.xa.xaLoad(pool + T.PP_DMA_MAPPED, id) === page;
+      info.dma_index_registered = live && id !== 0 && this.xt.xa.xaLoad(pool + this.xt.DMA_MAPPED, id) === page;
       if (fieldStart !== PAGE_PP_MAGIC || id === 0) out.push(
         id === 0
           ? "pp_magic DMA index id 0: not in pool->dma_mapped (never registered, or unregistered by unmap)"
@@ -307,14 +310,14 @@ export class PpExplainer {
 
   private poolLabel(pool: number): string {
     if (!this.pools.includes(pool)) return " (not a live pool)";
-    const destroyed = this.mem.rd64(pool + T.PP_DESTROY_CNT) !== 0;
-    return ` (id ${this.mem.rd32(pool + T.PP_USER_ID)}${destroyed ? ", destroyed, lingering with pages in flight" : ""})`;
+    const destroyed = this.mem.rd64(pool + this.o.destroyCnt) !== 0;
+    return ` (id ${this.sys.pps.poolId(pool)}${destroyed ? ", destroyed, lingering with pages in flight" : ""})`;
   }
 
   private mappingNote(page: number, pool: number): string {
     if (!this.pools.includes(pool)) return "";
     const mem = this.mem;
-    const dev = mem.rdPtr(pool + T.PP_DEV);
+    const dev = mem.rdPtr(pool + this.o.dev);
     if (dev === 0) return "";
     const dma = this.sys.dma;
     const name = dma.deviceName(dev);
@@ -324,7 +327,7 @@ export class PpExplainer {
     }
     const phys = dma.iovaToPhys(dev, dmaAddr);
     if (phys === mem.pageAddress(page)) {
-      const destroyed = mem.rd64(pool + T.PP_DESTROY_CNT) !== 0;
+      const destroyed = mem.rd64(pool + this.o.destroyCnt) !== 0;
       return `: mapped, ${name}'s IOMMU translates it to this page${destroyed ? " — still mapped after page_pool_destroy(): nothing can unmap it before the driver unbinds" : ""}`;
     }
     return `: ${name}'s IOMMU has no translation to this page (stale dma_addr)`;
@@ -332,9 +335,9 @@ export class PpExplainer {
 
   private unmappedNote(pool: number): string {
     const mem = this.mem;
-    if (mem.rd32(pool + T.PP_DMA_MAP) === 0) return "dma_addr 0: the pool does not map DMA";
-    if (mem.rd64(pool + T.PP_DESTROY_CNT) !== 0) {
-      return `dma_addr 0: unmapped by page_pool_destroy() (${this.sys.layout}): its late return will skip the DMA API`;
+    if (!poolDmaMap(mem.u32, this.o, pool)) return "dma_addr 0: the pool does not map DMA";
+    if (mem.rd64(pool + this.o.destroyCnt) !== 0) {
+      return `dma_addr 0: unmapped by page_pool_destroy() (${this.sys.build.name}, ${this.sys.build.layout.name}): its late return will skip the DMA API`;
     }
     return "dma_addr 0: not mapped";
   }
@@ -366,8 +369,8 @@ export class PpExplainer {
       status = "tracking a page";
       page = nlo;
     } else if (slow) {
-      const current = mem.rdPtr(pool + T.PP_SLOW_BLOCK) === block;
-      status = nhi === VMEMMAP_HI ? "released" : current && index >= mem.rd32(pool + T.PP_SLOW_NEXT_TO_USE) ? "never used" : nlo === 0 && state === 0 ? "never used" : "released";
+      const current = mem.rdPtr(pool + this.o.need("slow_items.block")) === block;
+      status = nhi === VMEMMAP_HI ? "released" : current && index >= mem.rd32(pool + this.o.need("slow_items.next_to_use")) ? "never used" : nlo === 0 && state === 0 ? "never used" : "released";
     } else status = "free";
     return {
       ...base,
@@ -417,7 +420,7 @@ export class PpExplainer {
   ringQueueAddress(e: Target, addr: number, out: string[]): boolean {
     const mem = this.mem;
     for (const pool of this.pools) {
-      const r = pool + T.PP_RING;
+      const r = pool + this.o.ring;
       const queue = mem.rdPtr(r + PTR_RING_QUEUE);
       const size = mem.rd32(r + PTR_RING_SIZE);
       if (addr < queue || addr >= queue + size * 8) continue;
@@ -505,11 +508,12 @@ export class PpExplainer {
   knownObject(e: Target, obj: number, addr: number, out: string[]): void {
     const mem = this.mem;
     if (this.pools.includes(obj)) {
-      this.structAt(e, T.POOL_LAYOUT, obj, addr, `struct page_pool${this.poolLabel(obj)}`, out);
+      this.structAt(e, this.o.layout, obj, addr, `struct page_pool${this.poolLabel(obj)}`, out);
       const off = addr - obj;
-      if (off >= T.PP_ALLOC_CACHE && off < T.PP_ALLOC_CACHE + 128 * 8) {
-        const k = (off - T.PP_ALLOC_CACHE) >>> 3;
-        const count = mem.rd32(obj + T.PP_ALLOC_COUNT);
+      const cacheOff = this.o.allocCache;
+      if (off >= cacheOff && off < cacheOff + this.o.layout.sz["alloc.cache"]!) {
+        const k = Math.floor((off - cacheOff) / this.o.cacheSlot);
+        const count = mem.rd32(obj + this.o.allocCount);
         out.push(`  alloc cache slot ${k}: ${k < count ? "live (below alloc.count " + count + ")" : "stale (at or above alloc.count " + count + ")"}`);
       }
       return;

@@ -16,7 +16,11 @@ import {
   IOMMU_TABLE_PAGES,
   iovaGeometry,
   DMA_STRUCTS,
+  IOMMU_DD_NUM_ERRORS,
+  DEV_DD_LEAK_ADDR,
+  dmaDiagResolver,
 } from "../../src/dma/index.js";
+import { formatDiag, DMA_BUS_NAME, DMA_DRIVER_NAME } from "../../src/mem/diag.js";
 
 function boot(bytes = 8 << 20) {
   const m = bootMachine({ bytes });
@@ -35,7 +39,8 @@ describe("dma structs", () => {
   it("iommu and device offsets", () => {
     expect(IOMMU_LAYOUT.off.nr_devices).toBe(16);
     expect(IOMMU_LAYOUT.off.table_pages).toBe(40);
-    expect(IOMMU_LAYOUT.size).toBe(48);
+    expect([IOMMU_LAYOUT.off.dd_error_count, IOMMU_LAYOUT.off.dd_all_errors, IOMMU_LAYOUT.off.dd_num_errors]).toEqual([44, 48, 52]);
+    expect(IOMMU_LAYOUT.size).toBe(56);
     expect(DEVICE_LAYOUT.off.id).toBe(16);
     expect(DEVICE_LAYOUT.off.name).toBe(24);
     expect(DEVICE_LAYOUT.off.domain).toBe(40);
@@ -43,7 +48,8 @@ describe("dma structs", () => {
     expect(DEVICE_LAYOUT.off.maps).toBe(104);
     expect(DEVICE_LAYOUT.off.live).toBe(128);
     expect(DEVICE_LAYOUT.off.outlived_driver).toBe(148);
-    expect(DEVICE_LAYOUT.size).toBe(152);
+    expect([DEVICE_LAYOUT.off.dd_leak_addr, DEVICE_LAYOUT.off.dd_leak_size]).toEqual([152, 156]);
+    expect(DEVICE_LAYOUT.size).toBe(168);
     expect(DMA_STRUCTS.map((s) => s.name)).toEqual(["ppemu_iommu", "ppemu_device", "ppemu_iommu_domain", "ppemu_iopte"]);
   });
   it("IOVA geometry per page size keeps every IOVA below 2^32", () => {
@@ -55,6 +61,9 @@ describe("dma structs", () => {
     const { m, dma } = boot();
     expect(m.mem.rdPtr(m.mem.machine + MACH_IOMMU)).toBe(dma.iommu);
     expect(new Dma(m).iommu).toBe(dma.iommu);
+    // dma-debug's boot state: show_num_errors = 1, show_all_errors = 0, error_count = 0.
+    expect(m.mem.rd32(dma.iommu + IOMMU_DD_NUM_ERRORS)).toBe(1);
+    expect(dma.dmaDebugState()).toEqual({ errorCount: 0, allErrors: false, numErrors: 1 });
   });
   it("config constants are the kernel's", () => {
     expect([DMA_BIDIRECTIONAL, DMA_TO_DEVICE, DMA_FROM_DEVICE]).toEqual([0, 1, 2]);
@@ -223,7 +232,8 @@ describe("translation table entries (bit-exact)", () => {
     expect(after).toEqual([0x20e, 0x200, 0x200, 0x200]);
     expect([0, 1, 2, 3].map((i) => dma.iovaToPhys(dev, iova + i * 4096))).toEqual([0, 0, 0, 0]);
     dma.dmaSyncSingleForDevice(dev, iova + 0x3000, 64, DMA_BIDIRECTIONAL);
-    expect(m.mem.diagCount(Diag.DMA_UNMAP_UNKNOWN)).toBe(1);
+    expect(m.mem.diagCount(Diag.DMA_SYNC_UNKNOWN)).toBe(1);
+    expect(dma.deviceStats(dev).unmapUnknown).toBe(1);
   });
 });
 
@@ -241,7 +251,11 @@ describe("violations: one diag and one counter each", () => {
     dma.dmaUnmapPage(dev, a, 4096, DMA_FROM_DEVICE, 0);
     expect(m.mem.diagCount(Diag.DMA_DOUBLE_UNMAP)).toBe(1);
     expect(m.mem.diagTotal).toBe(1);
-    expect(m.mem.diagLog()[0]!.text).toContain("device address=0x1000] (double unmap)");
+    const id = dma.deviceId(dev);
+    expect(m.mem.diagLog()[0]!.text).toBe(
+      `DMA-API: ${DMA_DRIVER_NAME} ppemu${id}: device driver tries to free DMA memory it has not allocated [device address=0x0000000000001000] [size=4096 bytes]\n` +
+        "WARNING: CPU: 0 PID: 1 at kernel/dma/debug.c check_unmap",
+    );
     const s = dma.deviceStats(dev);
     expect(only(s as unknown as Record<string, unknown>, "doubleUnmap")).toBe(true);
     expect([s.maps, s.unmaps, s.live]).toEqual([1, 1, 0]);
@@ -250,6 +264,7 @@ describe("violations: one diag and one counter each", () => {
   it("unknown IOVAs: never allocated, a free gap block, a tail page, zero, and a sync of one", () => {
     const { m, dma } = boot();
     const dev = dma.deviceCreate();
+    dma.setDmaDebugAllErrors(true);
     const a = dma.dmaMapPage(dev, m.pa.allocPages(2), 0, 16384, DMA_FROM_DEVICE, 0); // 0x4000; gap 1..3
     for (const bad of [0x9000, 0x1000, a + 0x1000, 0, 0x7fff0000]) {
       const before = dma.deviceStats(dev).unmapUnknown;
@@ -258,8 +273,18 @@ describe("violations: one diag and one counter each", () => {
     }
     expect(m.mem.diagCount(Diag.DMA_UNMAP_UNKNOWN)).toBe(5);
     dma.dmaSyncSingleForDevice(dev, 0x2000, 64, DMA_FROM_DEVICE);
-    expect(m.mem.diagCount(Diag.DMA_UNMAP_UNKNOWN)).toBe(6);
+    expect(m.mem.diagCount(Diag.DMA_UNMAP_UNKNOWN)).toBe(5);
+    expect(m.mem.diagCount(Diag.DMA_SYNC_UNKNOWN)).toBe(1);
     expect(m.mem.diagTotal).toBe(6);
+    const res = dma.diagResolver();
+    const texts = m.mem.diagLog().map((d) => formatDiag(d.kind, d.a, d.b, d.c, res).split("\n")[0]);
+    expect(texts[0]).toBe(`DMA-API: ${DMA_DRIVER_NAME} ppemu${dma.deviceId(dev)}: device driver tries to free DMA memory it has not allocated [device address=0x0000000000009000] [size=4096 bytes]`);
+    // dma_mapping_error(): the address 0 gets its own text.
+    expect(texts[3]).toBe(`DMA-API: ${DMA_DRIVER_NAME} ppemu${dma.deviceId(dev)}: device driver tries to free an invalid DMA memory address`);
+    expect(m.mem.diagLog()[5]!.text).toBe(
+      `DMA-API: ${DMA_DRIVER_NAME} ppemu${dma.deviceId(dev)}: device driver tries to sync DMA memory it has not allocated [device address=0x0000000000002000] [size=64 bytes]\n` +
+        "WARNING: CPU: 0 PID: 1 at kernel/dma/debug.c check_sync",
+    );
     const s = dma.deviceStats(dev);
     expect([s.unmapUnknown, s.doubleUnmap, s.unmaps, s.syncs, s.live]).toEqual([6, 0, 0, 0, 1]);
     // The tail unmap touched nothing: the mapping still translates.
@@ -271,12 +296,13 @@ describe("violations: one diag and one counter each", () => {
     const dev = dma.deviceCreate();
     const a = dma.dmaMapPage(dev, m.pa.allocPages(0), 0, 4096, DMA_FROM_DEVICE, 0);
     dma.deviceUnbind(dev);
-    expect(m.mem.diagCount(Diag.DMA_MAPPING_OUTLIVES_DRIVER)).toBe(1);
+    expect(m.mem.diagCount(Diag.DMA_DEBUG_PENDING)).toBe(1);
+    expect(m.mem.diagCount(Diag.DMA_MAPPING_OUTLIVES_DRIVER)).toBe(0);
     const free = m.pa.nrFree();
     dma.dmaUnmapPage(dev, a, 4096, DMA_FROM_DEVICE, 0);
     expect(m.mem.diagCount(Diag.DMA_UNMAP_AFTER_UNBIND)).toBe(1);
     expect(m.mem.diagTotal).toBe(2);
-    expect(m.mem.diagLog()[1]!.text).toBe(`ppemu-iommu: device 0x${dma.deviceId(dev).toString(16)}: DMA unmap after driver unbind (iova 0x1000)`);
+    expect(m.mem.diagLog()[1]!.text).toBe(`ppemu: iommu: device 0x${dma.deviceId(dev).toString(16)}: DMA unmap after driver unbind (iova 0x1000)`);
     const s = dma.deviceStats(dev);
     expect([s.unmapAfterUnbind, s.outlivedDriver, s.unmaps, s.live, s.bound]).toEqual([1, 1, 0, 0, false]);
     expect([s.syncAfterUnbind, s.doubleUnmap, s.unmapUnknown]).toEqual([0, 0, 0]);
@@ -308,22 +334,106 @@ describe("violations: one diag and one counter each", () => {
 });
 
 describe("unbind", () => {
-  it("counts every mapping alive at unbind, one diag each with its dma address", () => {
+  const PENDING = (name: string, count: number) =>
+    `DMA-API: ${DMA_BUS_NAME} ${name}: device driver has pending DMA allocations while released from device [count=${count}]`;
+  const DD_WARN = "WARNING: CPU: 0 PID: 1 at kernel/dma/debug.c dma_debug_device_change";
+
+  it("counts every mapping alive at unbind; dma-debug reports the device once, with [count=N] and one entry", () => {
     const { m, dma } = boot();
     const dev = dma.deviceCreate("vf0");
     const pages = Array.from({ length: 5 }, () => m.pa.allocPages(0));
     const addrs = pages.map((p, i) => dma.dmaMapPage(dev, p, i === 4 ? 0x40 : 0, 2048, DMA_FROM_DEVICE, 0));
     dma.dmaUnmapPage(dev, addrs[1]!, 2048, DMA_FROM_DEVICE, 0);
     dma.dmaUnmapPage(dev, addrs[2]!, 2048, DMA_FROM_DEVICE, 0);
-    expect(dma.liveMappings(dev)).toBe(3);
+    expect(dma.liveMappings(dev)).toBe(3); // 0x1000, 0x4000, 0x5040
     dma.deviceUnbind(dev);
     const s = dma.deviceStats(dev);
     expect([s.outlivedDriver, s.live, s.maps, s.unmaps, s.bound, s.name]).toEqual([3, 0, 5, 2, false, "vf0"]);
-    expect(m.mem.diagCount(Diag.DMA_MAPPING_OUTLIVES_DRIVER)).toBe(3);
-    expect(m.mem.diagLog().map((d) => d.a)).toEqual([0x1000, 0x4000, 0x5040]);
+    expect(m.mem.diagCount(Diag.DMA_DEBUG_PENDING)).toBe(1);
+    expect(m.mem.diagCount(Diag.DMA_MAPPING_OUTLIVES_DRIVER)).toBe(0);
+    expect(m.mem.diagTotal).toBe(1);
+    const d = m.mem.diagLog()[0]!;
+    expect([d.kind, d.a, d.b, d.c]).toEqual([Diag.DMA_DEBUG_PENDING, dma.deviceId(dev), 3, DMA_FROM_DEVICE]);
+    // device_dma_allocations() keeps the last entry of its hash walk: the highest bucket, 0x5040 >> 13 = 2.
+    expect(m.mem.rd32(dev + DEV_DD_LEAK_ADDR)).toBe(0x5040);
+    expect(formatDiag(d.kind, d.a, d.b, d.c, dma.diagResolver())).toBe(
+      `${PENDING("vf0", 3)}\n` +
+        "One of leaked entries details: [device address=0x0000000000005040] [size=2048 bytes] [mapped with DMA_FROM_DEVICE] [mapped as single]\n" +
+        DD_WARN,
+    );
+    // Without a resolver: the id stands for the name, and the entry line is left out.
+    expect(d.text).toBe(`${PENDING(`ppemu${dma.deviceId(dev)}`, 3)}\n${DD_WARN}`);
+    expect(dma.dmaDebugState()).toEqual({ errorCount: 1, allErrors: false, numErrors: 0 });
     // A second unbind is a no-op.
     dma.deviceUnbind(dev);
-    expect(m.mem.diagTotal).toBe(3);
+    expect(m.mem.diagTotal).toBe(1);
+    expect(dma.dmaDebugState().errorCount).toBe(1);
+  });
+
+  it("only the first dma-debug error of the machine is printed, unless all_errors", () => {
+    const { m, dma } = boot();
+    const d1 = dma.deviceCreate("eth0");
+    const d2 = dma.deviceCreate("eth1");
+    const d3 = dma.deviceCreate("eth2");
+    const p = m.pa.allocPages(0);
+    for (let i = 0; i < 3; i++) dma.dmaMapPage(d1, p, 0, 4096, DMA_FROM_DEVICE, 0);
+    for (let i = 0; i < 2; i++) dma.dmaMapPage(d2, p, 0, 4096, DMA_TO_DEVICE, 0);
+    dma.dmaMapPage(d3, p, 0, 4096, DMA_BIDIRECTIONAL, 0);
+    dma.deviceUnbind(d1);
+    dma.deviceUnbind(d2); // counted (error_count), not printed: show_num_errors reached 0
+    expect(m.mem.diagCount(Diag.DMA_DEBUG_PENDING)).toBe(1);
+    expect(m.mem.diagFirst(Diag.DMA_DEBUG_PENDING)!.b).toBe(3);
+    expect(dma.deviceStats(d2).outlivedDriver).toBe(2);
+    expect(dma.dmaDebugState()).toEqual({ errorCount: 2, allErrors: false, numErrors: 0 });
+    dma.setDmaDebugAllErrors(true);
+    dma.deviceUnbind(d3);
+    expect(m.mem.diagCount(Diag.DMA_DEBUG_PENDING)).toBe(2);
+    const last = m.mem.diagLog().at(-1)!;
+    expect([last.a, last.b]).toEqual([dma.deviceId(d3), 1]);
+    expect(formatDiag(last.kind, last.a, last.b, last.c, dma.diagResolver()).split("\n")).toEqual([
+      PENDING("eth2", 1),
+      "One of leaked entries details: [device address=0x0000000000001000] [size=4096 bytes] [mapped with DMA_BIDIRECTIONAL] [mapped as single]",
+      DD_WARN,
+    ]);
+    expect(dma.dmaDebugState()).toEqual({ errorCount: 3, allErrors: true, numErrors: 0 });
+  });
+
+  it("an earlier dma-debug error uses up the budget; a device with no mappings reports nothing", () => {
+    const { m, dma } = boot();
+    const dev = dma.deviceCreate("eth0");
+    const empty = dma.deviceCreate("eth1");
+    const a = dma.dmaMapPage(dev, m.pa.allocPages(0), 0, 4096, DMA_FROM_DEVICE, 0);
+    dma.dmaMapPage(dev, m.pa.allocPages(0), 0, 4096, DMA_FROM_DEVICE, 0);
+    dma.dmaUnmapPage(dev, a, 4096, DMA_FROM_DEVICE, 0);
+    dma.dmaUnmapPage(dev, a, 4096, DMA_FROM_DEVICE, 0); // printed: the first error
+    dma.dmaUnmapPage(dev, a, 4096, DMA_FROM_DEVICE, 0); // counted only
+    dma.deviceUnbind(empty);
+    dma.deviceUnbind(dev); // counted only
+    expect(dma.deviceStats(dev).doubleUnmap).toBe(2);
+    expect(dma.deviceStats(dev).outlivedDriver).toBe(1);
+    expect([m.mem.diagCount(Diag.DMA_DOUBLE_UNMAP), m.mem.diagCount(Diag.DMA_DEBUG_PENDING), m.mem.diagTotal]).toEqual([1, 0, 1]);
+    expect(dma.dmaDebugState().errorCount).toBe(3);
+    // num_errors can be raised again, as through debugfs.
+    dma.setDmaDebugNumErrors(1);
+    dma.dmaUnmapPage(dev, a, 4096, DMA_FROM_DEVICE, 0); // through the unbound device: the emulator's line, not dma-debug's
+    expect(m.mem.diagCount(Diag.DMA_UNMAP_AFTER_UNBIND)).toBe(1);
+    expect(dma.dmaDebugState()).toEqual({ errorCount: 3, allErrors: false, numErrors: 1 });
+  });
+
+  it("the resolver reads names from the buffer; a destroyed device falls back to its id", () => {
+    const { m, dma } = boot();
+    const dev = dma.deviceCreate("eth0");
+    dma.dmaMapPage(dev, m.pa.allocPages(0), 0, 4096, DMA_FROM_DEVICE, 0);
+    const id = dma.deviceId(dev);
+    const res = dmaDiagResolver(m.mem);
+    expect(res.deviceName!(id)).toBe("eth0");
+    expect(res.dmaDebugLeak!(id)).toBeUndefined();
+    dma.deviceUnbind(dev);
+    expect(res.dmaDebugLeak!(id)).toEqual({ dmaAddr: 0x1000, size: 4096 });
+    dma.deviceDestroy(dev);
+    expect(res.deviceName!(id)).toBeUndefined();
+    const d = m.mem.diagFirst(Diag.DMA_DEBUG_PENDING)!;
+    expect(formatDiag(d.kind, d.a, d.b, d.c, res)).toBe(`${PENDING(`ppemu${id}`, 1)}\n${DD_WARN}`);
   });
 
   it("returns every table page to the page allocator", () => {
@@ -359,7 +469,8 @@ describe("unbind", () => {
     expect(dma.dmaMapPage(d2, p, 0, 4096, DMA_FROM_DEVICE, 0)).toBe(0x1000);
     dma.deviceDestroy(d1);
     expect(dma.devices()).toEqual([d2]);
-    expect(m.mem.diagCount(Diag.DMA_MAPPING_OUTLIVES_DRIVER)).toBe(1);
+    expect(m.mem.diagCount(Diag.DMA_DEBUG_PENDING)).toBe(1);
+    expect(dma.deviceStats(d2).live).toBe(1);
     expect(dma.iovaToPhys(d2, 0x1000)).toBe(m.mem.pageAddress(p));
   });
 });

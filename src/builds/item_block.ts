@@ -22,40 +22,27 @@ import type { Machine } from "../mem/machine.js";
 import type { PhysMem } from "../mem/physmem.js";
 import type { Dma } from "../dma/index.js";
 import type { FrameClaimer } from "../mem/accounting.js";
-import { LP64 } from "../arch.js";
+import { LP64, archConsts } from "../arch.js";
 import { layoutOf, offsetOf } from "../mem/ctype.js";
 import { ITEM_BLOCK_OF, STRUCT_PAGE_POOL_ITEM, type BlockVariant, PP_ALLOC_CACHE_SIZE } from "../mem/structs.js";
 import * as PHYS from "../mem/physmem.js";
-const { MACH_PP_CHECKS, MACH_POOLS } = PHYS;
+const { MACH_PP_CHECKS } = PHYS;
 import * as PAGE from "../mem/page.js";
 const { PAGE_PP_MAGIC, PAGE_PP_ITEM, DIRECT_MAP_HI, VMEMMAP_HI } = PAGE;
 import { GFP_ZERO } from "../mem/buddy.js";
 import { Diag } from "../mem/diag.js";
 import { llistAdd, llistAddLocked, llistDelAll } from "../mem/llist.js";
 import { itemGeometry, itemTarget, type ItemGeometry } from "../mem/item_geometry.js";
-import { spinLock, spinUnlock } from "./ptr_ring.js";
-import { orPpSignature, isPpPageClassic } from "./classic.js";
-import { ppDmaUnmap } from "./pp_dma.js";
-import * as T from "./types.js";
+import { spinLock, spinUnlock } from "../pool/ptr_ring.js";
+import { orPpSignature, isPpPageMasked } from "../pool/pp_info.js";
+import { ppDmaUnmap, poolDmaMap } from "../pool/pp_dma.js";
+import type { PoolOffsets } from "../pool/pool_offsets.js";
+import { forEachPoolOnMachine } from "../pool/pool_list.js";
+import { registerBuild } from "./registry.js";
+import type { Tracking, TrackingContext, TrackingLayout, TrackingUsage } from "./types.js";
+import { POOL_STRUCTS_V11 } from "./item_block_structs.js";
 
-// Offsets as module-local consts: V8 folds immutable module-local bindings into the code it
-// generates, while every use of an imported binding stays a load from its module cell.
-const {
-  ENOMEM,
-  PP_DESTROY_CNT,
-  PP_DMA_MAP,
-  PP_DMA_SYNC,
-  PP_HOLD_ITEMS,
-  PP_ITEM_BLOCKS,
-  PP_ITEM_LOCK,
-  PP_LIST,
-  PP_POOL_SIZE,
-  PP_RELEASE_ITEMS,
-  PP_SLOW_BLOCK,
-  PP_SLOW_NEXT_TO_USE,
-  PP_STAT_ITEM_FAST_EMPTY,
-  PP_STAT_ITEM_SLOW_FAILED,
-} = T;
+const ENOMEM = 12;
 
 const ITEM_LAYOUT = layoutOf(STRUCT_PAGE_POOL_ITEM, LP64);
 export const ITEM_STATE = offsetOf(ITEM_LAYOUT, "state");
@@ -69,13 +56,19 @@ export const PAGE_POOL_ITEM_MAPPED = 1 << 1;
 export const PAGE_POOL_SLOW_ITEM_BLOCK_BIT = 1 << 0;
 
 
-export class ItemBlockTracking implements T.Tracking {
-  readonly name = "item-block" as const;
+export class ItemBlockTracking implements Tracking {
   readonly syncAfterRecycle = true;
   readonly geometry: ItemGeometry;
+  readonly variant: BlockVariant;
+  private readonly m: Machine;
   private readonly mem: PhysMem;
   private readonly u32: Uint32Array;
+  private readonly dma: Dma;
+  private readonly o: PoolOffsets;
   private readonly checks: boolean;
+  private readonly refInit: boolean;
+  private readonly maskHi: number;
+  private readonly maskLo: number;
   /** Block header offsets for the chosen variant (-1: the variant has no such field). */
   readonly BLK_PP: number;
   readonly BLK_LIST: number;
@@ -85,16 +78,33 @@ export class ItemBlockTracking implements T.Tracking {
   readonly ITEM_SIZE: number;
   readonly ITEMS_PER_PAGE: number;
   private readonly pageMaskLo: number;
+  // The v11 members of struct page_pool.
+  private readonly PP_HOLD_ITEMS: number;
+  private readonly PP_RELEASE_ITEMS: number;
+  private readonly PP_ITEM_BLOCKS: number;
+  private readonly PP_ITEM_LOCK: number;
+  private readonly PP_SLOW_BLOCK: number;
+  private readonly PP_SLOW_NEXT_TO_USE: number;
+  private readonly PP_STAT_ITEM_FAST_EMPTY: number;
+  private readonly PP_STAT_ITEM_SLOW_FAILED: number;
 
   constructor(
-    private readonly m: Machine,
-    private readonly dma: Dma,
-    readonly variant: BlockVariant = "v11",
+    readonly layout: TrackingLayout,
+    ctx: TrackingContext,
   ) {
-    this.mem = m.mem;
-    this.u32 = m.mem.u32;
-    this.checks = m.mem.rd32(m.mem.machine + MACH_PP_CHECKS) !== 0;
-    const g = itemGeometry(variant, LP64, m.mem.pageSize);
+    const variant = ctx.build.variant ?? "v11";
+    this.variant = variant;
+    this.m = ctx.m;
+    this.mem = ctx.m.mem;
+    this.u32 = ctx.m.mem.u32;
+    this.dma = ctx.dma;
+    const o = ctx.pool;
+    this.o = o;
+    this.checks = this.mem.rd32(this.mem.machine + MACH_PP_CHECKS) !== 0;
+    this.refInit = ctx.build.switches.ppRefCountInit;
+    this.maskHi = ctx.build.ppMagicMask.hi;
+    this.maskLo = ctx.build.ppMagicMask.lo;
+    const g = itemGeometry(variant, LP64, this.mem.pageSize);
     const bl = layoutOf(ITEM_BLOCK_OF[variant], LP64);
     this.geometry = g;
     this.BLK_PP = offsetOf(bl, "pp");
@@ -104,7 +114,15 @@ export class ItemBlockTracking implements T.Tracking {
     this.ITEMS_OFF = g.itemsOffset;
     this.ITEM_SIZE = g.itemSize;
     this.ITEMS_PER_PAGE = g.ITEMS_PER_PAGE;
-    this.pageMaskLo = m.mem.pageMaskLo;
+    this.pageMaskLo = this.mem.pageMaskLo;
+    this.PP_HOLD_ITEMS = o.need("hold_items");
+    this.PP_RELEASE_ITEMS = o.need("release_items");
+    this.PP_ITEM_BLOCKS = o.need("item_blocks");
+    this.PP_ITEM_LOCK = o.need("item_lock");
+    this.PP_SLOW_BLOCK = o.need("slow_items.block");
+    this.PP_SLOW_NEXT_TO_USE = o.need("slow_items.next_to_use");
+    this.PP_STAT_ITEM_FAST_EMPTY = o.allocStats.item_fast_empty ?? o.need("alloc_stats.item_fast_empty");
+    this.PP_STAT_ITEM_SLOW_FAILED = o.allocStats.item_slow_failed ?? o.need("alloc_stats.item_slow_failed");
   }
 
   // ---------------------------------------------------------------- accessors (netmem.h)
@@ -140,8 +158,9 @@ export class ItemBlockTracking implements T.Tracking {
     return u32[((u32[(page + PAGE_PP_ITEM) >>> 2]! & this.pageMaskLo) + this.BLK_PP) >>> 2]!;
   }
 
+  /** v11's base (v6.14/6.15 net-next) still tests `(pp_magic & ~0x3UL) == PP_SIGNATURE`. */
   isPpPage(page: number): boolean {
-    return isPpPageClassic(this.u32, page);
+    return isPpPageMasked(this.u32, page, this.maskHi, this.maskLo);
   }
 
   // ---------------------------------------------------------------- init / uninit
@@ -149,13 +168,13 @@ export class ItemBlockTracking implements T.Tracking {
   /** `page_pool_item_init()`: zeroed blocks until `2 * pool_size + 128 + 512` items are covered. */
   init(pool: number): number {
     const mem = this.mem;
-    mem.listInit(pool + PP_ITEM_BLOCKS);
-    mem.wr64(pool + PP_HOLD_ITEMS, 0, 0);
-    mem.wr64(pool + PP_RELEASE_ITEMS, 0, 0);
-    mem.wr32(pool + PP_ITEM_LOCK, 0);
-    mem.wr64(pool + PP_SLOW_BLOCK, 0, 0);
-    mem.wr32(pool + PP_SLOW_NEXT_TO_USE, 0);
-    const target = itemTarget(mem.rd32(pool + PP_POOL_SIZE), PP_ALLOC_CACHE_SIZE);
+    mem.listInit(pool + this.PP_ITEM_BLOCKS);
+    mem.wr64(pool + this.PP_HOLD_ITEMS, 0, 0);
+    mem.wr64(pool + this.PP_RELEASE_ITEMS, 0, 0);
+    mem.wr32(pool + this.PP_ITEM_LOCK, 0);
+    mem.wr64(pool + this.PP_SLOW_BLOCK, 0, 0);
+    mem.wr32(pool + this.PP_SLOW_NEXT_TO_USE, 0);
+    const target = itemTarget(mem.rd32(pool + this.o.poolSize), PP_ALLOC_CACHE_SIZE);
     for (let cnt = target; cnt > 0; cnt -= this.ITEMS_PER_PAGE) {
       const page = this.m.pa.allocPages(0, GFP_ZERO);
       if (page === 0) {
@@ -164,9 +183,9 @@ export class ItemBlockTracking implements T.Tracking {
       }
       const block = mem.pageAddress(page);
       mem.wrPtr(block + this.BLK_PP, pool);
-      mem.listAdd(block + this.BLK_LIST, pool + PP_ITEM_BLOCKS);
+      mem.listAdd(block + this.BLK_LIST, pool + this.PP_ITEM_BLOCKS);
       for (let i = 0; i < this.ITEMS_PER_PAGE; i++) {
-        llistAddLocked(this.u32, this.itemAt(block, i) + ITEM_LENTRY, pool + PP_HOLD_ITEMS);
+        llistAddLocked(this.u32, this.itemAt(block, i) + ITEM_LENTRY, pool + this.PP_HOLD_ITEMS);
       }
     }
     return 0;
@@ -175,7 +194,7 @@ export class ItemBlockTracking implements T.Tracking {
   /** `page_pool_item_uninit()`: free every block, warning about a slow block still referenced. */
   uninit(pool: number): void {
     const mem = this.mem;
-    const head = pool + PP_ITEM_BLOCKS;
+    const head = pool + this.PP_ITEM_BLOCKS;
     while (!mem.listEmpty(head)) {
       const block = mem.rdPtr(head) - this.BLK_LIST;
       mem.listDel(block + this.BLK_LIST);
@@ -184,8 +203,8 @@ export class ItemBlockTracking implements T.Tracking {
       }
       this.m.pa.putPage(mem.virtToPage(block));
     }
-    mem.wr64(pool + PP_HOLD_ITEMS, 0, 0);
-    mem.wr64(pool + PP_RELEASE_ITEMS, 0, 0);
+    mem.wr64(pool + this.PP_HOLD_ITEMS, 0, 0);
+    mem.wr64(pool + this.PP_RELEASE_ITEMS, 0, 0);
   }
 
   // ---------------------------------------------------------------- attach / release
@@ -193,12 +212,12 @@ export class ItemBlockTracking implements T.Tracking {
   /** `page_pool_fast_item_alloc()`: pop hold_items, refilling it from release_items. */
   private fastItemAlloc(pool: number): number {
     const u32 = this.u32;
-    const h = (pool + PP_HOLD_ITEMS) >>> 2;
+    const h = (pool + this.PP_HOLD_ITEMS) >>> 2;
     let first = u32[h]!;
     if (first === 0) {
-      first = llistDelAll(u32, pool + PP_RELEASE_ITEMS);
+      first = llistDelAll(u32, pool + this.PP_RELEASE_ITEMS);
       if (first === 0) {
-        this.mem.inc64(pool + PP_STAT_ITEM_FAST_EMPTY);
+        this.mem.inc64(pool + this.PP_STAT_ITEM_FAST_EMPTY);
         return 0;
       }
     }
@@ -212,25 +231,25 @@ export class ItemBlockTracking implements T.Tracking {
   private slowItemAlloc(pool: number): number {
     const mem = this.mem;
     if (this.BLK_REF < 0) return 0; // the v9 patch-2 header has no slow blocks
-    let block = mem.rdPtr(pool + PP_SLOW_BLOCK);
-    let next = mem.rd32(pool + PP_SLOW_NEXT_TO_USE);
+    let block = mem.rdPtr(pool + this.PP_SLOW_BLOCK);
+    let next = mem.rd32(pool + this.PP_SLOW_NEXT_TO_USE);
     if (block === 0 || next >= this.ITEMS_PER_PAGE) {
       const page = this.m.pa.allocPages(0, GFP_ZERO);
       if (page === 0) {
-        mem.inc64(pool + PP_STAT_ITEM_SLOW_FAILED);
+        mem.inc64(pool + this.PP_STAT_ITEM_SLOW_FAILED);
         return 0;
       }
       block = mem.pageAddress(page);
       mem.wrPtr(block + this.BLK_PP, pool);
       mem.wr32(block + this.BLK_FLAGS, mem.rd32(block + this.BLK_FLAGS) | PAGE_POOL_SLOW_ITEM_BLOCK_BIT);
       mem.wr32(block + this.BLK_REF, this.ITEMS_PER_PAGE);
-      mem.wrPtr(pool + PP_SLOW_BLOCK, block);
+      mem.wrPtr(pool + this.PP_SLOW_BLOCK, block);
       next = 0;
-      spinLock(mem.i32, pool + PP_ITEM_LOCK);
-      mem.listAdd(block + this.BLK_LIST, pool + PP_ITEM_BLOCKS);
-      spinUnlock(mem.i32, pool + PP_ITEM_LOCK);
+      spinLock(mem.i32, pool + this.PP_ITEM_LOCK);
+      mem.listAdd(block + this.BLK_LIST, pool + this.PP_ITEM_BLOCKS);
+      spinUnlock(mem.i32, pool + this.PP_ITEM_LOCK);
     }
-    mem.wr32(pool + PP_SLOW_NEXT_TO_USE, next + 1);
+    mem.wr32(pool + this.PP_SLOW_NEXT_TO_USE, next + 1);
     return this.itemAt(block, next);
   }
 
@@ -247,7 +266,7 @@ export class ItemBlockTracking implements T.Tracking {
     const p = (page + PAGE_PP_ITEM) >>> 2;
     u32[p] = item;
     u32[p + 1] = DIRECT_MAP_HI;
-    orPpSignature(u32, page);
+    orPpSignature(u32, page, this.refInit);
     return true;
   }
 
@@ -264,23 +283,24 @@ export class ItemBlockTracking implements T.Tracking {
    */
   releaseDma(pool: number, page: number): void {
     const u32 = this.u32;
-    if (u32[(pool + PP_DMA_MAP) >>> 2] === 0) return;
-    const destroyed = u32[(pool + PP_DESTROY_CNT) >>> 2] !== 0 || u32[((pool + PP_DESTROY_CNT) >>> 2) + 1] !== 0;
+    if (!poolDmaMap(u32, this.o, pool)) return;
+    const dc = this.o.destroyCnt;
+    const destroyed = u32[(pool + dc) >>> 2] !== 0 || u32[((pool + dc) >>> 2) + 1] !== 0;
     if (!destroyed) {
       this.unmapItem(pool, page);
       return;
     }
-    spinLock(this.mem.i32, pool + PP_ITEM_LOCK);
+    spinLock(this.mem.i32, pool + this.PP_ITEM_LOCK);
     const item = u32[(page + PAGE_PP_ITEM) >>> 2]!;
     if (item !== 0 && (Atomics.load(u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) !== 0) {
       this.unmapItem(pool, page);
     }
-    spinUnlock(this.mem.i32, pool + PP_ITEM_LOCK);
+    spinUnlock(this.mem.i32, pool + this.PP_ITEM_LOCK);
   }
 
   private unmapItem(pool: number, page: number): void {
     const item = this.u32[(page + PAGE_PP_ITEM) >>> 2]!;
-    ppDmaUnmap(this.mem, this.dma, pool, page);
+    ppDmaUnmap(this.mem, this.dma, this.o, pool, page);
     Atomics.and(this.u32, (item + ITEM_STATE) >>> 2, ~PAGE_POOL_ITEM_MAPPED);
   }
 
@@ -295,7 +315,7 @@ export class ItemBlockTracking implements T.Tracking {
     if (this.checks) {
       const state = u32[(item + ITEM_STATE) >>> 2]!;
       if (u32[(item + ITEM_PP_NETMEM) >>> 2] !== page || (state & PAGE_POOL_ITEM_MAPPED) !== 0 || (state & PAGE_POOL_ITEM_USED) === 0) {
-        this.mem.diag(Diag.PP_WARN, item, state);
+        this.mem.diag(Diag.PP_ITEM_STATE, item, state);
       }
       u32[(item + ITEM_STATE) >>> 2]! &= ~PAGE_POOL_ITEM_USED;
     }
@@ -305,7 +325,7 @@ export class ItemBlockTracking implements T.Tracking {
     const block = item & this.pageMaskLo;
     if (this.BLK_FLAGS < 0 || (u32[(block + this.BLK_FLAGS) >>> 2]! & PAGE_POOL_SLOW_ITEM_BLOCK_BIT) === 0) {
       // page_pool_fast_item_free(): lock-less, from any CPU.
-      llistAdd(u32, item + ITEM_LENTRY, pool + PP_RELEASE_ITEMS);
+      llistAdd(u32, item + ITEM_LENTRY, pool + this.PP_RELEASE_ITEMS);
       return;
     }
     this.slowBlockPut(pool, block, 1);
@@ -317,9 +337,9 @@ export class ItemBlockTracking implements T.Tracking {
     if (ref !== 0) return;
     // __page_pool_slow_item_free()
     const mem = this.mem;
-    spinLock(mem.i32, pool + PP_ITEM_LOCK);
+    spinLock(mem.i32, pool + this.PP_ITEM_LOCK);
     mem.listDel(block + this.BLK_LIST);
-    spinUnlock(mem.i32, pool + PP_ITEM_LOCK);
+    spinUnlock(mem.i32, pool + this.PP_ITEM_LOCK);
     // pool->slow_items stays as it is: only its owner writes it, and next_to_use guards the stale block.
     this.m.pa.putPage(mem.virtToPage(block));
   }
@@ -339,9 +359,9 @@ export class ItemBlockTracking implements T.Tracking {
    */
   onDestroyInflight(pool: number): void {
     const mem = this.mem;
-    if (mem.rd32(pool + PP_DMA_MAP) === 0) return;
-    mem.wr32(pool + PP_DMA_SYNC, 0);
-    const head = pool + PP_ITEM_BLOCKS;
+    if (!poolDmaMap(this.u32, this.o, pool)) return;
+    this.u32[(pool + this.o.dmaSync.off) >>> 2]! &= ~this.o.dmaSync.mask;
+    const head = pool + this.PP_ITEM_BLOCKS;
     for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) {
       const block = e - this.BLK_LIST;
       for (let i = 0; i < this.ITEMS_PER_PAGE; i++) {
@@ -355,10 +375,10 @@ export class ItemBlockTracking implements T.Tracking {
   /** `page_pool_slow_item_drain()`: the current slow block's unused items will never be used. */
   private slowItemDrain(pool: number): void {
     const mem = this.mem;
-    const block = mem.rdPtr(pool + PP_SLOW_BLOCK);
-    const next = mem.rd32(pool + PP_SLOW_NEXT_TO_USE);
+    const block = mem.rdPtr(pool + this.PP_SLOW_BLOCK);
+    const next = mem.rd32(pool + this.PP_SLOW_NEXT_TO_USE);
     if (block === 0 || next >= this.ITEMS_PER_PAGE) return;
-    mem.wr32(pool + PP_SLOW_NEXT_TO_USE, this.ITEMS_PER_PAGE);
+    mem.wr32(pool + this.PP_SLOW_NEXT_TO_USE, this.ITEMS_PER_PAGE);
     this.slowBlockPut(pool, block, this.ITEMS_PER_PAGE - next);
   }
 
@@ -366,7 +386,7 @@ export class ItemBlockTracking implements T.Tracking {
 
   forEachBlock(pool: number, cb: (block: number, slow: boolean) => void): void {
     const mem = this.mem;
-    const head = pool + PP_ITEM_BLOCKS;
+    const head = pool + this.PP_ITEM_BLOCKS;
     for (let e = mem.rdPtr(head); e !== head; ) {
       const next = mem.rdPtr(e);
       const block = e - this.BLK_LIST;
@@ -391,21 +411,113 @@ export class ItemBlockTracking implements T.Tracking {
     return n;
   }
 
-  trackingBytes(pool: number): number {
-    return this.itemMemResident(pool);
+  usage(pool: number): TrackingUsage {
+    let fast = 0;
+    let slow = 0;
+    this.forEachBlock(pool, (_b, isSlow) => (isSlow ? slow++ : fast++));
+    // Every page the pool holds or has out carries one item.
+    const o = this.o;
+    const tracked = (this.u32[(pool + o.holdCnt) >>> 2]! - this.u32[(pool + o.releaseCnt) >>> 2]!) | 0;
+    return {
+      trackedPages: tracked,
+      bytes: this.itemMemResident(pool),
+      units: { "item blocks (fast)": fast, "item blocks (slow)": slow },
+      slotsPerUnit: this.ITEMS_PER_PAGE,
+    };
   }
 
   /** Frame accounting: item blocks of every live pool. */
   claimer(): FrameClaimer {
     return (c) => {
       const mem = c.mem;
-      this.forEachPoolOnMachine((pool) => this.forEachBlock(pool, (block) => c.claimPage(mem.virtToPage(block), "item blocks")));
+      forEachPoolOnMachine(mem, (pool) => this.forEachBlock(pool, (block) => c.claimPage(mem.virtToPage(block), "item blocks")));
     };
   }
 
-  private forEachPoolOnMachine(cb: (pool: number) => void): void {
-    const mem = this.mem;
-    const head = mem.machine + MACH_POOLS;
-    for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) cb(e - PP_LIST);
+  /** An address inside an item block of a live pool: the header field, or the item and its state. */
+  describeAddress(addr: number): readonly string[] | null {
+    const block = addr & this.pageMaskLo;
+    let owner = 0;
+    forEachPoolOnMachine(this.mem, (pool) => this.forEachBlock(pool, (b) => (b === block ? (owner = pool) : 0)));
+    if (owner === 0) return null;
+    const off = addr - block;
+    if (off < this.ITEMS_OFF) return [`item block header of pool ${hexAddr(owner)}, offset ${off}`];
+    const index = Math.floor((off - this.ITEMS_OFF) / this.ITEM_SIZE);
+    if (index >= this.ITEMS_PER_PAGE) return [`item block tail of pool ${hexAddr(owner)} (past items[${this.ITEMS_PER_PAGE - 1}])`];
+    const item = this.itemAt(block, index);
+    const state = this.mem.rd32(item + ITEM_STATE);
+    return [`items[${index}] of block ${hexAddr(block)}, pool ${hexAddr(owner)}; state ${hexAddr(state)} (${itemStateText(state)})`];
+  }
+
+  /** The page's item: its block, index and state. */
+  describePage(page: number): readonly string[] {
+    const item = this.mem.rdPtr(page + PAGE_PP_ITEM);
+    if (item === 0) return ["pp_item NULL: no item"];
+    const block = this.itemToBlockChecked(item);
+    if (block === 0) return [`pp_item ${hexAddr(item)} is not an item slot of a live block`];
+    const state = this.mem.rd32(item + ITEM_STATE);
+    return [`pp_item ${hexAddr(item)}: items[${this.itemIndex(item)}] of block ${hexAddr(block)}; state ${hexAddr(state)} (${itemStateText(state)})`];
   }
 }
+
+const hexAddr = (n: number): string => "0x" + (n >>> 0).toString(16).padStart(8, "0");
+
+/** `item->state` as its bit names. */
+export function itemStateText(state: number): string {
+  const bits: string[] = [];
+  if (state & PAGE_POOL_ITEM_USED) bits.push("USED");
+  if (state & PAGE_POOL_ITEM_MAPPED) bits.push("MAPPED");
+  return bits.length ? bits.join("|") : "free";
+}
+
+export const ITEM_BLOCK: TrackingLayout = {
+  name: "item-block",
+  summary: "page->pp_item points into a page-sized block of items; block->pp names the pool; destroy scans the blocks",
+  tracksInflight: true,
+  pageWords: {
+    pp_magic: "PP_SIGNATURE",
+    pp: "pp_item: the page's item;\nitem & PAGE_MASK = block,\nblock->pp = the pool",
+    _pp_mapping_pad: "never written",
+    dma_addr: "DMA address, 0 = unmapped",
+    pp_ref_count: "page_pool refs, 1 after alloc",
+    _refcount: "recycled only while 1",
+  },
+  poolOfText: "(page->pp_item & PAGE_MASK)->pp",
+  atDestroy: "destroy walks every block,\nunmaps each MAPPED item",
+  inflightTracking: `item blocks (1 page, ${itemGeometry("v11", LP64, "4k").ITEMS_PER_PAGE} items)\non pool->item_blocks`,
+  paperBytesPerPage: (arch) => {
+    const g = itemGeometry("v11", arch, "4k");
+    return `${g.itemSize} (item)\n${Math.round((g.pageSize / g.ITEMS_PER_PAGE) * 100) / 100} with block header`;
+  },
+  status: "posted v5–v11, not merged",
+  make: (ctx) => new ItemBlockTracking(ITEM_BLOCK, ctx),
+};
+
+registerBuild({
+  name: "v11",
+  id: 11,
+  layout: ITEM_BLOCK,
+  isLayoutDefault: true,
+  summary: "Yunsheng Lin's item blocks, v11 (7 Mar 2025, net-next ≈ v6.15 base; not merged)",
+  variant: "v11",
+  structs: POOL_STRUCTS_V11,
+  ppMagicMask: archConsts(LP64).PP_MAGIC_MASK_CLASSIC,
+  // The series' own bench_page_pool_simple figures (v7 patches 1-5, same E5-1650 v4 as classic's).
+  benchAnchorNs: { page_pool01_fast_path: 5.492, page_pool02_ptr_ring: 15.849, page_pool03_slow: 78.909 },
+  switches: {
+    poolSizeRule: "e2big",
+    orderCheck: false,
+    ppRefCountInit: true,
+    releaseOrder: "count-then-clear",
+    napiLocality: "napi_local",
+    destroyNapi: "disable",
+    destroyResetsCpuid: true,
+    stallWarning: "netdev-less",
+    // 43130d02baa1 was in net-next from Feb 2025; the series' base has it.
+    negativeRetryStops: true,
+    syncNeedsDevice: true,
+    // 271683bb2cf3 is from May 2025, after the series.
+    releaseProducerBarrier: false,
+    userId: true,
+  },
+});

@@ -1,0 +1,162 @@
+/**
+ * The build registry: every kernel build the emulator knows, in the order they are listed (layout
+ * families in registration order, builds oldest first within a family). The family files register
+ * their builds when src/builds/index.ts imports them; a test (or a script) may register another.
+ *
+ * The machine header keeps a build as its id plus a config word (`buildConfigWord`): the switches
+ * packed into bits, so `attachPpSystem` can refuse an image whose build this registry describes
+ * differently (an image from another ppemu version, or a test build that is not registered here).
+ */
+import { BLOCK_VARIANTS, type BlockVariant } from "../mem/structs.js";
+import type { BuildSwitches, KernelBuild, TrackingLayout } from "./types.js";
+
+const builds: KernelBuild[] = [];
+const layouts: TrackingLayout[] = [];
+
+/** A user input error about builds or layouts: one line naming the valid values. */
+export class BuildError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BuildError";
+  }
+}
+
+/** Register a build (and its layout, the first time one of its builds is registered). */
+export function registerBuild(b: KernelBuild): KernelBuild {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(b.name)) throw new Error(`build name '${b.name}' is not a plain word`);
+  if (!Number.isInteger(b.id) || b.id <= 0 || b.id > 0xffff) throw new Error(`build ${b.name}: id ${b.id} is not 1..65535`);
+  const clash = builds.find((x) => x.name === b.name || x.id === b.id);
+  if (clash) throw new Error(`build ${b.name} (id ${b.id}) clashes with ${clash.name} (id ${clash.id})`);
+  if (layouts.some((l) => l.name === b.name) || builds.some((x) => x.layout.name === b.name)) {
+    throw new Error(`build name '${b.name}' is also a layout name`);
+  }
+  if (!layouts.includes(b.layout)) {
+    if (layouts.some((l) => l.name === b.layout.name)) throw new Error(`two layouts are named '${b.layout.name}'`);
+    if (builds.some((x) => x.name === b.layout.name)) throw new Error(`layout name '${b.layout.name}' is also a build name`);
+    layouts.push(b.layout);
+  }
+  if (b.isLayoutDefault && builds.some((x) => x.layout === b.layout && x.isLayoutDefault)) {
+    throw new Error(`layout ${b.layout.name} already has a default build`);
+  }
+  builds.push(b);
+  return b;
+}
+
+/** Remove a build registered by a test (and its layout when no other build uses it). */
+export function unregisterBuild(b: KernelBuild): void {
+  const i = builds.indexOf(b);
+  if (i < 0) return;
+  builds.splice(i, 1);
+  if (!builds.some((x) => x.layout === b.layout)) layouts.splice(layouts.indexOf(b.layout), 1);
+}
+
+/** Every build, grouped by layout (layouts in registration order), oldest first within a layout. */
+export function allBuilds(): readonly KernelBuild[] {
+  return layouts.flatMap((l) => builds.filter((b) => b.layout === l));
+}
+
+export function allLayouts(): readonly TrackingLayout[] {
+  return [...layouts];
+}
+
+export function buildNames(): string[] {
+  return allBuilds().map((b) => b.name);
+}
+
+export function layoutNames(): string[] {
+  return layouts.map((l) => l.name);
+}
+
+export function findBuild(name: string): KernelBuild | undefined {
+  return builds.find((b) => b.name === name);
+}
+
+export function buildById(id: number): KernelBuild | undefined {
+  return builds.find((b) => b.id === id);
+}
+
+export function findLayout(name: string): TrackingLayout | undefined {
+  return layouts.find((l) => l.name === name);
+}
+
+/** The build `--layout L` stands for. */
+export function defaultBuildOf(layout: TrackingLayout): KernelBuild {
+  const b = builds.find((x) => x.layout === layout && x.isLayoutDefault) ?? builds.find((x) => x.layout === layout);
+  if (!b) throw new Error(`layout ${layout.name} has no build`);
+  return b;
+}
+
+/** The tool's default build: the first registered layout's default (the reference column everywhere). */
+export function referenceBuild(): KernelBuild {
+  const l = layouts[0];
+  if (!l) throw new Error("no kernel build is registered");
+  return defaultBuildOf(l);
+}
+
+/** The builds of one layout, oldest first. */
+export function buildsOf(layout: TrackingLayout): KernelBuild[] {
+  return builds.filter((b) => b.layout === layout);
+}
+
+/** A build by name, or a layout name for its default build; a BuildError naming the valid ones. */
+export function resolveBuild(name: string): KernelBuild {
+  const b = findBuild(name);
+  if (b) return b;
+  const l = findLayout(name);
+  if (l) return defaultBuildOf(l);
+  throw new BuildError(`unknown kernel build '${name}' (valid: ${buildNames().join(", ")}; or a layout: ${layoutNames().join(", ")})`);
+}
+
+/**
+ * `--kernel` / `--layout` as the CLI takes them: `all`, one name, or a comma list. `--layout all`
+ * means each layout's default build; `--kernel all` every build. Duplicates are dropped.
+ */
+export function resolveBuilds(spec: string, what: "kernel" | "layout" = "kernel"): KernelBuild[] {
+  const s = spec.trim();
+  if (s === "all") return what === "kernel" ? [...allBuilds()] : layouts.map(defaultBuildOf);
+  const out: KernelBuild[] = [];
+  for (const part of s.split(",")) {
+    const name = part.trim();
+    if (name === "") throw new BuildError(`empty name in --${what} '${spec}'`);
+    let b: KernelBuild | undefined;
+    if (what === "layout") {
+      const l = findLayout(name);
+      if (!l) throw new BuildError(`unknown layout '${name}' (valid: ${layoutNames().join(", ")}, all)`);
+      b = defaultBuildOf(l);
+    } else b = resolveBuild(name);
+    if (!out.includes(b)) out.push(b);
+  }
+  return out;
+}
+
+/** Ids of the item-block variants in the header (0: none). */
+export function variantId(v: BlockVariant | undefined): number {
+  return v === undefined ? 0 : BLOCK_VARIANTS.indexOf(v) + 1;
+}
+
+export function variantOfId(id: number): BlockVariant | undefined {
+  return id === 0 ? undefined : BLOCK_VARIANTS[id - 1];
+}
+
+/** The switches as one u32 (bit per boolean, small fields for the enums), for the header. */
+export function buildConfigWord(s: BuildSwitches): number {
+  const ix = <T>(v: T, all: readonly T[]) => {
+    const i = all.indexOf(v);
+    if (i < 0) throw new Error(`unknown switch value ${String(v)}`);
+    return i;
+  };
+  let w = 0;
+  w |= ix(s.poolSizeRule, ["e2big", "clamp"] as const) << 0;
+  w |= (s.orderCheck ? 1 : 0) << 1;
+  w |= (s.ppRefCountInit ? 1 : 0) << 2;
+  w |= ix(s.releaseOrder, ["clear-then-count", "count-then-clear"] as const) << 3;
+  w |= ix(s.napiLocality, ["softirq", "napi_pp_put_page", "cpuid", "napi_local", "napi_local_rt"] as const) << 4; // 3 bits
+  w |= ix(s.destroyNapi, ["none", "unlink", "disable"] as const) << 7; // 2 bits
+  w |= ix(s.stallWarning, ["every-pool", "netdev-less"] as const) << 9;
+  w |= (s.negativeRetryStops ? 1 : 0) << 10;
+  w |= (s.syncNeedsDevice ? 1 : 0) << 11;
+  w |= (s.releaseProducerBarrier ? 1 : 0) << 12;
+  w |= (s.userId ? 1 : 0) << 13;
+  w |= (s.destroyResetsCpuid ? 1 : 0) << 14;
+  return w >>> 0;
+}

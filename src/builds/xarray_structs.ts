@@ -1,0 +1,117 @@
+/**
+ * `struct page_pool` of the xarray-layout kernels: v6.16, v6.18 and 2026 mainline (x86-64,
+ * CONFIG_PAGE_POOL_STATS=y, CONFIG_SMP=y, 64-byte cache lines, no lock debugging).
+ *
+ * Toke Høiland-Jørgensen's "page_pool: Track DMA-mapped pages and unmap them when destroying the
+ * pool" (ee62ce7a1d90, v6.16) adds `struct xarray dma_mapped` right after `mp_ops`; nothing else in
+ * the struct moved. Changes after that are listed above each declaration.
+ */
+import { ATOMIC_T, BOOL, INT, REFCOUNT_T, U32, U64T, m, ptr, struct, type Member } from "../mem/ctype.js";
+import { STRUCT_PP_ALLOC_CACHE, STRUCT_PTR_RING, STRUCT_XARRAY } from "../mem/structs.js";
+import {
+  type PoolStructs,
+  RECYCLE_STATS_PTR,
+  STRUCT_PAGE_POOL_ALLOC_STATS,
+  STRUCT_PAGE_POOL_PARAMS_FAST,
+  STRUCT_PAGE_POOL_PARAMS_SLOW,
+  STRUCT_PAGE_POOL_RECYCLE_STATS,
+  fragGroupAligned,
+  releaseMembers,
+  userStruct,
+} from "./structs_common.js";
+
+function xarrayPool(detachTime: "u64" | "ktime_t"): Member[] {
+  return [
+    m("p", STRUCT_PAGE_POOL_PARAMS_FAST),
+    m("cpuid", INT),
+    m("pages_state_hold_cnt", U32),
+    m("has_init_callback", BOOL, { bits: 1 }),
+    m("dma_map", BOOL, { bits: 1 }),
+    m("dma_sync", BOOL, { bits: 1 }),
+    m("dma_sync_for_cpu", BOOL, { bits: 1 }),
+    m("system", BOOL, { bits: 1 }),
+    ...fragGroupAligned(),
+    ...releaseMembers(),
+    m("alloc_stats", STRUCT_PAGE_POOL_ALLOC_STATS),
+    m("xdp_mem_id", U32),
+    m("alloc", STRUCT_PP_ALLOC_CACHE, { alignAttr: 64 }), // ____cacheline_aligned_in_smp
+    m("ring", STRUCT_PTR_RING),
+    m("mp_priv", ptr("void")),
+    m("mp_ops", ptr("const struct memory_provider_ops")),
+    m("dma_mapped", STRUCT_XARRAY),
+    m("recycle_stats", RECYCLE_STATS_PTR),
+    m("pages_state_release_cnt", ATOMIC_T),
+    m("user_cnt", REFCOUNT_T),
+    m("destroy_cnt", U64T),
+    m("slow", STRUCT_PAGE_POOL_PARAMS_SLOW),
+    userStruct({ napiId: false, detachTime }),
+  ];
+}
+
+/**
+ * v6.16: include/net/page_pool/types.h.
+ * Change from v6.15: `struct xarray dma_mapped` after `mp_ops` (ee62ce7a1d90).
+ * Read: Kingxukai/linux include/net/page_pool/types.h @9b44fff655e2 (search id 8242056853; a
+ * v6.16-or-later mainline copy: dma_mapped, page_pool_enable_direct_recycling, `u64 detach_time`),
+ * and the types.h hunk of Toke's v8 2/2 (7 Apr 2025, search id 33617727468), which adds exactly
+ * `struct xarray dma_mapped;` between mp_ops and recycle_stats; v9 was merged as ee62ce7a1d90.
+ */
+export const STRUCT_PAGE_POOL_V6_16 = struct("page_pool", xarrayPool("u64"));
+
+export const POOL_STRUCTS_V6_16: PoolStructs = {
+  kernel: "v6.16",
+  source:
+    "Kingxukai/linux @9b44fff655e2 include/net/page_pool/types.h (= v6.15 + ee62ce7a1d90 dma_mapped, " +
+    "per Toke's v8 2/2 diff); v6.16 tag not in the index",
+  pagePool: STRUCT_PAGE_POOL_V6_16,
+  params: [STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW],
+  allocStats: STRUCT_PAGE_POOL_ALLOC_STATS,
+  recycleStats: STRUCT_PAGE_POOL_RECYCLE_STATS,
+};
+
+/**
+ * v6.18: the same struct page_pool as v6.16. The v6.17/v6.18 page_pool changes (netmem_desc,
+ * the 16K pool-size clamp, the 32-bit PP_MAGIC_MASK fix 95920c2ed02b) did not touch it; the next
+ * change to the struct is the March 2026 `ktime_t detach_time` (see MAINLINE), whose stable
+ * backport a 6.18.y tree may carry (same size and offsets either way).
+ * Read: Kingxukai/linux @9b44fff655e2 (as v6.16); the ktime_t fix's diff
+ * (patch.msgid.link/20260310003907.3540019-1-kuba@kernel.org, search id 57407859649) shows its base
+ * still with `u64 detach_time` and the v6.16 member list around it.
+ */
+export const STRUCT_PAGE_POOL_V6_18 = struct("page_pool", xarrayPool("u64"));
+
+export const POOL_STRUCTS_V6_18: PoolStructs = {
+  kernel: "v6.18",
+  source:
+    "Kingxukai/linux @9b44fff655e2 include/net/page_pool/types.h (struct unchanged v6.16 → v6.18; " +
+    "u64 detach_time until 20260310003907.3540019-1-kuba@kernel.org); v6.18 tag not in the index",
+  pagePool: STRUCT_PAGE_POOL_V6_18,
+  params: [STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW],
+  allocStats: STRUCT_PAGE_POOL_ALLOC_STATS,
+  recycleStats: STRUCT_PAGE_POOL_RECYCLE_STATS,
+};
+
+/**
+ * 2026 mainline: include/net/page_pool/types.h.
+ * Changes from v6.18: `user.detach_time` is `ktime_t` ("net: page_pool: ... store the raw ktime_t",
+ * Jakub Kicinski, Message-ID <20260310003907.3540019-1-kuba@kernel.org>): same size and offset.
+ * Outside struct page_pool: PP_ALLOC_CACHE_REFILL depends on PAGE_SIZE (64 on 4K pages, so the
+ * alloc cache is still 128 entries on x86-64) and pp_memory_provider_params gained rx_page_size.
+ * Read: linux-netdev/testing-bpf-ci include/net/page_pool/types.h @3cfb31a1feee (search id
+ * 70718677173) and Aarav90-cpu/linux-kotlin @a663adb68e0e (id 56771630313), identical in struct
+ * page_pool. (linux-mm/linux-mm @6a48ca58f667 has an extra `struct dma_pmd_pool *dma_pmd_pool` after
+ * mp_ops from an unmerged mm patch; not modelled.) The newest torvalds/linux copy of this header
+ * in the index is older (@7dba339faae9), so mainline is taken from these trees.
+ */
+export const STRUCT_PAGE_POOL_MAINLINE = struct("page_pool", xarrayPool("ktime_t"));
+
+export const POOL_STRUCTS_MAINLINE: PoolStructs = {
+  kernel: "mainline",
+  source:
+    "linux-netdev/testing-bpf-ci @3cfb31a1feee include/net/page_pool/types.h (2026 net-next on mainline; " +
+    "= Aarav90-cpu/linux-kotlin @a663adb68e0e)",
+  pagePool: STRUCT_PAGE_POOL_MAINLINE,
+  params: [STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW],
+  allocStats: STRUCT_PAGE_POOL_ALLOC_STATS,
+  recycleStats: STRUCT_PAGE_POOL_RECYCLE_STATS,
+};

@@ -1,0 +1,95 @@
+/**
+ * The emulator's own per-pool and per-NAPI bookkeeping, kept apart from the kernel's structs so
+ * `ppemu layout page_pool` shows the kernel's `struct page_pool` and nothing else.
+ *
+ *   machine header                 struct ppemu_pool (kmalloc'ed)         struct page_pool
+ *   ┌──────────────┐   list        ┌──────────────────────┐  pool         ┌──────────────────┐
+ *   │ pools ───────┼──────────────▶│ list                 │──────────────▶│ (the build's own │
+ *   └──────────────┘               │ pool, id, napi       │               │  declaration)    │
+ *                                  └──────────────────────┘               └──────────────────┘
+ *
+ * The kernel has no machine-wide list of pools (page_pool_user.c keeps an xarray of ids and a
+ * per-netdev hlist); the emulator needs one for its timers, frame accounting and `explain`.
+ *
+ * `struct ppemu_napi` stands in for `struct napi_struct`: the two words page_pool reads through
+ * `pool->p.napi` (`list_owner`: the CPU polling it, -1 when not scheduled; `state`: NAPI_STATE_SCHED
+ * is set while the NAPI is disabled) and the id netlink prints.
+ */
+import { LP64 } from "../arch.js";
+import { layoutOf, offsetOf, struct, m, ptr, U32, INT, ULONG, LIST_HEAD } from "../mem/ctype.js";
+import { MACH_POOLS, type PhysMem } from "../mem/physmem.js";
+import { GFP_ZERO } from "../mem/buddy.js";
+import type { Machine } from "../mem/machine.js";
+
+export const STRUCT_PPEMU_POOL = struct("ppemu_pool", [
+  m("list", LIST_HEAD),
+  m("pool", ptr("struct page_pool")),
+  /** The pool's id: `user.id` where the build has it (v6.8+), else the emulator's own. */
+  m("id", U32),
+  /** Bumped each time a pool record is created on this machine (a stale handle's check). */
+  m("generation", U32),
+  /** A NAPI instance the emulator made for `napiCpu` (freed with the pool), or NULL. */
+  m("own_napi", ptr("struct ppemu_napi")),
+]);
+
+export const STRUCT_PPEMU_NAPI = struct("ppemu_napi", [
+  m("state", ULONG),
+  m("list_owner", INT),
+  m("napi_id", U32),
+]);
+
+const POOL_REC = layoutOf(STRUCT_PPEMU_POOL, LP64);
+export const PPEMU_POOL_SIZE = POOL_REC.size;
+const REC_LIST = offsetOf(POOL_REC, "list");
+const REC_POOL = offsetOf(POOL_REC, "pool");
+const REC_ID = offsetOf(POOL_REC, "id");
+const REC_OWN_NAPI = offsetOf(POOL_REC, "own_napi");
+const NAPI = layoutOf(STRUCT_PPEMU_NAPI, LP64);
+export const NAPI_STATE = offsetOf(NAPI, "state");
+export const NAPI_LIST_OWNER = offsetOf(NAPI, "list_owner");
+export const NAPI_ID = offsetOf(NAPI, "napi_id");
+/** `NAPI_STATE_SCHED` (bit 0 of `napi->state`): set while scheduled, and while disabled. */
+export const NAPI_STATE_SCHED = 1 << 0;
+
+/** Link a new pool into the machine's list. Returns the record (0 when out of memory). */
+export function poolListAdd(m: Machine, pool: number, id: number, ownNapi: number): number {
+  const mem = m.mem;
+  const rec = m.slab.kmalloc(PPEMU_POOL_SIZE, GFP_ZERO);
+  if (rec === 0) return 0;
+  mem.wrPtr(rec + REC_POOL, pool);
+  mem.wr32(rec + REC_ID, id);
+  mem.wrPtr(rec + REC_OWN_NAPI, ownNapi);
+  mem.listAddTail(rec + REC_LIST, mem.machine + MACH_POOLS);
+  return rec;
+}
+
+/** Unlink and free a pool's record, and the NAPI instance the emulator made for it. */
+export function poolListDel(m: Machine, rec: number): void {
+  const mem = m.mem;
+  mem.listDel(rec + REC_LIST);
+  const napi = mem.rdPtr(rec + REC_OWN_NAPI);
+  if (napi !== 0) m.slab.kfree(napi);
+  m.slab.kfree(rec);
+}
+
+/** The record of a live pool, or 0. */
+export function poolRecord(mem: PhysMem, pool: number): number {
+  const head = mem.machine + MACH_POOLS;
+  for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) if (mem.rdPtr(e - REC_LIST + REC_POOL) === pool) return e - REC_LIST;
+  return 0;
+}
+
+/** Every live pool, oldest first (the callback may free the pool it is given). */
+export function forEachPoolOnMachine(mem: PhysMem, cb: (pool: number) => void): void {
+  const head = mem.machine + MACH_POOLS;
+  for (let e = mem.rdPtr(head); e !== head; ) {
+    const next = mem.rdPtr(e);
+    cb(mem.rdPtr(e - REC_LIST + REC_POOL));
+    e = next;
+  }
+}
+
+/** The pool's id as its record keeps it. */
+export function poolRecordId(mem: PhysMem, rec: number): number {
+  return mem.rd32(rec + REC_ID);
+}
