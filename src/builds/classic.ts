@@ -14,6 +14,7 @@
  * Builds: v6.1, v6.6, v6.12 and v6.15 (mainline tags; the version boundaries are cited per switch).
  */
 import type { PhysMem } from "../mem/physmem.js";
+import { PAGE_DMA_ADDR } from "../mem/page.js";
 import type { Dma } from "../dma/index.js";
 import { LP64, archConsts } from "../arch.js";
 import { ppDmaUnmap, poolDmaMap } from "../pool/pp_dma.js";
@@ -79,6 +80,10 @@ export class ClassicTracking implements Tracking {
 
   poolOf(page: number): number {
     return poolOfPp(this.u32, page);
+  }
+
+  ownsMapping(pool: number, page: number): boolean {
+    return poolDmaMap(this.u32, this.o, pool) && this.u32[(page + PAGE_DMA_ADDR) >>> 2] !== 0;
   }
 
   onFirstScrub(_pool: number): void {
@@ -187,6 +192,8 @@ registerBuild({
   },
 });
 
+// v6.8: "net: page_pool: mute the periodic warning for visible page pools" (be0096676e23, per netdev
+// patchwork); v6.11: page_pool syncs gated on dma_dev_need_sync() (4321de4497b2, per linux-next).
 registerBuild({
   name: "v6.12",
   id: 3,

@@ -270,6 +270,12 @@ export class ItemBlockTracking implements Tracking {
     return true;
   }
 
+  ownsMapping(pool: number, page: number): boolean {
+    if (!poolDmaMap(this.u32, this.o, pool)) return false;
+    const item = this.u32[(page + PAGE_PP_ITEM) >>> 2]!;
+    return item !== 0 && (Atomics.load(this.u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) !== 0;
+  }
+
   /** After a successful map: MAPPED, set non-atomically (only the owner context maps). */
   onMapped(_pool: number, page: number): boolean {
     const u32 = this.u32;

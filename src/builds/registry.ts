@@ -111,9 +111,9 @@ export function resolveBuild(name: string): KernelBuild {
  * `--kernel` / `--layout` as the CLI takes them: `all`, one name, or a comma list. `--layout all`
  * means each layout's default build; `--kernel all` every build. Duplicates are dropped.
  */
-export function resolveBuilds(spec: string, what: "kernel" | "layout" = "kernel"): KernelBuild[] {
+export function resolveBuilds(spec: string, what: "kernel" | "layout" = "kernel", allowAll = true): KernelBuild[] {
   const s = spec.trim();
-  if (s === "all") return what === "kernel" ? [...allBuilds()] : layouts.map(defaultBuildOf);
+  if (s === "all" && allowAll) return what === "kernel" ? [...allBuilds()] : layouts.map(defaultBuildOf);
   const out: KernelBuild[] = [];
   for (const part of s.split(",")) {
     const name = part.trim();
@@ -121,7 +121,7 @@ export function resolveBuilds(spec: string, what: "kernel" | "layout" = "kernel"
     let b: KernelBuild | undefined;
     if (what === "layout") {
       const l = findLayout(name);
-      if (!l) throw new BuildError(`unknown layout '${name}' (valid: ${layoutNames().join(", ")}, all)`);
+      if (!l) throw new BuildError(`unknown layout '${name}' (valid: ${layoutNames().join(", ")}${allowAll ? ", all" : ""})`);
       b = defaultBuildOf(l);
     } else b = resolveBuild(name);
     if (!out.includes(b)) out.push(b);

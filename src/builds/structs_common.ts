@@ -29,6 +29,7 @@ import {
   prim,
   ptr,
   struct,
+  union,
 } from "../mem/ctype.js";
 
 /** One kernel build's `struct page_pool` and the structs whose sizes it depends on. */
@@ -279,4 +280,30 @@ export function userStruct(opts: { napiId: boolean; detachTime: "u64" | "ktime_t
       m("id", U32),
     ]),
   );
+}
+
+/**
+ * `struct page_pool_params` as drivers fill it from v6.8 on: the fast and slow halves as
+ * `struct_group_tagged(page_pool_params_fast, fast, …)` and `(…_slow, slow, …)`, each an anonymous
+ * union of the members themselves and the tagged struct.
+ */
+export function paramsFromGroups(fast: RecordType, slow: RecordType): RecordType {
+  const group = (t: RecordType, name: string): Member => m("", union("", [m("", struct("", t.members)), m(name, t)]));
+  return struct("page_pool_params", [group(fast, "fast"), group(slow, "slow")]);
+}
+
+const userParams = new Map<PoolStructs, RecordType>();
+
+/** The build's `struct page_pool_params` (v6.1/v6.6: the one declared; v6.8+: the two groups). */
+export function userParamsOf(s: PoolStructs): RecordType {
+  const own = s.params.find((t) => t.name === "page_pool_params");
+  if (own) return own;
+  let u = userParams.get(s);
+  if (!u) {
+    const fast = s.params.find((t) => t.name === "page_pool_params_fast");
+    const slow = s.params.find((t) => t.name === "page_pool_params_slow");
+    if (!fast || !slow) throw new Error(`${s.kernel}: no page_pool_params declared`);
+    userParams.set(s, (u = paramsFromGroups(fast, slow)));
+  }
+  return u;
 }

@@ -119,6 +119,11 @@ export interface Tracking {
   /** The pool a page names (`page->pp`, or `pp_item & PAGE_MASK → block->pp`). */
   poolOf(page: number): number;
   /**
+   * Does the pool still own the page's DMA mapping, i.e. will the page's return unmap it? (classic:
+   * `dma_addr != 0`; item-block: the item's MAPPED bit; xarray: the id is in `dma_mapped`.)
+   */
+  ownsMapping(pool: number, page: number): boolean;
+  /**
    * Destroy-time work, run from the first scrub of every pool (`!pool->destroy_cnt++`): unmap what
    * the layout can still reach (each strategy checks `pool->dma_map` itself), release reserves.
    */

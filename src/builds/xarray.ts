@@ -163,6 +163,13 @@ export class XarrayTracking implements Tracking {
     return poolOfPp(this.u32, page);
   }
 
+  ownsMapping(pool: number, page: number): boolean {
+    if (!poolDmaMap(this.u32, this.o, pool)) return false;
+    if (PP_DMA_INDEX_LIMIT === 0) return this.u32[(page + PAGE_DMA_ADDR) >>> 2] !== 0;
+    const id = getDmaIndex(this.u32, page);
+    return id !== 0 && this.xa.xaLoad(pool + this.DMA_MAPPED, id) === page;
+  }
+
   /** First scrub of a DMA pool: stop syncing, then unmap every registered page (`xa_for_each`). */
   onFirstScrub(pool: number): void {
     const u32 = this.u32;

@@ -168,7 +168,8 @@ export function buildsArg(
   if (kernel !== undefined && layout !== undefined) throw new UsageError(`ppemu ${cmd}: give --kernel or --layout, not both`);
   let builds: KernelBuild[];
   try {
-    builds = layout !== undefined ? resolveBuilds(layout, "layout") : resolveBuilds(kernel ?? opts.dflt, "kernel");
+    builds =
+      layout !== undefined ? resolveBuilds(layout, "layout", opts.multi) : resolveBuilds(kernel ?? opts.dflt, "kernel", opts.multi);
   } catch (e) {
     if (e instanceof BuildError) throw new UsageError(`ppemu ${cmd}: ${e.message}`);
     throw e;

@@ -94,6 +94,8 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("free_area", array(STRUCT_FREE_AREA, NR_PAGE_ORDERS)),
   m("nr_free_pages", U32),
   m("next_id", U32),
+  /** page_pool_user.c's `page_pools` ids: `xa_alloc_cyclic(…, XA_LIMIT(1, UINT_MAX))`, from 1. */
+  m("next_pool_id", U32),
   /** The kernel build (src/builds): its registry id, item-block variant (0: none), switches word. */
   m("build", U32),
   m("build_variant", U32),
@@ -147,6 +149,7 @@ export const MACH_DIAG_FIRST = MACH.diag_first!;
 export const MACH_FREE_AREA = MACH.free_area!;
 export const MACH_NR_FREE_PAGES = MACH.nr_free_pages!;
 export const MACH_NEXT_ID = MACH.next_id!;
+export const MACH_NEXT_POOL_ID = offsetOf(MACHINE_LAYOUT, "next_pool_id");
 /** The kernel build this machine emulates (src/builds/registry.ts). */
 export const MACH_BUILD = offsetOf(MACHINE_LAYOUT, "build");
 export const MACH_BUILD_VARIANT = offsetOf(MACHINE_LAYOUT, "build_variant");
@@ -296,6 +299,7 @@ export class PhysMem {
     this.wr32(h + MACH_DIAG_LOG_PFN, bootPfn + 1);
     this.wr32(h + MACH_DIAG_LOG_CAP, this.pageSize / DIAG_RECORD_SIZE);
     this.wr32(h + MACH_NEXT_ID, 1);
+    this.wr32(h + MACH_NEXT_POOL_ID, 1);
     this.listInit(h + MACH_POOLS);
     // Every struct page: untyped (_mapcount -1), refcount 0. memmap and boot frames are reserved
     // and hold a reference, so no allocator path can ever free them.

@@ -52,7 +52,7 @@ import {
   type PoolBit,
   type PoolOffsets,
 } from "./pool_offsets.js";
-import { poolListAdd, poolListDel, poolRecord, forEachPoolOnMachine, STRUCT_PPEMU_NAPI, NAPI_LIST_OWNER, NAPI_STATE, NAPI_STATE_SCHED } from "./pool_list.js";
+import { poolListAdd, poolListDel, poolRecord, poolRecordId, nextPoolId, forEachPoolOnMachine, STRUCT_PPEMU_NAPI, NAPI_LIST_OWNER, NAPI_STATE, NAPI_STATE_SCHED } from "./pool_list.js";
 import { layoutOf } from "../mem/ctype.js";
 import { LP64 } from "../arch.js";
 import type { KernelBuild, Tracking } from "../builds/types.js";
@@ -244,7 +244,7 @@ export class PagePools {
     const err = this.t.init(pool);
     if (err < 0) return fail(err);
     // page_pool_list(): the netlink id (xa_alloc_cyclic from 1) where the build has one.
-    const id = mem.nextId();
+    const id = nextPoolId(mem);
     if (o.userId >= 0) mem.wr32(pool + o.userId, id);
     if (poolListAdd(this.m, pool, id, ownNapi) === 0) {
       this.t.uninit(pool);
@@ -811,7 +811,7 @@ export class PagePools {
   poolId(pool: number): number {
     if (this.o.userId >= 0) return this.mem.rd32(pool + this.o.userId);
     const rec = poolRecord(this.mem, pool);
-    return rec === 0 ? 0 : this.mem.rd32(rec + 16);
+    return rec === 0 ? 0 : poolRecordId(this.mem, rec);
   }
 
   /** Pages sitting in the pool (alloc cache, then ring). */

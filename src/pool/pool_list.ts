@@ -17,7 +17,7 @@
  */
 import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf, struct, m, ptr, U32, INT, ULONG, LIST_HEAD } from "../mem/ctype.js";
-import { MACH_POOLS, type PhysMem } from "../mem/physmem.js";
+import { MACH_POOLS, MACH_NEXT_POOL_ID, type PhysMem } from "../mem/physmem.js";
 import { GFP_ZERO } from "../mem/buddy.js";
 import type { Machine } from "../mem/machine.js";
 
@@ -92,4 +92,12 @@ export function forEachPoolOnMachine(mem: PhysMem, cb: (pool: number) => void): 
 /** The pool's id as its record keeps it. */
 export function poolRecordId(mem: PhysMem, rec: number): number {
   return mem.rd32(rec + REC_ID);
+}
+
+/** `page_pool_list()`'s id: the next of the machine's page_pools ids (cyclic from 1, as the xarray). */
+export function nextPoolId(mem: PhysMem): number {
+  const a = mem.machine + MACH_NEXT_POOL_ID;
+  const id = mem.rd32(a);
+  mem.wr32(a, id === 0xffffffff ? 1 : id + 1);
+  return id;
 }

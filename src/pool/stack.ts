@@ -62,11 +62,14 @@ export class NetStack {
       this.st = existing;
       return;
     }
+    const cpu = ctx.cpu ?? 1;
+    // Per-CPU data (recycle stats) is sized by nr_cpu_ids: a CPU past it would write past it.
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= mem.nrCpus) throw new RangeError(`NetStack: cpu ${cpu} is not one of the machine's ${mem.nrCpus} CPUs`);
     const st = pps.m.slab.kmalloc(STACK_LAYOUT.size, GFP_ZERO);
     const slots = pps.m.slab.kmalloc(cap * SLOT_SIZE, GFP_ZERO);
     if (st === 0 || slots === 0) throw new Error("out of memory creating the network stack stand-in");
     mem.wr32(st + ST_CAP, cap);
-    mem.wr32(st + ST_CPU, ctx.cpu ?? 1);
+    mem.wr32(st + ST_CPU, cpu);
     mem.wr32(st + ST_IN_SOFTIRQ, (ctx.inSoftirq ?? true) ? 1 : 0);
     mem.wrPtr(st + ST_SLOTS, slots);
     mem.wrPtr(mem.machine + MACH_STACK, st);

@@ -4,6 +4,7 @@
  */
 import { type ReportSection, renderSections, sectionsJson } from "./section.js";
 import { layoutSections } from "./layouts.js";
+import { buildsSections } from "./builds.js";
 import { unbindSections } from "./unbind.js";
 import { verifySections } from "./verify.js";
 import { compareSections } from "./compare.js";
@@ -18,6 +19,7 @@ export type SectionBuilder = (o: ReportOptions) => ReportSection[] | Promise<Rep
 
 /** In report order. The benchmark is loaded only when it runs (it forks child processes). */
 export const REPORT_SECTIONS: SectionBuilder[] = [
+  buildsSections,
   layoutSections,
   unbindSections,
   () => compareSections(),

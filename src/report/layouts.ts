@@ -61,6 +61,7 @@ import { pahole } from "../mem/pahole.js";
 import { renderTable } from "./table.js";
 import { allBuilds, allLayouts, buildsOf, referenceBuild } from "../builds/index.js";
 import type { KernelBuild, TrackingLayout } from "../builds/types.js";
+import { userParamsOf } from "../builds/structs_common.js";
 import { STRUCT_PPEMU_POOL, STRUCT_PPEMU_NAPI } from "../pool/pool_list.js";
 import { STRUCT_PPEMU_NETDEV } from "../pool/netdev.js";
 import type { ReportSection } from "./section.js";
@@ -86,7 +87,8 @@ export const MACHINE_STRUCTS: readonly RecordType[] = [
 /** The build's own structs: `struct page_pool`, its params and its stats, as that kernel declares them. */
 export function buildStructs(b: KernelBuild): RecordType[] {
   const s = b.structs;
-  return [s.pagePool, ...s.params, s.allocStats, s.recycleStats];
+  const user = userParamsOf(s);
+  return [s.pagePool, ...(s.params.includes(user) ? [] : [user]), ...s.params, s.allocStats, s.recycleStats];
 }
 
 /**

@@ -80,7 +80,9 @@ function joinAlternatives(names: readonly string[]): string {
 function descendTop(members: readonly MemberLayout[], off: number, out: Leaf[], base = 0, prefix = ""): void {
   for (const ml of members) {
     const start = base + ml.offset;
-    const flexible = ml.type.kind === "array" && ml.type.count === 0;
+    // Only a last member is a flexible array (`items[]`); a zero-length marker elsewhere
+    // (`__cacheline_group_begin__frag[0]`) covers no bytes.
+    const flexible = ml.type.kind === "array" && ml.type.count === 0 && ml === members[members.length - 1];
     if (off < start || (!flexible && off >= start + ml.size)) continue;
     const name = ml.name ? (prefix ? `${prefix}.${ml.name}` : ml.name) : prefix;
     const t = ml.type;

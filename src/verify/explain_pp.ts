@@ -323,6 +323,9 @@ export class PpExplainer {
     const name = dma.deviceName(dev);
     const dmaAddr = mem.rd32(page + PAGE_DMA_ADDR);
     if (!dma.isBound(dev)) {
+      if (!this.sys.pps.t.ownsMapping(pool, page)) {
+        return `: stale — page_pool_destroy() already unmapped it (${this.sys.build.name} leaves dma_addr until the page returns), so its return skips the DMA API`;
+      }
       return `: still set, but ${name}'s driver unbound and its IOMMU domain is gone — this mapping outlived the driver; returning the page will dma_unmap through a dead device (the unbind bug)`;
     }
     const phys = dma.iovaToPhys(dev, dmaAddr);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
-import { ALL_TESTS, RESULT_KEYS, planRuns, benchLine, ratiosOf, type BenchResult } from "../../src/report/bench.js";
+import { ALL_TESTS, RESULT_KEYS, planRuns, benchLine, ratiosOf, ratioTable, defaultBenchBuilds, kernelNs, type BenchResult } from "../../src/report/bench.js";
+import { allLayouts, defaultBuildOf, referenceBuild, layoutNames, buildNames } from "../../src/builds/index.js";
 import { medianWithMargin } from "../../bench/pp_suite.js";
 import { jsonTargetProblem } from "../../src/cli/cmd-bench.js";
 import { tmpdir } from "node:os";
@@ -14,9 +15,11 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 describe("ppemu bench: argument errors", () => {
-  it("unknown layout, test, bad --time, empty --json, a positional: one line, exit 2", async () => {
+  it("unknown layout or build, test, bad --time, empty --json, a positional: one line, exit 2", async () => {
     const cases: [string[], string][] = [
-      [["--layout", "slab"], "ppemu bench: unknown layout 'slab' (valid: classic, item-block, xarray, all)\n"],
+      [["--layout", "slab"], `ppemu bench: unknown layout 'slab' (valid: ${layoutNames().join(", ")}, all)\n`],
+      [["--kernel", "v4.19"], `ppemu bench: unknown kernel build 'v4.19' (valid: ${buildNames().join(", ")}; or a layout: ${layoutNames().join(", ")})\n`],
+      [["--kernel", "v6.1", "--layout", "classic"], "ppemu bench: give --kernel or --layout, not both\n"],
       [["--test", "page_pool05"], `ppemu bench: unknown test 'page_pool05' (valid: ${[...ALL_TESTS, "all"].join(", ")})\n`],
       [["--time", "0"], "ppemu bench: --time must be a whole number from 1 to 600000, got '0'\n"],
       [["--time", "1.5"], "ppemu bench: --time must be a whole number from 1 to 600000, got '1.5'\n"],
@@ -30,10 +33,12 @@ describe("ppemu bench: argument errors", () => {
     }
     const p = await run("bench", "classic");
     expect(p.code).toBe(2);
-    expect(p.err).toBe("ppemu bench: unexpected argument 'classic' (this command takes options only: --layout, --test, --time, --quick, --json, --inline)\n");
+    expect(p.err).toBe("ppemu bench: unexpected argument 'classic' (this command takes options only: --kernel, --layout, --test, --time, --quick, --json, --inline)\n");
     const h = await run("bench", "--help");
     expect(h.code).toBe(0);
-    expect(h.out).toContain("usage: ppemu bench [--layout classic|item-block|xarray|all]");
+    expect(h.out).toContain("usage: ppemu bench [--kernel B|B,C|all | --layout L|all]");
+    expect(h.out).toContain(`(default: each layout's default build: ${defaultBenchBuilds().join(", ")}); baselines always run`);
+    expect(h.out).toContain(`then a table of each result's ratio to the reference build (${referenceBuild().name})`);
   });
 });
 
@@ -53,30 +58,29 @@ describe("ppemu bench: --json FILE is checked before the benchmark runs", () => 
 });
 
 describe("ppemu bench: plan", () => {
-  it("baselines, one child per layout, one per layout and memory size", () => {
-    const plan = planRuns({ layouts: ["classic", "item-block", "xarray"], tests: ALL_TESTS, timeMs: 10, warmupMs: 5 });
-    expect(plan.map((r) => `${r.layout}:${r.tests.join("+")}`)).toEqual([
+  it("baselines, one child per build, one per build and memory size", () => {
+    // The default: each layout's default build, in registry order.
+    const kernels = defaultBenchBuilds();
+    expect(kernels).toEqual(allLayouts().map((l) => defaultBuildOf(l).name));
+    const plan = planRuns({ kernels, tests: ALL_TESTS, timeMs: 10, warmupMs: 5 });
+    expect(plan.map((r) => `${r.kernel}:${r.tests.join("+")}`)).toEqual([
       "baseline:for_loop+atomic_inc+lock",
-      "classic:page_pool01_fast_path+page_pool01_via_page+page_pool02_ptr_ring+page_pool03_slow+page_pool04_dma_slow",
-      "item-block:page_pool01_fast_path+page_pool01_via_page+page_pool02_ptr_ring+page_pool03_slow+page_pool04_dma_slow",
-      "xarray:page_pool01_fast_path+page_pool01_via_page+page_pool02_ptr_ring+page_pool03_slow+page_pool04_dma_slow",
-      "classic:page_pool01_fast_path_64M",
-      "item-block:page_pool01_fast_path_64M",
-      "xarray:page_pool01_fast_path_64M",
-      "classic:page_pool01_fast_path_1G",
-      "item-block:page_pool01_fast_path_1G",
-      "xarray:page_pool01_fast_path_1G",
+      ...kernels.map((k) => `${k}:page_pool01_fast_path+page_pool01_via_page+page_pool02_ptr_ring+page_pool03_slow+page_pool04_dma_slow`),
+      ...kernels.map((k) => `${k}:page_pool01_fast_path_64M`),
+      ...kernels.map((k) => `${k}:page_pool01_fast_path_1G`),
     ]);
-    expect(planRuns({ layouts: ["item-block"], tests: ["lock"], timeMs: 10, warmupMs: 5 }).map((r) => r.layout)).toEqual(["baseline"]);
-    expect(planRuns({ layouts: ["xarray"], tests: ["page_pool03_slow"], timeMs: 10, warmupMs: 5 })).toEqual([
-      { layout: "xarray", tests: ["page_pool03_slow"], timeMs: 10, warmupMs: 5, bytes: 64 << 20 },
+    expect(planRuns({ kernels: ["v11"], tests: ["lock"], timeMs: 10, warmupMs: 5 }).map((r) => r.kernel)).toEqual(["baseline"]);
+    expect(planRuns({ kernels: ["v6.16"], tests: ["page_pool03_slow"], timeMs: 10, warmupMs: 5 })).toEqual([
+      { kernel: "v6.16", tests: ["page_pool03_slow"], timeMs: 10, warmupMs: 5, bytes: 64 << 20 },
     ]);
   });
 });
 
 describe("ppemu bench: output", () => {
-  const r = (layout: BenchResult["layout"], test: BenchResult["test"], ns: number): BenchResult => ({
-    layout,
+  const LAYOUT_OF: Record<string, string> = { "v6.15": "classic", v11: "item-block", "v6.16": "xarray", baseline: "baseline" };
+  const r = (kernel: string, test: BenchResult["test"], ns: number): BenchResult => ({
+    kernel,
+    layout: LAYOUT_OF[kernel]!,
     test,
     ns_per_elem: ns,
     ops_per_sec: 1e9 / ns,
@@ -86,20 +90,25 @@ describe("ppemu bench: output", () => {
   });
 
   it("one time_bench-style line", () => {
-    expect(benchLine(r("item-block", "page_pool02_ptr_ring", 12.5))).toBe(
-      "Type:item-block:page_pool02_ptr_ring Per elem: 12.500 ns (80,000,000 ops/s) ±0.50%",
-    );
+    expect(benchLine(r("v11", "page_pool02_ptr_ring", 12.5))).toBe("Type:v11:page_pool02_ptr_ring Per elem: 12.500 ns (80,000,000 ops/s) ±0.50%");
   });
 
-  it("ratios to classic and to the layout's fast path, with the kernel's", () => {
-    const rs = [r("classic", "page_pool01_fast_path", 10), r("classic", "page_pool02_ptr_ring", 30), r("item-block", "page_pool01_fast_path", 12), r("item-block", "page_pool02_ptr_ring", 33)];
+  it("ratios to the reference build (v6.15) and to the build's fast path, with the kernel's", () => {
+    expect(referenceBuild().name).toBe("v6.15");
+    const rs = [r("v6.15", "page_pool01_fast_path", 10), r("v6.15", "page_pool02_ptr_ring", 30), r("v11", "page_pool01_fast_path", 12), r("v11", "page_pool02_ptr_ring", 33)];
     const q = ratiosOf(rs, rs[3]!);
-    expect(q.vsClassic).toBeCloseTo(1.1, 12);
+    expect(q.vsRef).toBeCloseTo(1.1, 12);
     expect(q.vsFast).toBeCloseTo(2.75, 12);
+    // v11's anchors are the series' own figures; v6.15's the classic before-runs.
     expect(q.kernelNs).toBe(15.849);
-    expect(q.kernelVsClassic).toBeCloseTo(15.849 / 15.09, 12);
+    expect(q.kernelVsRef).toBeCloseTo(15.849 / 15.09, 12);
     expect(q.kernelVsFast).toBeCloseTo(15.849 / 5.492, 12);
     expect(ratiosOf(rs, r("baseline", "lock", 30))).toEqual({ kernelNs: 10.431 });
+    // A build without anchors (v6.16 has them; v6.1 does not) gets only the measured ratios.
+    expect(kernelNs("v6.1", "page_pool01_fast_path")).toBeUndefined();
+    expect(kernelNs("v6.16", "page_pool03_slow")).toBe(66.498);
+    // The ratio columns are named after the reference build.
+    expect(ratioTable(rs).split("\n")[0]!.split(/\s{2,}/)).toEqual(["kernel", "test", "ns/elem", "rme", "÷v6.15", "k ÷v6.15", "÷01 fast", "k ÷01", "kernel ns", "heap Δ B"]);
   });
 
   it("median and its order-statistics margin", () => {
@@ -110,22 +119,18 @@ describe("ppemu bench: output", () => {
 });
 
 describe("ppemu bench: a tiny run", () => {
-  it("--json - writes schema 1 with one row per test, every layout", async () => {
+  it("--json - writes schema 2 with one row per test, each layout's default build", async () => {
     const res = await run("bench", "--inline", "--time", "5", "--test", "page_pool01_fast_path", "--json", "-");
     expect(res.code).toBe(0);
     expect(res.err).toBe("");
     const json = JSON.parse(res.out) as Record<string, unknown>;
     expect(Object.keys(json)).toEqual(["schema", "node", "cpu", "date", "results"]);
-    expect(json.schema).toBe(1);
+    expect(json.schema).toBe(2);
     expect(json.node).toBe(process.version);
     expect(typeof json.cpu).toBe("string");
     expect(Number.isNaN(Date.parse(json.date as string))).toBe(false);
     const results = json.results as Record<string, unknown>[];
-    expect(results.map((x) => `${x.layout}:${x.test}`)).toEqual([
-      "classic:page_pool01_fast_path",
-      "item-block:page_pool01_fast_path",
-      "xarray:page_pool01_fast_path",
-    ]);
+    expect(results.map((x) => `${x.kernel}:${x.layout}:${x.test}`)).toEqual(allLayouts().map((l) => `${defaultBuildOf(l).name}:${l.name}:page_pool01_fast_path`));
     for (const x of results) {
       expect(Object.keys(x)).toEqual([...RESULT_KEYS]);
       for (const k of ["ns_per_elem", "ops_per_sec", "rme_pct"]) expect(Number.isFinite(x[k])).toBe(true);
@@ -136,11 +141,19 @@ describe("ppemu bench: a tiny run", () => {
   });
 
   it("the DMA slow path on one layout, as text: line, then the table", async () => {
+    // --layout xarray is its default build, v6.16.
     const res = await run("bench", "--inline", "--time", "5", "--layout", "xarray", "--test", "page_pool04_dma_slow");
     expect(res.code).toBe(0);
     const lines = res.out.split("\n");
-    expect(lines[0]).toBe("ppemu bench: xarray; 5 ms per test (+5 ms warm-up)");
-    expect(lines[1]).toMatch(/^Type:xarray:page_pool04_dma_slow Per elem: \d+\.\d{3} ns \([\d,]+ ops\/s\) ±\d+\.\d{2}%$/);
-    expect(res.out).toMatch(/\n──────  ────────────────────  ─+  ─+  ─+  ─+  ─+  ─+  ─+  ─+\nxarray  page_pool04_dma_slow +\d+\.\d{3} +±\d+\.\d{2}% +— +— +— +— +— +-?\d+\n/);
+    expect(lines[0]).toBe("ppemu bench: v6.16; 5 ms per test (+5 ms warm-up)");
+    expect(lines[1]).toMatch(/^Type:v6\.16:page_pool04_dma_slow Per elem: \d+\.\d{3} ns \([\d,]+ ops\/s\) ±\d+\.\d{2}%$/);
+    expect(res.out).toMatch(/\n──────  ────────────────────  ─+  ─+  ─+  ─+  ─+  ─+  ─+  ─+\nv6\.16   page_pool04_dma_slow +\d+\.\d{3} +±\d+\.\d{2}% +— +— +— +— +— +-?\d+\n/);
+  });
+
+  it("--kernel B,C runs the builds named, in that order", async () => {
+    const res = await run("bench", "--inline", "--time", "5", "--kernel", "mainline,v6.1", "--test", "page_pool01_fast_path", "--json", "-");
+    expect(res.code).toBe(0);
+    const results = (JSON.parse(res.out) as { results: Record<string, unknown>[] }).results;
+    expect(results.map((x) => `${x.kernel}:${x.layout}:${x.test}`)).toEqual(["mainline:xarray:page_pool01_fast_path", "v6.1:classic:page_pool01_fast_path"]);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
+import { buildNames, layoutNames } from "../../src/builds/index.js";
 
 async function run(...argv: string[]): Promise<{ code: number; io: BufferIo }> {
   const io = new BufferIo();
@@ -36,7 +37,14 @@ describe("ppemu explain: input errors", () => {
   it("bad options exit 2 and name the valid choices", async () => {
     const a = await run("0x1000", "--layout", "slab");
     expect(a.code).toBe(2);
-    expect(a.io.stderr).toBe("ppemu explain: unknown layout 'slab' (valid: classic, item-block, xarray)\n");
+    // explain takes one build: "all" is not offered.
+    expect(a.io.stderr).toBe(`ppemu explain: unknown layout 'slab' (valid: ${layoutNames().join(", ")})\n`);
+    const k = await run("0x1000", "--kernel", "slab");
+    expect([k.code, k.io.stderr]).toEqual([2, `ppemu explain: unknown kernel build 'slab' (valid: ${buildNames().join(", ")}; or a layout: ${layoutNames().join(", ")})\n`]);
+    const all = await run("0x1000", "--kernel", "all");
+    expect([all.code, all.io.stderr]).toEqual([2, `ppemu explain: unknown kernel build 'all' (valid: ${buildNames().join(", ")}; or a layout: ${layoutNames().join(", ")})\n`]);
+    const both = await run("0x1000", "--kernel", "v6.1", "--layout", "classic");
+    expect([both.code, both.io.stderr]).toEqual([2, "ppemu explain: give --kernel or --layout, not both\n"]);
     const b = await run("0x1000", "--at", "later");
     expect(b.io.stderr).toBe("ppemu explain: unknown step 'later' (valid: allocated, destroyed, unbound, end)\n");
     const c = await run();
@@ -49,16 +57,17 @@ describe("ppemu explain: input errors", () => {
 
 describe("ppemu explain: output", () => {
   it("explains addresses of the default machine (classic, at destroyed)", async () => {
-    const { code, io } = await run("0xffffea00000030c8", "0xffff888000412000");
+    // pfn 0xc6: the lowest of the 8 pages with the stack (the first refill's pages 57–64 are 0xc6–0xcd).
+    const { code, io } = await run("0xffffea0000003188", "0xffff888000412000");
     expect(code).toBe(0);
     const lines = io.stdout.split("\n");
-    expect(lines[0]).toBe('machine: scenario unbind, layout classic, at "destroyed" (40 pages, 8 with the stack, pool_size 64, 32 MiB)');
-    expect(lines).toContain("0xffffea00000030c8 (vmemmap) → phys 0x000030c8: pfn 0x3 + 0xc8 — memmap");
+    expect(lines[0]).toBe('machine: scenario unbind, kernel v6.15 (classic), at "destroyed" (40 pages, 8 with the stack, pool_size 64, 32 MiB)');
+    expect(lines).toContain("0xffffea0000003188 (vmemmap) → phys 0x00003188: pfn 0x3 + 0x188 — memmap");
     expect(lines).toContain(
-      "  struct page of pfn 0xc3 at 0x000030c0 (page_pool: in flight (stack)); byte 8 is pp_magic (lru.next / compound_head) [offset 8, 8 bytes] = 0xdead000000000040",
+      "  struct page of pfn 0xc6 at 0x00003180 (page_pool: in flight (stack)); byte 8 is pp_magic (lru.next / compound_head) [offset 8, 8 bytes] = 0xdead000000000040",
     );
     expect(lines).toContain(
-      "  dma_addr 0x00039000: mapped, eth0's IOMMU translates it to this page — still mapped after page_pool_destroy(): nothing can unmap it before the driver unbinds",
+      "  dma_addr 0x00039000: mapped, 0000:03:00.0's IOMMU translates it to this page — still mapped after page_pool_destroy(): nothing can unmap it before the driver unbinds",
     );
     expect(lines).toContain("0xffff888000412000 (direct map) → phys 0x00412000: pfn 0x412 + 0x0 — free");
   });
@@ -66,22 +75,24 @@ describe("ppemu explain: output", () => {
   it("a machine too small for --pages: the header gives the pages actually allocated", async () => {
     const { code, io } = await run("0x1040", "--pages", "4096", "--mem", "1M");
     expect(code).toBe(0);
+    // 229: each pool also takes its per-CPU stats and a struct ppemu_pool, and the netdevs are slab objects too.
     expect(io.stdout.split("\n")[0]).toBe(
-      'machine: scenario unbind, layout classic, at "destroyed" (232 pages allocated of 4096 asked: the machine ran out, 8 with the stack, pool_size 64, 1 MiB)',
+      'machine: scenario unbind, kernel v6.15 (classic), at "destroyed" (229 pages allocated of 4096 asked: the machine ran out, 8 with the stack, pool_size 64, 1 MiB)',
     );
   });
 
   it("--json: one object per address", async () => {
-    const one = await run("0xc3000", "--layout", "item-block", "--at", "unbound", "--json");
+    const one = await run("0xc6000", "--layout", "item-block", "--at", "unbound", "--json");
     expect(one.code).toBe(0);
     const o = JSON.parse(one.io.stdout) as { role: string; class: string; pp: { dma_addr: string; where: string } };
-    // item-block's blocks sit before the pages, so pfn 0xc3 is a page the driver returned (free).
+    // item-block's blocks sit before the pages, so pfn 0xc6 (classic's lowest stack page) is a page
+    // the driver returned (free); its stack pages are 0xca–0xd1.
     expect([o.role, o.class]).toEqual(["free", "free"]);
-    const two = await run("0xc7000", "0x80000", "--layout", "item-block", "--at", "unbound", "--json");
+    const two = await run("0xca000", "0x80000", "--layout", "item-block", "--at", "unbound", "--json");
     const arr = JSON.parse(two.io.stdout) as { role: string; pp?: { dma_addr: string; where: string; pool_destroyed: boolean }; field?: { field: string } }[];
     expect(arr.length).toBe(2);
     expect(arr[0]!.role).toBe("page_pool page");
-    expect(arr[0]!.pp).toMatchObject({ where: "in flight (stack)", dma_addr: "0x00000000", pool_destroyed: true });
+    expect(arr[0]!.pp).toMatchObject({ where: "in flight (stack)", slot: 7, dma_addr: "0x00000000", pool_destroyed: true });
     expect(arr[1]!).toMatchObject({ role: "machine header", field: { field: "magic" } });
   });
 

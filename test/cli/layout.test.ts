@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
+import { allBuilds, allLayouts, defaultBuildOf } from "../../src/builds/index.js";
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const io = new BufferIo();
@@ -130,9 +131,11 @@ describe("ppemu report", () => {
   it("prints the three layout sections", async () => {
     const r = await run("report", "--no-bench");
     expect(r.code).toBe(0);
-    expect(r.out).toContain("1. struct page: the words page_pool uses\n");
-    expect(r.out).toContain("2. The three layouts\n");
-    expect(r.out).toContain("3. Derived constants");
+    // Section 1 is the kernel builds' table (src/report/builds.ts); the layout sections follow.
+    expect(r.out).toContain("1. Kernel builds: what changed where\n");
+    expect(r.out).toContain("2. struct page: the words page_pool uses\n");
+    expect(r.out).toContain("3. The three layouts\n");
+    expect(r.out).toContain("4. Derived constants");
     expect(r.out).toMatch(/\n +8 +4 +pp_magic +lru\.next +PP_SIGNATURE +PP_SIGNATURE +PP_SIGNATURE \| id << 7\n/);
     expect(r.out).toMatch(/\n +16 +8 +pp \/ pp_item +lru\.prev /);
     expect(r.out).toContain("9 (xa_node 576 / 64)");
@@ -151,7 +154,14 @@ describe("ppemu report", () => {
     const r = await run("report", "--json", "--no-bench");
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    expect(Object.keys(j).slice(0, 4)).toEqual(["title", "page_words", "layouts", "constants"]);
+    expect(Object.keys(j)).toContain("page_words");
+    expect(Object.keys(j).filter((k) => ["title", "page_words", "layouts", "constants"].includes(k))).toEqual(["title", "page_words", "layouts", "constants"]);
+    // Every section's JSON is an object: the scenario's results per build, the verification's checks.
+    expect(j.unbind.results.map((r: { kernel: string; layout: string }) => [r.kernel, r.layout])).toEqual(allBuilds().map((b) => [b.name, b.layout.name]));
+    expect(j.unbind.results.map((r: { verdict: string }) => r.verdict)).toEqual(allBuilds().map((b) => (b.layout.tracksInflight ? "fixed" : "SHOWN")));
+    expect(Array.isArray(j.verify.checks)).toBe(true);
+    expect(j.verify.checks.length).toBeGreaterThan(0);
+    expect(j.compare.builds.map((s: { kernel: string }) => s.kernel)).toEqual(allLayouts().map((l) => defaultBuildOf(l).name));
     expect(j.page_words.words[1]).toMatchObject({ field: "pp", offset: { lp64: 16, ilp32: 8 } });
     expect(j.layouts.paper_cost[0]).toEqual({
       arch: "lp64",

@@ -42,7 +42,7 @@ describe("ppemu: dispatch", () => {
     expect(await run("compare", "--json", "extra")).toEqual({
       code: 2,
       out: "",
-      err: "ppemu compare: unexpected argument 'extra' (this command takes options only: --json)\n",
+      err: "ppemu compare: unexpected argument 'extra' (this command takes options only: --kernel, --layout, --json)\n",
     });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { FC_SEED, fcParams } from "../fc_seed.js";
 import { bootMachine } from "../../src/mem/machine.js";
 import { accountFrames, assertAccounted } from "../../src/mem/accounting.js";
 import { Diag } from "../../src/mem/physmem.js";
@@ -39,7 +40,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 describe("IOMMU against a model (property)", () => {
-  it("live IOVA blocks are aligned, disjoint, translate to their frames; violations are counted exactly", () => {
+  it(`live IOVA blocks are aligned, disjoint, translate to their frames; violations are counted exactly (seed ${FC_SEED})`, () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 120 }), (ops) => {
         const m = bootMachine({ bytes: 4 << 20 });
@@ -100,7 +101,7 @@ describe("IOMMU against a model (property)", () => {
         dma.deviceDestroy(dev);
         expect(dma.devices()).toEqual([]);
       }),
-      { numRuns: 150, seed: 0x5eed },
+      fcParams(150),
     );
   });
 });

@@ -1,5 +1,6 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
+import { FC_SEED, fcParams } from "../fc_seed.js";
 import { bootMachine, type Machine } from "../../src/mem/machine.js";
 import { accountFrames } from "../../src/mem/accounting.js";
 import { GFP_ZERO } from "../../src/mem/buddy.js";
@@ -31,7 +32,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 describe("buddy allocator, random alloc/free sequences (8 MiB)", () => {
-  it("never hands out overlapping frames, keeps every frame accounted, and coalesces fully", () => {
+  it(`never hands out overlapping frames, keeps every frame accounted, and coalesces fully (seed ${FC_SEED})`, () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 150 }), (ops) => {
         const m = bootMachine({ bytes: 8 << 20, poison: false });
@@ -121,7 +122,7 @@ describe("buddy allocator, random alloc/free sequences (8 MiB)", () => {
           expect(mem.rd32(mem.pfnToPage(pfn) + PAGE_TYPE) === PAGE_TYPE_BUDDY).toBe(isHead);
         }
       }),
-      { numRuns: 120 },
+      fcParams(120),
     );
   });
 });

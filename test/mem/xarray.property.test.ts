@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
+import { FC_SEED, fcParams } from "../fc_seed.js";
 import { bootMachine } from "../../src/mem/machine.js";
 import { GFP_ZERO } from "../../src/mem/buddy.js";
 import { FailSite } from "../../src/mem/physmem.js";
@@ -167,21 +168,21 @@ function runModel(flags: number, ops: Op[]): void {
 }
 
 describe("xarray against a Map model", () => {
-  test("XA_FLAGS_ALLOC1: alloc/erase/cmpxchg/store/load with node failures", () => {
+  test(`XA_FLAGS_ALLOC1: alloc/erase/cmpxchg/store/load with node failures (seed ${FC_SEED})`, () => {
     fc.assert(
       fc.property(fc.array(arbOp, { minLength: 1, maxLength: 150 }), (ops) => runModel(XA_FLAGS_ALLOC1, ops)),
-      { numRuns: 150 },
+      fcParams(150),
     );
   });
 
-  test("XA_FLAGS_ALLOC: the same with ids from 0", () => {
+  test(`XA_FLAGS_ALLOC: the same with ids from 0 (seed ${FC_SEED})`, () => {
     fc.assert(
       fc.property(fc.array(arbOp, { minLength: 1, maxLength: 150 }), (ops) => runModel(XA_FLAGS_ALLOC, ops)),
-      { numRuns: 100 },
+      fcParams(100),
     );
   });
 
-  test("xa_alloc with a small limit: dense reuse, -EBUSY exactly when full", () => {
+  test(`xa_alloc with a small limit: dense reuse, -EBUSY exactly when full (seed ${FC_SEED})`, () => {
     const arb = fc.array(fc.oneof(fc.constant(-1), fc.integer({ min: 1, max: 31 })), { minLength: 1, maxLength: 300 });
     fc.assert(
       fc.property(arb, (steps) => {
@@ -203,7 +204,7 @@ describe("xarray against a Map model", () => {
           expect(x.xaNodeCount(xa)).toBe(used.size === 0 ? 0 : 1);
         }
       }),
-      { numRuns: 100 },
+      fcParams(100),
     );
   });
 });

@@ -1,7 +1,8 @@
 import { describe, it, expect } from "vitest";
 import { rig, accounted, allocN } from "./helpers.js";
-import { ClassicTracking, PP_SIGNATURE_HI, PP_SIGNATURE_LO, orPpSignature } from "../../src/pool/classic.js";
-import * as T from "../../src/pool/types.js";
+import { ClassicTracking } from "../../src/builds/classic.js";
+import { PP_SIGNATURE_HI, PP_SIGNATURE_LO, orPpSignature } from "../../src/pool/pp_info.js";
+import * as T from "../../src/pool/page_pool.js";
 import { Diag } from "../../src/mem/diag.js";
 import { PAGE_PP_MAGIC, PAGE_PP, PAGE_PP_REF_COUNT, PAGE_DMA_ADDR, DIRECT_MAP_HI } from "../../src/mem/page.js";
 
@@ -15,7 +16,8 @@ describe("classic layout: page->pp and PP_SIGNATURE", () => {
     const r = rig({});
     const t = r.pps.t;
     expect(t).toBeInstanceOf(ClassicTracking);
-    expect(t.name).toBe("classic");
+    expect(t.layout.name).toBe("classic");
+    expect(r.build.name).toBe("v6.15"); // the classic layout's default build: pp_ref_count = 1 (v6.7+)
     const { mem } = r.m;
     const page = r.m.pa.allocPages(0);
     mem.wr64(page + PAGE_PP_MAGIC, 0, 0x2); // pfmemalloc
@@ -63,10 +65,17 @@ describe("classic layout: page->pp and PP_SIGNATURE", () => {
   it("orPpSignature is the shared part of set_pp_info", () => {
     const r = rig({});
     const page = r.m.pa.allocPages(0);
-    orPpSignature(r.m.mem.u32, page);
+    orPpSignature(r.m.mem.u32, page, true);
     expect(r.m.mem.rd64hi(page + PAGE_PP_MAGIC)).toBe(0xdead0000);
     expect(r.m.mem.rd64lo(page + PAGE_PP_MAGIC)).toBe(0x40);
     expect(r.m.mem.rd64(page + PAGE_PP_REF_COUNT)).toBe(1);
+    // Without refInit (≤ v6.6: pp_frag_count is left alone) only the signature is written.
+    const q = r.m.pa.allocPages(0);
+    r.m.mem.wr64(q + PAGE_PP_REF_COUNT, 0, 7);
+    orPpSignature(r.m.mem.u32, q, false);
+    expect(r.m.mem.rd64hi(q + PAGE_PP_MAGIC)).toBe(0xdead0000);
+    expect(r.m.mem.rd64lo(q + PAGE_PP_MAGIC)).toBe(0x40);
+    expect(r.m.mem.rd64(q + PAGE_PP_REF_COUNT)).toBe(7);
   });
 
   it("tracks nothing: init 0, onMapped true, no tracking bytes, scrub does nothing", () => {
@@ -75,7 +84,7 @@ describe("classic layout: page->pp and PP_SIGNATURE", () => {
     expect(t.init(r.pool)).toBe(0);
     const pages = allocN(r, r.pool, 2);
     expect(t.onMapped(r.pool, pages[0]!)).toBe(true);
-    expect(t.trackingBytes(r.pool)).toBe(0);
+    expect(t.usage(r.pool)).toEqual({ trackedPages: 0, bytes: 0, units: {}, slotsPerUnit: null });
     t.onFirstScrub(r.pool);
     expect(r.dma.deviceStats(r.dev).unmaps).toBe(0);
   });
@@ -99,7 +108,7 @@ describe("classic layout: page->pp and PP_SIGNATURE", () => {
 
 describe("classic layout: the unbind bug", () => {
   it("destroy cannot reach in-flight pages; their late return unmaps and syncs through the unbound device", () => {
-    const r = rig({ dma: true, flags: T.PP_FLAG_DMA_SYNC_DEV });
+    const r = rig({ dma: true, flags: T.PP_FLAG_DMA_SYNC_DEV, maxLen: 4096 });
     const { mem } = r.m;
     const pages = allocN(r, r.pool, 4);
     r.pps.destroy(r.pool);
@@ -108,7 +117,11 @@ describe("classic layout: the unbind bug", () => {
     expect(r.pps.inflight(r.pool)).toBe(4);
     expect(r.dma.deviceStats(r.dev).live).toBe(4);
     r.dma.deviceUnbind(r.dev);
-    expect(mem.diagCount(Diag.DMA_MAPPING_OUTLIVES_DRIVER)).toBe(4);
+    // dma-debug reports the device once, "[count=4]" (no longer one line per mapping).
+    expect(mem.diagCount(Diag.DMA_DEBUG_PENDING)).toBe(1);
+    expect(mem.diagLog().find((d) => d.kind === Diag.DMA_DEBUG_PENDING)!.b).toBe(4);
+    expect(r.dma.deviceStats(r.dev).outlivedDriver).toBe(4);
+    expect(mem.diagCount(Diag.DMA_MAPPING_OUTLIVES_DRIVER)).toBe(0);
     for (const p of pages) r.pps.putFullPage(r.pool, p, false);
     expect(mem.diagCount(Diag.DMA_SYNC_AFTER_UNBIND)).toBe(4); // sync for device on recycle
     expect(mem.diagCount(Diag.DMA_UNMAP_AFTER_UNBIND)).toBe(0); // still in the ring

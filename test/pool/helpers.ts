@@ -1,11 +1,11 @@
 /** Shared set-up for the page_pool tests: a small machine, a device, one pool. */
 import { expect } from "vitest";
-import { bootPpSystem, ppClaimers, type PpSystem, type PpSystemOptions } from "../../src/pool/index.js";
+import { bootPpSystem, ppClaimers, type PpSystem } from "../../src/pool/index.js";
 import type { NetStack } from "../../src/pool/stack.js";
-import type { PagePoolParams } from "../../src/pool/page_pool.js";
-import { PP_FLAG_DMA_MAP, type LayoutName } from "../../src/pool/types.js";
+import { PP_FLAG_DMA_MAP, type PagePoolParams } from "../../src/pool/page_pool.js";
+import type { KernelBuild } from "../../src/builds/index.js";
 import { accountFrames, assertAccounted, type FrameAccount } from "../../src/mem/accounting.js";
-import { MACH_CPU, MACH_IN_SOFTIRQ } from "../../src/mem/physmem.js";
+import { MACH_CPU, MACH_IN_SOFTIRQ, type PhysMemOptions } from "../../src/mem/physmem.js";
 
 export interface Rig extends PpSystem {
   readonly dev: number;
@@ -14,9 +14,12 @@ export interface Rig extends PpSystem {
 
 export const MiB = 1 << 20;
 
-/** A classic (by default) 8 MiB machine with device "eth0" and one pool. `dma` maps through eth0. */
-export function rig(params: PagePoolParams & { dma?: boolean } = {}, layout: LayoutName = "classic", opts: PpSystemOptions = {}): Rig {
-  const sys = bootPpSystem(layout, { bytes: 8 * MiB, ...opts });
+/**
+ * An 8 MiB machine of `build` (a KernelBuild, a build name, or a layout name for its default build;
+ * classic's v6.15 by default) with device "eth0" and one pool. `dma` maps through eth0.
+ */
+export function rig(params: PagePoolParams & { dma?: boolean } = {}, build: KernelBuild | string = "classic", opts: PhysMemOptions = {}): Rig {
+  const sys = bootPpSystem(build, { bytes: 8 * MiB, ...opts });
   const dev = sys.dma.deviceCreate("eth0");
   expect(dev).toBeGreaterThan(0);
   const { dma, ...p } = params;
@@ -67,3 +70,15 @@ export function ringPages(sys: PpSystem, pool: number): number[] {
   });
   return out;
 }
+
+/**
+ * The fast-check seed of the property tests: FC_SEED from the environment when set (to replay a
+ * failure), else a fixed one. It is in each property test's name and in fast-check's failure report.
+ */
+export const FC_SEED: number = (() => {
+  const env = process.env.FC_SEED;
+  if (env === undefined || env === "") return 0x5eed_7fcd;
+  const n = Number(env);
+  if (!Number.isInteger(n)) throw new Error(`FC_SEED must be an integer, got '${env}'`);
+  return n | 0;
+})();

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootPpSystem, ppClaimers, type PpSystem } from "../../src/pool/index.js";
 import {
   ItemBlockTracking,
@@ -8,16 +8,10 @@ import {
   PAGE_POOL_ITEM_USED,
   PAGE_POOL_ITEM_MAPPED,
   PAGE_POOL_SLOW_ITEM_BLOCK_BIT,
-} from "../../src/pool/item_block.js";
-import {
-  PP_FLAG_DMA_MAP,
-  PP_HOLD_ITEMS,
-  PP_RELEASE_ITEMS,
-  PP_SLOW_BLOCK,
-  PP_SLOW_NEXT_TO_USE,
-  PP_HOLD_CNT,
-  ENOMEM,
-} from "../../src/pool/types.js";
+} from "../../src/builds/item_block.js";
+import { PP_FLAG_DMA_MAP, ENOMEM } from "../../src/pool/page_pool.js";
+import { poolOffsetsOf } from "../../src/pool/pool_offsets.js";
+import { findBuild, registerBuild, unregisterBuild, type KernelBuild } from "../../src/builds/index.js";
 import { itemTarget } from "../../src/mem/item_geometry.js";
 import { FailSite } from "../../src/mem/physmem.js";
 import { PAGE_PP_ITEM, PAGE_PP_MAGIC, PAGE_DMA_ADDR } from "../../src/mem/page.js";
@@ -26,6 +20,29 @@ import { DMA_FROM_DEVICE } from "../../src/dma/index.js";
 import type { BlockVariant } from "../../src/mem/structs.js";
 
 const PAGE = 4096;
+
+/**
+ * The v11 build and, registered for this file only, the same kernel with the other block headers
+ * (the variant is part of the build: it is in the machine header).
+ */
+const V11 = findBuild("v11")!;
+const VARIANT_BUILDS = new Map<BlockVariant, KernelBuild>([["v11", V11]]);
+beforeAll(() => {
+  for (const [variant, id] of [["v9p2", 0xf192], ["rfcv5", 0xf105]] as const) {
+    VARIANT_BUILDS.set(variant, registerBuild({ ...V11, name: `v11-${variant}`, id, variant, isLayoutDefault: false }));
+  }
+});
+afterAll(() => {
+  for (const [variant, b] of VARIANT_BUILDS) if (variant !== "v11") unregisterBuild(b);
+});
+
+/** The v11 pool's own members of struct page_pool. */
+const O = poolOffsetsOf(V11.structs);
+const PP_HOLD_ITEMS = O.need("hold_items");
+const PP_RELEASE_ITEMS = O.need("release_items");
+const PP_SLOW_BLOCK = O.need("slow_items.block");
+const PP_SLOW_NEXT_TO_USE = O.need("slow_items.next_to_use");
+const PP_HOLD_CNT = O.holdCnt;
 
 interface Rig {
   sys: PpSystem;
@@ -36,7 +53,8 @@ interface Rig {
 }
 
 function rig(o: { poolSize?: number; dma?: boolean; variant?: BlockVariant; strict?: boolean } = {}): Rig {
-  const sys = bootPpSystem("item-block", { bytes: 32 << 20, strict: o.strict ?? true, ...(o.variant ? { variant: o.variant } : {}) });
+  const sys = bootPpSystem(VARIANT_BUILDS.get(o.variant ?? "v11")!, { bytes: 32 << 20, strict: o.strict ?? true });
+  expect(sys.build.variant).toBe(o.variant ?? "v11");
   const dev = o.dma ? sys.dma.deviceCreate("eth0") : 0;
   const pool = sys.pps.create({ poolSize: o.poolSize ?? 1024, flags: o.dma ? PP_FLAG_DMA_MAP : 0, dev, dmaDir: DMA_FROM_DEVICE });
   expect(pool).toBeGreaterThan(0);
@@ -144,16 +162,23 @@ describe("item-block geometry and pool init (v11, lp64, 4 KiB)", () => {
     }
     expect(r.t.itemMemResident(r.pool)).toBe(nBlocks * PAGE);
     expect(r.t.itemMemUsed(r.pool)).toBe(nBlocks * PAGE);
-    expect(r.t.trackingBytes(r.pool)).toBe(nBlocks * PAGE);
+    expect(r.t.usage(r.pool)).toEqual({
+      trackedPages: 0,
+      bytes: nBlocks * PAGE,
+      units: { "item blocks (fast)": nBlocks, "item blocks (slow)": 0 },
+      slotsPerUnit: 254,
+    });
     const a = account(r);
     expect(a.errors).toEqual([]);
     expect(a.byClass["item blocks"]).toBe(nBlocks);
   });
 
   it("-ENOMEM at create when a block allocation fails, with nothing leaked", () => {
-    // page_pool_create() allocates 2 pages before the blocks (the pool's kmalloc slab and the ring
-    // queue), then 11 blocks for pool_size 1024: the 3rd..13th page allocations are blocks 1..11.
-    for (const space of [2, 3, 7, 12]) {
+    // page_pool_create() allocates 3 pages before the blocks (the pool's kmalloc slab, the ring
+    // queue, and the slab of the per-CPU recycle stats: 2 CPUs x 40 bytes), then 11 blocks for
+    // pool_size 1024: the 4th..14th page allocations are blocks 1..11. (The 40-byte struct
+    // ppemu_pool record, kmalloc'ed after the blocks, fits in a slab page the machine already has.)
+    for (const space of [2, 3, 4, 8, 13]) {
       const sys = bootPpSystem("item-block", { bytes: 32 << 20, strict: true });
       const free = sys.m.pa.nrFree();
       sys.m.mem.setFail(FailSite.PAGE_ALLOC, { space, times: 1 });
@@ -169,7 +194,7 @@ describe("item-block geometry and pool init (v11, lp64, 4 KiB)", () => {
       expect(a.byClass["item blocks"]).toBeUndefined();
     }
     const sys = bootPpSystem("item-block", { bytes: 32 << 20, strict: true });
-    sys.m.mem.setFail(FailSite.PAGE_ALLOC, { space: 13, times: 1 });
+    sys.m.mem.setFail(FailSite.PAGE_ALLOC, { space: 14, times: 1 });
     const pool = sys.pps.create({ poolSize: 1024 });
     expect(pool).toBeGreaterThan(0);
     expect(sys.m.mem.failInjected(FailSite.PAGE_ALLOC)).toBe(0);

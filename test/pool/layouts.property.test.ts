@@ -1,21 +1,23 @@
 /**
- * Model-based: the same random driver/stack operation sequences run on all three layouts. What the
- * pool shows (which allocations succeed, cache and ring counts, in-flight, stats) must be identical;
- * each layout's tracking must match the pages it has out; every frame must be accounted for.
+ * Model-based: the same random driver/stack operation sequences run on every layout (each layout's
+ * default build). What the pool shows (which allocations succeed, cache and ring counts, in-flight,
+ * stats) must be identical; each layout's tracking must match the pages it has out; every frame
+ * must be accounted for.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { FC_SEED } from "./helpers.js";
 import { bootPpSystem, ppClaimers, NetStack, type PpSystem } from "../../src/pool/index.js";
-import { ItemBlockTracking, ITEM_STATE, ITEM_PP_NETMEM, PAGE_POOL_ITEM_USED, PAGE_POOL_ITEM_MAPPED } from "../../src/pool/item_block.js";
-import { XarrayTracking, getDmaIndex } from "../../src/pool/xarray.js";
-import { PP_FLAG_DMA_MAP, PP_FLAG_DMA_SYNC_DEV, PP_DMA_MAPPED, LAYOUT_NAMES, type LayoutName } from "../../src/pool/types.js";
+import { ItemBlockTracking, ITEM_STATE, ITEM_PP_NETMEM, PAGE_POOL_ITEM_USED, PAGE_POOL_ITEM_MAPPED } from "../../src/builds/item_block.js";
+import { XarrayTracking, getDmaIndex } from "../../src/builds/xarray.js";
+import { PP_FLAG_DMA_MAP, PP_FLAG_DMA_SYNC_DEV } from "../../src/pool/page_pool.js";
+import { allLayouts, defaultBuildOf, findBuild, registerBuild, unregisterBuild, type KernelBuild } from "../../src/builds/index.js";
 import { MACH_CPU, MACH_IN_SOFTIRQ } from "../../src/mem/physmem.js";
 import { PAGE_PP_ITEM, PAGE_DMA_ADDR } from "../../src/mem/page.js";
 import { accountFrames } from "../../src/mem/accounting.js";
 import { Diag } from "../../src/mem/diag.js";
 import { DMA_FROM_DEVICE } from "../../src/dma/index.js";
 import { runUnbind } from "../../src/scenario/unbind.js";
-import type { BlockVariant } from "../../src/mem/structs.js";
 
 type Op =
   | { readonly k: "alloc"; readonly n: number }
@@ -39,7 +41,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 const MAX_OUT = 1500;
 
 interface World {
-  readonly layout: LayoutName;
+  /** The layout's name, for messages and the layout-specific checks. */
+  readonly layout: string;
+  readonly build: KernelBuild;
   readonly sys: PpSystem;
   readonly stack: NetStack;
   readonly pool: number;
@@ -49,14 +53,15 @@ interface World {
   destroyed: boolean;
 }
 
-function boot(layout: LayoutName, poolSize: number): World {
-  const sys = bootPpSystem(layout, { bytes: 16 << 20 });
+function boot(build: KernelBuild, poolSize: number): World {
+  const sys = bootPpSystem(build, { bytes: 16 << 20 });
   const dev = sys.dma.deviceCreate("eth0");
-  const pool = sys.pps.create({ flags: PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV, poolSize, dev, dmaDir: DMA_FROM_DEVICE, napiCpu: 0 });
+  // max_len: PP_FLAG_DMA_SYNC_DEV with max_len 0 is -EINVAL, as in the kernel.
+  const pool = sys.pps.create({ flags: PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV, poolSize, dev, dmaDir: DMA_FROM_DEVICE, maxLen: 4096, napiCpu: 0 });
   if (pool < 0) throw new Error(`create: ${pool}`);
   // 256 slots = 2 KiB: a slab object (a larger array is a page allocation no claimer names).
   const stack = new NetStack(sys.pps, 256, { cpu: 1, inSoftirq: true });
-  return { layout, sys, stack, pool, dev, held: [], destroyed: false };
+  return { layout: build.layout.name, build, sys, stack, pool, dev, held: [], destroyed: false };
 }
 
 /** The driver runs on CPU 0: in NAPI (softirq) for the RX path, in process context otherwise. */
@@ -124,8 +129,9 @@ function apply(w: World, op: Op): number {
     }
     case "destroy": {
       if (w.destroyed) return -1;
-      // The driver's remove path: give back the RX ring, then page_pool_destroy().
+      // The driver's remove path: napi_disable(), give back the RX ring, then page_pool_destroy().
       ctx(w, false);
+      pps.napiDisable(pps.napiOf(w.pool));
       for (const p of w.held.splice(0)) pps.putFullPage(w.pool, p, false);
       pps.destroy(w.pool);
       w.destroyed = true;
@@ -168,7 +174,7 @@ function trackingProblems(w: World): string[] {
   const live = pps.isLive(w.pool);
   const inflight = live ? pps.inflight(w.pool) : 0;
   // Before destroy every page is mapped; destroy unmaps all of them in the two fixes.
-  const mappedExpected = w.layout === "classic" || !w.destroyed ? inflight : 0;
+  const mappedExpected = !w.build.layout.tracksInflight || !w.destroyed ? inflight : 0;
   const dmaLive = dma.deviceStats(w.dev).live;
   if (dmaLive !== mappedExpected) out.push(`${w.layout}: ${dmaLive} live mappings, expected ${mappedExpected}`);
   if (!live) return out;
@@ -196,7 +202,7 @@ function trackingProblems(w: World): string[] {
   } else if (w.layout === "xarray") {
     const t = pps.t as XarrayTracking;
     let n = 0;
-    t.xa.xaForEach(w.pool + PP_DMA_MAPPED, (id, page) => {
+    t.xa.xaForEach(w.pool + pps.o.need("dma_mapped"), (id, page) => {
       n++;
       if (getDmaIndex(mem.u32, page) !== id) out.push(`xa ${id}: page ${page} carries id ${getDmaIndex(mem.u32, page)}`);
       if (mem.rd32(page + PAGE_DMA_ADDR) === 0) out.push(`xa ${id}: page ${page} not mapped`);
@@ -216,11 +222,11 @@ function accountingProblems(w: World): string[] {
 }
 
 function runAll(ops: readonly Op[], poolSize: number): void {
-  const worlds = LAYOUT_NAMES.map((l) => boot(l, poolSize));
+  const worlds = allLayouts().map((l) => boot(defaultBuildOf(l), poolSize));
   ops.forEach((op, step) => {
     const seen = worlds.map((w) => visible(w, apply(w, op)));
     for (let k = 1; k < worlds.length; k++) {
-      expect(seen[k], `step ${step} ${JSON.stringify(op)}: ${worlds[k]!.layout} vs classic`).toEqual(seen[0]);
+      expect(seen[k], `step ${step} ${JSON.stringify(op)}: ${worlds[k]!.layout} vs ${worlds[0]!.layout}`).toEqual(seen[0]);
     }
     for (const w of worlds) expect(trackingProblems(w), `step ${step} ${JSON.stringify(op)}`).toEqual([]);
   });
@@ -242,7 +248,7 @@ function runAll(ops: readonly Op[], poolSize: number): void {
   expect(worlds.map((w) => w.sys.m.mem.diagTotal)).toEqual(worlds.map(() => worlds[0]!.sys.m.mem.diagTotal));
 }
 
-describe("classic, item-block and xarray under the same operations", () => {
+describe("every layout (classic, item-block, xarray) under the same operations", () => {
   it("a hand-written sequence through slow items, the ring, destroy and late returns", () => {
     runAll(
       [
@@ -267,27 +273,38 @@ describe("classic, item-block and xarray under the same operations", () => {
     );
   });
 
-  it("random sequences: identical pool-visible outcomes, consistent tracking, every frame accounted", () => {
+  it(`random sequences: identical pool-visible outcomes, consistent tracking, every frame accounted (seed ${FC_SEED})`, () => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 40, size: "max" }), fc.constantFrom(1, 16, 64), (ops, poolSize) => {
         runAll(ops, poolSize);
       }),
-      { numRuns: 100 },
+      { seed: FC_SEED, numRuns: 100 },
     );
   });
 });
 
 describe("the driver-unbind scenario on each layout", () => {
-  const FIXES: readonly [LayoutName, BlockVariant | undefined][] = [
-    ["item-block", undefined],
-    ["item-block", "v9p2"],
-    ["item-block", "rfcv5"],
-    ["xarray", undefined],
-  ];
+  // The fixes: every layout that tracks in-flight pages (its default build), and v11 with the two
+  // other item-block headers, registered for this file at collection (it.each reads the list then).
+  const V11 = findBuild("v11")!;
+  const VARIANTS = (["v9p2", "rfcv5"] as const).map((variant, i) =>
+    registerBuild({ ...V11, name: `v11-${variant}`, id: 0xf1f0 + i, variant, isLayoutDefault: false }),
+  );
+  afterAll(() => VARIANTS.forEach(unregisterBuild));
+  const FIX_LAYOUTS = allLayouts().filter((l) => l.tracksInflight);
+  const FIXES = [...FIX_LAYOUTS.map(defaultBuildOf), ...VARIANTS];
 
-  it.each(FIXES)("%s %s: destroy unmaps all 64 in-flight pages, late returns skip the DMA API", (layout, variant) => {
-    const r = runUnbind({ layout, ...(variant ? { variant } : {}) }).result;
-    expect(r).toMatchObject({
+  it("the fixes are item-block (v11 and its two other headers) and xarray (v6.16)", () => {
+    expect(FIXES.map((b) => [b.name, b.layout.name, b.variant])).toEqual([
+      ["v11", "item-block", "v11"],
+      ["v6.16", "xarray", undefined],
+      ["v11-v9p2", "item-block", "v9p2"],
+      ["v11-rfcv5", "item-block", "rfcv5"],
+    ]);
+  });
+
+  it.each(FIXES.map((b) => [b.name, b] as const))("%s: destroy unmaps all 64 in-flight pages, late returns skip the DMA API", (_name, build) => {
+    const expected = {
       pages_allocated: 256,
       inflight_at_unbind: 64,
       mappings_alive_at_unbind: 0,
@@ -300,13 +317,23 @@ describe("the driver-unbind scenario on each layout", () => {
       mappings_leaked: 0,
       frames_lost: 0,
       pool_freed_at_ms: 119_000,
-    });
-    expect(r.diagnostics.map((d) => d.kind)).toEqual(["stalled_pool_shutdown"]);
+    };
+    const r = runUnbind({ kernel: build }).result;
+    expect(r).toMatchObject({ ...expected, kernel: build.name, layout: build.layout.name, verdict: "fixed", ppemu_lines: 0 });
+    // The scenario's pool names the driver's netdev, which unregisters at unbind: the pool moves to
+    // loopback, and v6.8+ prints the stalled-shutdown warning only for pools without a netdev.
+    expect(r.diagnostics).toEqual([]);
+    expect(r.kernel_log_lines).toBe(0);
+    // A pool without a netdev gets the warning, once (at 60 s; freed at 119 s, before the second).
+    const n = runUnbind({ kernel: build, netdev: false }).result;
+    expect(n).toMatchObject({ ...expected, verdict: "fixed", kernel_log_lines: 1, ppemu_lines: 0 });
+    expect(n.diagnostics.map((d) => [d.kind, d.count])).toEqual([["stalled_pool_shutdown", 1]]);
   });
 
   it("classic still shows the bug", () => {
-    const r = runUnbind({ layout: "classic" }).result;
+    const r = runUnbind({ kernel: "classic" }).result;
     expect(r).toMatchObject({
+      kernel: "v6.15",
       inflight_at_unbind: 64,
       mappings_alive_at_unbind: 64,
       unmapped_by_destroy: 0,
@@ -315,12 +342,19 @@ describe("the driver-unbind scenario on each layout", () => {
       syncs_after_unbind: 64,
       double_unmaps: 0,
       frames_lost: 0,
+      verdict: "SHOWN",
     });
+    // dma-debug's one report for the device ([count=64]), then the IOMMU's line per late unmap and sync.
+    expect(r.diagnostics.map((d) => [d.kind, d.count])).toEqual([
+      ["dma_debug_pending", 1],
+      ["sync_after_unbind", 64],
+      ["unmap_after_unbind", 64],
+    ]);
   });
 
-  it.each(["item-block", "xarray"] as const)("%s with slow items and pages the stack never returns", (layout) => {
+  it.each(FIX_LAYOUTS.map((l) => [l.name, defaultBuildOf(l)] as const))("%s with slow items and pages the stack never returns", (_name, build) => {
     // pool_size 16: 762 fast items, so 900 in flight needs slow ones; 100 stay with the stack.
-    const r = runUnbind({ layout, pages: 1024, inflight: 900, lateReturns: 800, poolSize: 16, memBytes: 32 << 20 }).result;
+    const r = runUnbind({ kernel: build, pages: 1024, inflight: 900, lateReturns: 800, poolSize: 16, memBytes: 32 << 20 }).result;
     expect(r).toMatchObject({
       pages_allocated: 1024,
       inflight_at_unbind: 900,
@@ -333,7 +367,7 @@ describe("the driver-unbind scenario on each layout", () => {
       frames_lost: 0,
       pool_freed_at_ms: null,
     });
-    const c = runUnbind({ layout: "classic", pages: 1024, inflight: 900, lateReturns: 800, poolSize: 16, memBytes: 32 << 20 }).result;
+    const c = runUnbind({ kernel: "classic", pages: 1024, inflight: 900, lateReturns: 800, poolSize: 16, memBytes: 32 << 20 }).result;
     expect([c.mappings_alive_at_unbind, c.unmaps_after_unbind, c.mappings_leaked, c.frames_lost]).toEqual([900, 800, 100, 0]);
   });
 });

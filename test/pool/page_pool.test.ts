@@ -1,7 +1,10 @@
 import { describe, it, expect } from "vitest";
 import { rig, accounted, context, allocN, cachePages, ringPages, MiB } from "./helpers.js";
 import { bootPpSystem } from "../../src/pool/index.js";
-import * as T from "../../src/pool/types.js";
+import * as T from "../../src/pool/page_pool.js";
+import { poolRecord, NAPI_LIST_OWNER, PPEMU_POOL_SIZE } from "../../src/pool/pool_list.js";
+import { netdevCreate, netdevUnregister } from "../../src/pool/netdev.js";
+import { allBuilds, findBuild } from "../../src/builds/index.js";
 import { PTR_RING_SIZE, PTR_RING_BATCH } from "../../src/pool/ptr_ring.js";
 import { Diag, KernelFault } from "../../src/mem/diag.js";
 import { FailSite, MACH_POOLS } from "../../src/mem/physmem.js";
@@ -15,7 +18,8 @@ import {
 } from "../../src/mem/page.js";
 import { DMA_TO_DEVICE, DMA_BIDIRECTIONAL } from "../../src/dma/index.js";
 
-const ZERO_ALLOC = { fast: 0, slow: 0, slow_high_order: 0, empty: 0, refill: 0, waive: 0, item_fast_empty: 0, item_slow_failed: 0 };
+// The classic build's (v6.15) alloc stats: the item_* counters are v11's own members.
+const ZERO_ALLOC = { fast: 0, slow: 0, slow_high_order: 0, empty: 0, refill: 0, waive: 0 };
 const ZERO_RECYCLE = { cached: 0, cache_full: 0, ring: 0, ring_full: 0, released_refcnt: 0 };
 
 describe("page_pool_create", () => {
@@ -23,23 +27,36 @@ describe("page_pool_create", () => {
     const r = rig({ dma: true, poolSize: 256, napiCpu: 0, flags: T.PP_FLAG_DMA_SYNC_DEV, offset: 256, maxLen: 1536 });
     const { mem } = r.m;
     const p = r.pool;
-    expect(mem.rd32(p + T.PP_ORDER)).toBe(0);
-    expect(mem.rd32(p + T.PP_POOL_SIZE)).toBe(256);
-    expect(mem.rd32(p + T.PP_FLAGS)).toBe(T.PP_FLAG_DMA_MAP | T.PP_FLAG_DMA_SYNC_DEV);
-    expect(mem.rdPtr(p + T.PP_DEV)).toBe(r.dev);
-    expect(mem.rd32(p + T.PP_DMA_MAP)).toBe(1);
-    expect(mem.rd32(p + T.PP_DMA_SYNC)).toBe(1);
-    expect(mem.rd32(p + T.PP_MAX_LEN)).toBe(1536);
-    expect(mem.rd32(p + T.PP_OFFSET)).toBe(256);
-    expect(mem.i32[(p + T.PP_NAPI_CPU) >>> 2]).toBe(0);
-    expect(mem.i32[(p + T.PP_CPUID) >>> 2]).toBe(-1);
-    expect(mem.rd32(p + T.PP_USER_CNT)).toBe(1);
-    // The device took id 1; the pool's user id is the next one.
-    expect(mem.rd32(p + T.PP_USER_ID)).toBe(2);
-    expect(mem.rd32(p + T.PP_RING + PTR_RING_SIZE)).toBe(256);
-    expect(mem.rd32(p + T.PP_RING + PTR_RING_BATCH)).toBe(16);
+    const o = r.pps.o;
+    expect(mem.rd32(p + o.order)).toBe(0);
+    expect(mem.rd32(p + o.poolSize)).toBe(256);
+    expect(mem.rd32(p + o.flags)).toBe(T.PP_FLAG_DMA_MAP | T.PP_FLAG_DMA_SYNC_DEV);
+    expect(mem.rdPtr(p + o.dev)).toBe(r.dev);
+    // v6.15: `bool has_init_callback:1, dma_map:1, dma_sync:1, …` share one word: bits 1 and 2.
+    expect(o.dmaMap).toEqual({ off: o.dmaSync.off, mask: 2 });
+    expect(o.dmaSync.mask).toBe(4);
+    expect(mem.rd32(p + o.dmaMap.off) & 0xff).toBe(2 | 4);
+    expect(mem.rd32(p + o.maxLen)).toBe(1536);
+    expect(mem.rd32(p + o.offset)).toBe(256);
+    // napiCpu 0: p.napi is a NAPI instance polled on CPU 0 (v6.5+ has p.napi instead of napi_cpu).
+    const napi = r.pps.napiOf(p);
+    expect(napi).toBeGreaterThan(0);
+    expect(mem.rdPtr(p + o.napi)).toBe(napi);
+    expect(mem.i32[(napi + NAPI_LIST_OWNER) >>> 2]).toBe(0);
+    expect(mem.i32[(p + o.cpuid) >>> 2]).toBe(-1);
+    expect(mem.rd32(p + o.userCnt)).toBe(1);
+    // page_pools ids are their own (xa_alloc_cyclic from 1), apart from device and ifindex numbers.
+    expect(mem.rd32(p + o.userId)).toBe(1);
+    expect(r.pps.poolId(p)).toBe(1);
+    expect(mem.rd32(p + o.ring + PTR_RING_SIZE)).toBe(256);
+    expect(mem.rd32(p + o.ring + PTR_RING_BATCH)).toBe(16);
     expect(r.pps.isLive(p)).toBe(true);
-    expect(mem.rdPtr(mem.machine + MACH_POOLS)).toBe(p + T.PP_LIST);
+    // The machine's pool list links struct ppemu_pool records (list first), not struct page_pool.
+    const rec = poolRecord(mem, p);
+    expect(rec).toBeGreaterThan(0);
+    expect(mem.rdPtr(mem.machine + MACH_POOLS)).toBe(rec);
+    expect(mem.rdPtr(rec + 16)).toBe(p); // ppemu_pool.pool, after the 16-byte list_head
+    expect(PPEMU_POOL_SIZE).toBe(40);
     expect(r.pps.inflight(p)).toBe(0);
     expect(r.pps.stats(p)).toEqual({ alloc: ZERO_ALLOC, recycle: ZERO_RECYCLE });
     accounted(r);
@@ -47,17 +64,40 @@ describe("page_pool_create", () => {
 
   it("pool_size 0 means the default ring of 1024 (page_pool_init: ring_qsize = 1024 unless pool_size)", () => {
     const r = rig({ poolSize: 0 });
-    expect(r.m.mem.rd32(r.pool + T.PP_POOL_SIZE)).toBe(0);
-    expect(r.m.mem.rd32(r.pool + T.PP_RING + PTR_RING_SIZE)).toBe(1024);
+    const o = r.pps.o;
+    expect(r.m.mem.rd32(r.pool + o.poolSize)).toBe(0);
+    expect(r.m.mem.rd32(r.pool + o.ring + PTR_RING_SIZE)).toBe(1024);
     const d = rig({});
-    expect(d.m.mem.rd32(d.pool + T.PP_POOL_SIZE)).toBe(1024);
-    expect(d.m.mem.rd32(d.pool + T.PP_RING + PTR_RING_SIZE)).toBe(1024);
+    expect(d.m.mem.rd32(d.pool + o.poolSize)).toBe(1024);
+    expect(d.m.mem.rd32(d.pool + o.ring + PTR_RING_SIZE)).toBe(1024);
   });
 
-  it("pool_size 32768 is accepted, its ring clamped to 16384; 32769 is -E2BIG", () => {
-    const r = rig({ poolSize: 32768 });
-    expect(r.m.mem.rd32(r.pool + T.PP_RING + PTR_RING_SIZE)).toBe(16384);
-    expect(r.pps.create({ poolSize: 32769 })).toBe(-T.E2BIG);
+  it("pool_size: ≤ v6.17 takes 32768 as is and -E2BIG above; v6.18+ clamps to 16384 and never fails", () => {
+    // The ring size each build gives pool_size 32768, 32769 and 1 << 20 (a negative value: the errno).
+    const ring = (build: string, poolSize: number) => {
+      const sys = bootPpSystem(build, { bytes: 8 * MiB });
+      const pool = sys.pps.create({ poolSize });
+      return pool < 0 ? pool : sys.m.mem.rd32(pool + sys.pps.o.ring + PTR_RING_SIZE);
+    };
+    const got = Object.fromEntries(allBuilds().map((b) => [b.name, [32768, 32769, 1 << 20].map((n) => ring(b.name, n))]));
+    const e2big = [32768, -T.E2BIG, -T.E2BIG];
+    const clamp = [16384, 16384, 16384];
+    expect(got).toEqual({ "v6.1": e2big, "v6.6": e2big, "v6.12": e2big, "v6.15": e2big, v11: e2big, "v6.16": e2big, "v6.18": clamp, mainline: clamp });
+  });
+
+  it("order > MAX_PAGE_ORDER (10): accepted (the allocation fails later) except on mainline, where it is -EINVAL", () => {
+    for (const b of allBuilds()) {
+      const sys = bootPpSystem(b, { bytes: 8 * MiB });
+      const pool = sys.pps.create({ order: 11 });
+      if (b.name === "mainline") {
+        expect(pool, b.name).toBe(-T.EINVAL);
+        continue;
+      }
+      expect(pool, b.name).toBeGreaterThan(0);
+      expect(sys.pps.allocPages(pool), b.name).toBe(0);
+      expect(sys.pps.inflight(pool), b.name).toBe(0);
+      expect(sys.pps.create({ order: 10 }), b.name).toBeGreaterThan(0);
+    }
   });
 
   it("rejects bad parameters with the kernel's errno, leaving nothing allocated", () => {
@@ -74,14 +114,15 @@ describe("page_pool_create", () => {
     expect(pps.create({ flags: T.PP_FLAG_DMA_SYNC_DEV })).toBe(-T.EINVAL);
     expect(pps.create({ flags: T.PP_FLAG_DMA_MAP | T.PP_FLAG_DMA_SYNC_DEV, dev, maxLen: 0 })).toBe(-T.EINVAL);
     expect(pps.create({ flags: T.PP_FLAG_DMA_MAP, dev, dmaDir: DMA_TO_DEVICE })).toBe(-T.EINVAL);
-    expect(pps.create({ flags: T.PP_FLAG_DMA_MAP })).toBe(-T.EINVAL); // no device to map for
     expect(pps.create({ order: -1 })).toBe(-T.EINVAL);
-    expect(pps.create({ order: 11 })).toBe(-T.EINVAL);
-    // kmalloc of the pool, then of the ring queue, failing.
-    sys.m.mem.setFail(FailSite.KMALLOC, { times: 1 });
-    expect(pps.create({ poolSize: 64 })).toBe(-T.ENOMEM);
-    sys.m.mem.setFail(FailSite.KMALLOC, { space: 1, times: 1 });
-    expect(pps.create({ poolSize: 64 })).toBe(-T.ENOMEM);
+    // kmalloc of the pool, of the ring queue, of the per-CPU recycle stats, and of the pool's
+    // struct ppemu_pool record (after the layout's init), each failing once.
+    for (const space of [0, 1, 2, 3]) {
+      sys.m.mem.setFail(FailSite.KMALLOC, { space, times: 1 });
+      expect(pps.create({ poolSize: 64 }), `kmalloc ${space}`).toBe(-T.ENOMEM);
+      expect(sys.m.mem.failInjected(FailSite.KMALLOC), `kmalloc ${space}`).toBe(space + 1); // cumulative
+    }
+    sys.m.mem.clearFail(FailSite.KMALLOC);
     let n = 0;
     pps.forEachPool(() => n++);
     expect(n).toBe(0);
@@ -91,6 +132,31 @@ describe("page_pool_create", () => {
     // The good variants of the same calls work.
     expect(pps.create({ flags: T.PP_FLAG_DMA_MAP, dev, dmaDir: DMA_BIDIRECTIONAL })).toBeGreaterThan(0);
     expect(pps.create({ order: 10 })).toBeGreaterThan(0);
+    expect(pps.create({ flags: T.PP_FLAG_DMA_MAP | T.PP_FLAG_DMA_SYNC_DEV, dev, maxLen: 4096 })).toBeGreaterThan(0);
+    // Those four kmallocs are all a classic pool makes: a fifth failing call is never reached.
+    sys.m.mem.setFail(FailSite.KMALLOC, { space: 4, times: 1 });
+    expect(pps.create({ poolSize: 64 })).toBeGreaterThan(0);
+    expect(sys.m.mem.failInjected(FailSite.KMALLOC)).toBe(4);
+    sys.m.mem.clearFail(FailSite.KMALLOC);
+    expect(sys.m.mem.diagTotal).toBe(0);
+  });
+
+  it("DMA_MAP without a device: no kernel checks p.dev, so create succeeds; every map then fails with a ppemu: line", () => {
+    const sys = bootPpSystem("classic", { bytes: 8 * MiB });
+    const free0 = sys.m.pa.nrFree();
+    const pool = sys.pps.create({ flags: T.PP_FLAG_DMA_MAP });
+    expect(pool).toBeGreaterThan(0);
+    expect(sys.pps.allocPages(pool)).toBe(0);
+    // One refused map per page of the bulk of 64; every page goes back to the allocator.
+    expect(sys.m.mem.diagCount(Diag.PP_WARN)).toBe(64);
+    expect(sys.m.mem.diagTotal).toBe(64);
+    expect(sys.m.mem.diagLog()[0]!.text).toBe(`ppemu: page_pool: 0x${pool.toString(16)} 0x0`);
+    expect(sys.pps.inflight(pool)).toBe(0);
+    expect(sys.pps.cacheCount(pool)).toBe(0);
+    sys.pps.destroy(pool);
+    expect(sys.pps.isLive(pool)).toBe(false);
+    expect(sys.m.pa.nrFree()).toBe(free0);
+    accounted(sys);
   });
 });
 
@@ -103,13 +169,14 @@ describe("allocation: slow path", () => {
     const page = r.pps.allocPages(r.pool);
     expect(page).toBeGreaterThan(0);
     expect(r.pps.cacheCount(r.pool)).toBe(63);
-    expect(mem.rd32(r.pool + T.PP_HOLD_CNT)).toBe(64);
+    expect(mem.rd32(r.pool + r.pps.o.holdCnt)).toBe(64);
     expect(r.pps.inflight(r.pool)).toBe(64);
     expect(r.pps.stats(r.pool)).toEqual({ alloc: { ...ZERO_ALLOC, slow: 1, empty: 1 }, recycle: ZERO_RECYCLE });
     const pages = [...cachePages(r, r.pool), page];
     expect(new Set(pages).size).toBe(64);
     // The returned page is the last one the bulk allocation filled in.
-    expect(mem.rdPtr(r.pool + T.PP_ALLOC_CACHE + 63 * 8)).toBe(page);
+    expect(r.pps.o.cacheSlot).toBe(8);
+    expect(mem.rdPtr(r.pool + r.pps.o.allocCache + 63 * 8)).toBe(page);
     const iovas = new Set<number>();
     for (const p of pages) {
       expect(mem.rd64hi(p + PAGE_PP_MAGIC)).toBe(0xdead0000);
@@ -155,7 +222,7 @@ describe("allocation: slow path", () => {
     expect(r.pps.stats(r.pool).alloc).toEqual({ ...ZERO_ALLOC, slow: 1, empty: 1, fast: 63 });
     r.pps.allocPages(r.pool);
     expect(r.pps.stats(r.pool).alloc).toEqual({ ...ZERO_ALLOC, slow: 2, empty: 2, fast: 63 });
-    expect(r.m.mem.rd32(r.pool + T.PP_HOLD_CNT)).toBe(128);
+    expect(r.m.mem.rd32(r.pool + r.pps.o.holdCnt)).toBe(128);
   });
 
   it.each([1, 2])("order-%i pools allocate one compound page per slow path (slow_high_order)", (order) => {
@@ -167,7 +234,7 @@ describe("allocation: slow path", () => {
     expect(r.m.pa.compoundOrder(page)).toBe(order);
     expect(mem.pageToPfn(page) % (1 << order)).toBe(0);
     expect(r.pps.cacheCount(r.pool)).toBe(0);
-    expect(mem.rd32(r.pool + T.PP_HOLD_CNT)).toBe(1);
+    expect(mem.rd32(r.pool + r.pps.o.holdCnt)).toBe(1);
     expect(r.pps.stats(r.pool).alloc).toEqual({ ...ZERO_ALLOC, slow_high_order: 1, empty: 1 });
     expect(mem.rd64lo(page + PAGE_PP_MAGIC)).toBe(0x40);
     expect(mem.rdPtr(page + PAGE_PP)).toBe(r.pool);
@@ -197,7 +264,7 @@ describe("allocation: slow path", () => {
     r.m.mem.setFail(FailSite.PAGE_ALLOC, { times: 1 });
     expect(r.pps.allocPages(r.pool)).toBe(0);
     expect(r.m.mem.failInjected(FailSite.PAGE_ALLOC)).toBe(1);
-    expect(r.m.mem.rd32(r.pool + T.PP_HOLD_CNT)).toBe(0);
+    expect(r.m.mem.rd32(r.pool + r.pps.o.holdCnt)).toBe(0);
     expect(r.pps.cacheCount(r.pool)).toBe(0);
     expect(r.pps.stats(r.pool).alloc).toEqual({ ...ZERO_ALLOC, empty: 1 });
     expect(r.m.pa.nrFree()).toBe(free0);
@@ -221,7 +288,7 @@ describe("allocation: slow path", () => {
     r.dma.deviceUnbind(r.dev); // dma_map_page now fails
     const free0 = r.m.pa.nrFree();
     expect(r.pps.allocPages(r.pool)).toBe(0);
-    expect(r.m.mem.rd32(r.pool + T.PP_HOLD_CNT)).toBe(0);
+    expect(r.m.mem.rd32(r.pool + r.pps.o.holdCnt)).toBe(0);
     expect(r.pps.cacheCount(r.pool)).toBe(0);
     expect(r.pps.stats(r.pool).alloc.slow).toBe(0);
     expect(r.m.pa.nrFree()).toBe(free0);
@@ -240,7 +307,7 @@ describe("allocation: slow path", () => {
     }
     expect(got.length).toBe(total);
     expect(r.m.pa.nrFree()).toBe(0);
-    expect(r.m.mem.rd32(r.pool + T.PP_HOLD_CNT)).toBe(total);
+    expect(r.m.mem.rd32(r.pool + r.pps.o.holdCnt)).toBe(total);
     expect(r.pps.stats(r.pool).alloc.slow).toBe(Math.ceil(total / 64));
     accounted(r);
     for (const p of got) r.pps.putPage(r.pool, p, -1, false);
@@ -273,7 +340,7 @@ describe("allocation: refill from the ring", () => {
     // Ring and cache empty: `empty`, then the slow path.
     r.pps.allocPages(r.pool);
     expect(r.pps.stats(r.pool).alloc).toEqual({ ...ZERO_ALLOC, slow: 3, empty: 3, fast: 252, refill: 2 });
-    expect(r.m.mem.rd32(r.pool + T.PP_HOLD_CNT)).toBe(192);
+    expect(r.m.mem.rd32(r.pool + r.pps.o.holdCnt)).toBe(192);
   });
 
   it("a ring holding fewer than 64 moves them all", () => {
@@ -324,7 +391,7 @@ describe("put paths", () => {
     for (const p of pages) r.pps.putPage(r.pool, p, -1, false);
     expect(r.pps.ringCount(r.pool)).toBe(16);
     expect(r.pps.stats(r.pool).recycle).toEqual({ ...ZERO_RECYCLE, ring: 16, ring_full: 184 });
-    expect(r.m.mem.rd32(r.pool + T.PP_RELEASE_CNT)).toBe(184);
+    expect(r.m.mem.rd32(r.pool + r.pps.o.releaseCnt)).toBe(184);
     expect(r.pps.inflight(r.pool)).toBe(256 - 184);
     expect(r.pps.inflight(r.pool)).toBe(r.pps.cacheCount(r.pool) + r.pps.ringCount(r.pool));
     expect(r.m.pa.nrFree()).toBe(free0 + 184);
@@ -406,7 +473,8 @@ describe("put paths", () => {
     expect(r.pps.stats(r.pool).recycle).toEqual({ ...ZERO_RECYCLE, cached: 1, ring: 2 });
     expect(ringPages(r, r.pool)).toEqual([pages[1], pages[2]]);
 
-    const c = rig({ cpuid: 3 });
+    // Four CPUs, so CPU 3 exists: recycle stats are per CPU (nr_cpu_ids copies).
+    const c = rig({ cpuid: 3 }, "classic", { cpus: 4 });
     const [x, y] = allocN(c, c.pool, 2);
     context(c, 3, true);
     expect(c.pps.napiLocal(c.pool)).toBe(true);
@@ -418,7 +486,7 @@ describe("put paths", () => {
   });
 
   it("sync for device on every recycle of a DMA_SYNC_DEV pool, none without it", () => {
-    const r = rig({ dma: true, flags: T.PP_FLAG_DMA_SYNC_DEV });
+    const r = rig({ dma: true, flags: T.PP_FLAG_DMA_SYNC_DEV, maxLen: 4096 });
     const pages = allocN(r, r.pool, 3);
     expect(r.dma.deviceStats(r.dev).syncs).toBe(64); // one per map
     r.pps.recycleDirect(r.pool, pages[0]!);
@@ -454,8 +522,8 @@ describe("stats and in-flight accounting", () => {
     const r = rig({});
     const { mem } = r.m;
     const set = (hold: number, rel: number) => {
-      mem.wr32(r.pool + T.PP_HOLD_CNT, hold >>> 0);
-      mem.wr32(r.pool + T.PP_RELEASE_CNT, rel >>> 0);
+      mem.wr32(r.pool + r.pps.o.holdCnt, hold >>> 0);
+      mem.wr32(r.pool + r.pps.o.releaseCnt, rel >>> 0);
     };
     set(3, 0xfffffffd);
     expect(r.pps.inflight(r.pool)).toBe(6);
@@ -470,13 +538,13 @@ describe("stats and in-flight accounting", () => {
   it("counters wrapping mid-run keep inflight exact, through destroy and the deferred release", () => {
     const r = rig({ dma: true });
     const { mem } = r.m;
-    mem.wr32(r.pool + T.PP_HOLD_CNT, 0xffffffe0);
-    mem.wr32(r.pool + T.PP_RELEASE_CNT, 0xffffffe0);
+    mem.wr32(r.pool + r.pps.o.holdCnt, 0xffffffe0);
+    mem.wr32(r.pool + r.pps.o.releaseCnt, 0xffffffe0);
     const pages = allocN(r, r.pool, 2);
-    expect(mem.rd32(r.pool + T.PP_HOLD_CNT)).toBe(0x20); // wrapped
+    expect(mem.rd32(r.pool + r.pps.o.holdCnt)).toBe(0x20); // wrapped
     expect(r.pps.inflight(r.pool)).toBe(64);
     r.pps.destroy(r.pool);
-    expect(mem.rd32(r.pool + T.PP_RELEASE_CNT)).toBe(0x1e); // wrapped too: 62 returned
+    expect(mem.rd32(r.pool + r.pps.o.releaseCnt)).toBe(0x1e); // wrapped too: 62 returned
     expect(r.pps.inflight(r.pool)).toBe(2);
     for (const p of pages) r.pps.putFullPage(r.pool, p, false);
     r.pps.advance(1000);
@@ -536,35 +604,38 @@ describe("page_pool_destroy", () => {
     const pages = allocN(r, r.pool, 64);
     const held = pages.slice(0, 3);
     for (const p of pages.slice(3)) r.pps.recycleDirect(r.pool, p);
+    // The driver's remove path disables its NAPI first (else page_pool_disable_direct_recycling() WARNs).
+    r.pps.napiDisable(r.pps.napiOf(r.pool));
     r.pps.destroy(r.pool);
     const t0 = 5000;
     expect(r.pps.isLive(r.pool)).toBe(true);
     expect(r.pps.inflight(r.pool)).toBe(3);
     expect(r.pps.cacheCount(r.pool)).toBe(0);
-    expect(mem.rd64(r.pool + T.PP_DESTROY_CNT)).toBe(1);
-    expect(mem.rd64(r.pool + T.PP_DEFER_START)).toBe(t0);
-    expect(mem.rd64(r.pool + T.PP_DEFER_NEXT)).toBe(t0 + 1000);
-    expect(mem.rd64(r.pool + T.PP_DEFER_WARN)).toBe(t0 + 60_000);
-    // Direct recycling is off from now on.
-    expect(mem.i32[(r.pool + T.PP_NAPI_CPU) >>> 2]).toBe(-1);
-    expect(mem.i32[(r.pool + T.PP_CPUID) >>> 2]).toBe(-1);
+    expect(mem.rd64(r.pool + r.pps.o.destroyCnt)).toBe(1);
+    expect(mem.rd64(r.pool + r.pps.o.deferStart)).toBe(t0);
+    expect(r.pps.timerExpires(r.pool)).toBe(t0 + 1000); // release_dw.timer.expires
+    expect(mem.rd64(r.pool + r.pps.o.timerExpires)).toBe(t0 + 1000);
+    expect(mem.rd64(r.pool + r.pps.o.deferWarn)).toBe(t0 + 60_000);
+    // Direct recycling is off from now on: page_pool_disable_direct_recycling() (v6.9+).
+    expect(r.pps.napiOf(r.pool)).toBe(0);
+    expect(mem.i32[(r.pool + r.pps.o.cpuid) >>> 2]).toBe(-1);
     r.pps.advance(999);
-    expect(mem.rd64(r.pool + T.PP_DESTROY_CNT)).toBe(1);
+    expect(mem.rd64(r.pool + r.pps.o.destroyCnt)).toBe(1);
     r.pps.advance(1);
-    expect(mem.rd64(r.pool + T.PP_DESTROY_CNT)).toBe(2);
+    expect(mem.rd64(r.pool + r.pps.o.destroyCnt)).toBe(2);
     r.pps.runUntil(t0 + 59_999);
-    expect(mem.rd64(r.pool + T.PP_DESTROY_CNT)).toBe(60);
+    expect(mem.rd64(r.pool + r.pps.o.destroyCnt)).toBe(60);
     expect(mem.diagCount(Diag.PP_STALLED_SHUTDOWN)).toBe(0);
     r.pps.runUntil(t0 + 60_000);
     expect(mem.diagCount(Diag.PP_STALLED_SHUTDOWN)).toBe(1);
     const log = () => mem.diagLog().filter((d) => d.kind === Diag.PP_STALLED_SHUTDOWN);
-    expect(log()[0]!.text).toBe("page_pool_release_retry() stalled pool shutdown: id 2, 3 inflight 60 sec");
+    expect(log()[0]!.text).toBe("page_pool_release_retry() stalled pool shutdown: id 1, 3 inflight 60 sec");
     expect(log()[0]!.timeMs).toBe(t0 + 60_000);
     r.pps.runUntil(t0 + 119_999);
     expect(mem.diagCount(Diag.PP_STALLED_SHUTDOWN)).toBe(1);
     r.pps.runUntil(t0 + 120_000);
     expect(mem.diagCount(Diag.PP_STALLED_SHUTDOWN)).toBe(2);
-    expect(log()[1]!.text).toBe("page_pool_release_retry() stalled pool shutdown: id 2, 3 inflight 120 sec");
+    expect(log()[1]!.text).toBe("page_pool_release_retry() stalled pool shutdown: id 1, 3 inflight 120 sec");
     // One page comes back (in NAPI context on the old CPU: no longer local): ring, then the retry.
     r.pps.runUntil(t0 + 120_500);
     context(r, 0, true);
@@ -592,6 +663,33 @@ describe("page_pool_destroy", () => {
     expect(Object.keys(a.byClass).filter((k) => k.startsWith("page_pool"))).toEqual([]);
   });
 
+  it("the stalled-shutdown warning per build: every pool up to v6.7, only netdev-less pools from v6.8", () => {
+    const OLD = (sec: number) => `page_pool_release_retry() stalled pool shutdown 1 inflight ${sec} sec`;
+    const NEW = (sec: number) => `page_pool_release_retry() stalled pool shutdown: id 1, 1 inflight ${sec} sec`;
+    for (const b of allBuilds()) {
+      for (const withNetdev of [false, true]) {
+        const sys = bootPpSystem(b, { bytes: 8 * MiB });
+        // A netdev that unregisters after destroy: its pools move to loopback (v6.8+), still named.
+        const netdev = withNetdev ? netdevCreate(sys.pps, "eth0") : 0;
+        const pool = sys.pps.create({ netdev });
+        allocN(sys, pool, 1);
+        sys.pps.destroy(pool);
+        if (withNetdev) netdevUnregister(sys.pps, netdev);
+        sys.pps.advance(120_000);
+        const old = b.name === "v6.1" || b.name === "v6.6";
+        const kind = old ? Diag.PP_STALLED_SHUTDOWN_OLD : Diag.PP_STALLED_SHUTDOWN;
+        const text = old ? OLD : NEW;
+        const got = sys.m.mem.diagLog().map((d) => [d.kind, d.timeMs, d.text]);
+        const label = `${b.name}${withNetdev ? " with a netdev" : ""}`;
+        if (withNetdev && !old) expect(got, label).toEqual([]);
+        else expect(got, label).toEqual([
+          [kind, 60_000, text(60)],
+          [kind, 120_000, text(120)],
+        ]);
+      }
+    }
+  });
+
   it("runUntil runs the retries of several pools in time order", () => {
     const r = rig({});
     const b = r.pps.create({});
@@ -614,17 +712,21 @@ describe("page_pool_destroy", () => {
   it("user_cnt > 1: only the last destroy tears the pool down", () => {
     const r = rig({ napiCpu: 0 });
     const { mem } = r.m;
-    mem.wr32(r.pool + T.PP_USER_CNT, 2); // page_pool_use_xdp_mem(): refcount_inc(&pool->user_cnt)
+    mem.wr32(r.pool + r.pps.o.userCnt, 2); // page_pool_use_xdp_mem(): refcount_inc(&pool->user_cnt)
     allocN(r, r.pool, 1);
     r.pps.destroy(r.pool);
-    expect(mem.rd32(r.pool + T.PP_USER_CNT)).toBe(1);
+    expect(mem.rd32(r.pool + r.pps.o.userCnt)).toBe(1);
     expect(r.pps.isLive(r.pool)).toBe(true);
-    expect(mem.rd64(r.pool + T.PP_DESTROY_CNT)).toBe(0);
+    expect(mem.rd64(r.pool + r.pps.o.destroyCnt)).toBe(0);
     expect(r.pps.cacheCount(r.pool)).toBe(63);
-    expect(mem.i32[(r.pool + T.PP_NAPI_CPU) >>> 2]).toBe(0);
+    const napi = r.pps.napiOf(r.pool);
+    expect(napi).toBeGreaterThan(0); // the NAPI tie survives a destroy that is not the last
+    expect(mem.i32[(napi + NAPI_LIST_OWNER) >>> 2]).toBe(0);
     expect(r.pps.allocPages(r.pool)).toBeGreaterThan(0); // still usable
+    r.pps.napiDisable(napi); // the last user's remove path: napi_disable(), then destroy
     r.pps.destroy(r.pool);
-    expect(mem.rd64(r.pool + T.PP_DESTROY_CNT)).toBe(1);
+    expect(r.pps.napiOf(r.pool)).toBe(0);
+    expect(mem.rd64(r.pool + r.pps.o.destroyCnt)).toBe(1);
     expect(r.pps.inflight(r.pool)).toBe(2);
     expect(r.pps.isLive(r.pool)).toBe(true);
     expect(mem.diagTotal).toBe(0);
@@ -634,25 +736,40 @@ describe("page_pool_destroy", () => {
 
   it("a negative in-flight count at destroy warns and still schedules the retry (only 0 frees)", () => {
     const r = rig({});
-    r.m.mem.wr32(r.pool + T.PP_RELEASE_CNT, 1);
+    r.m.mem.wr32(r.pool + r.pps.o.releaseCnt, 1);
     r.pps.destroy(r.pool);
-    expect(r.m.mem.diagCount(Diag.PP_WARN)).toBe(1);
+    expect(r.m.mem.diagCount(Diag.PP_NEGATIVE_INFLIGHT)).toBe(1);
+    expect(r.m.mem.diagTotal).toBe(1);
+    expect(r.m.mem.diagLog()[0]!.text).toBe("Negative(-1) inflight packet-pages\nWARNING: CPU: 0 PID: 1 at net/core/page_pool.c page_pool_inflight");
     expect(r.pps.isLive(r.pool)).toBe(true);
-    expect(r.m.mem.rd64(r.pool + T.PP_DEFER_NEXT)).toBe(1000);
+    expect(r.pps.timerExpires(r.pool)).toBe(1000);
   });
 
-  it("a retry that finds a negative in-flight count warns once and stops rescheduling (v6.14)", () => {
+  it("a retry that finds a negative in-flight count warns once and stops rescheduling (43130d02baa1, v6.15)", () => {
     const r = rig({});
     allocN(r, r.pool, 1);
     r.pps.destroy(r.pool);
     expect(r.pps.inflight(r.pool)).toBe(1);
-    r.m.mem.wr32(r.pool + T.PP_RELEASE_CNT, 65); // one release too many
+    r.m.mem.wr32(r.pool + r.pps.o.releaseCnt, 65); // one release too many
     r.pps.advance(1000);
-    expect(r.m.mem.diagCount(Diag.PP_WARN)).toBe(1);
+    expect(r.m.mem.diagCount(Diag.PP_NEGATIVE_INFLIGHT)).toBe(1);
     expect(r.pps.isLive(r.pool)).toBe(true);
-    expect(r.m.mem.rd64(r.pool + T.PP_DEFER_NEXT)).toBe(0);
+    expect(r.pps.timerExpires(r.pool)).toBe(0);
     r.pps.advance(10_000);
-    expect(r.m.mem.diagCount(Diag.PP_WARN)).toBe(1);
+    expect(r.m.mem.diagCount(Diag.PP_NEGATIVE_INFLIGHT)).toBe(1);
+    expect(r.m.mem.diagTotal).toBe(1);
+  });
+
+  it("before 43130d02baa1 (v6.12) the retry reschedules for ever on a negative count, warning each time", () => {
+    const r = rig({}, findBuild("v6.12")!);
+    allocN(r, r.pool, 1);
+    r.pps.destroy(r.pool);
+    r.m.mem.wr32(r.pool + r.pps.o.releaseCnt, 65);
+    r.pps.advance(10_000); // retries at 1000, 2000, …, 10000
+    expect(r.m.mem.diagCount(Diag.PP_NEGATIVE_INFLIGHT)).toBe(10);
+    expect(r.pps.isLive(r.pool)).toBe(true);
+    expect(r.pps.timerExpires(r.pool)).toBe(11_000);
+    expect(r.m.mem.diagTotal).toBe(10);
   });
 });
 

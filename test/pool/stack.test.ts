@@ -134,7 +134,8 @@ describe("the context frees run in", () => {
   });
 
   it("the caller's CPU and softirq state are restored after each free", () => {
-    const r = rig({ napiCpu: 0 });
+    // Four CPUs: the stack frees on CPU 3, and recycle stats are per CPU (nr_cpu_ids copies).
+    const r = rig({ napiCpu: 0 }, "classic", { cpus: 4 });
     const s = new NetStack(r.pps, 8, { cpu: 3, inSoftirq: true });
     context(r, 0, false);
     const [p, q] = allocN(r, r.pool, 2);

@@ -4,10 +4,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { rig, context } from "./helpers.js";
-import { PP_FLAG_DMA_SYNC_DEV, type LayoutName } from "../../src/pool/types.js";
+import { PP_FLAG_DMA_SYNC_DEV } from "../../src/pool/page_pool.js";
+import { buildsOf, findLayout, type KernelBuild } from "../../src/builds/index.js";
 
-function putSix(layout: LayoutName) {
-  const r = rig({ dma: true, flags: PP_FLAG_DMA_SYNC_DEV, poolSize: 4 }, layout);
+function putSix(build: KernelBuild) {
+  // max_len 4096: PP_FLAG_DMA_SYNC_DEV with max_len 0 is -EINVAL, as in the kernel.
+  const r = rig({ dma: true, flags: PP_FLAG_DMA_SYNC_DEV, maxLen: 4096, poolSize: 4 }, build);
   context(r, 1, false); // not the pool's NAPI context: every put goes to the ring
   const pages = Array.from({ length: 6 }, () => r.pps.allocPages(r.pool));
   const before = r.dma.deviceStats(r.dev).syncs;
@@ -16,13 +18,17 @@ function putSix(layout: LayoutName) {
   return { syncs: r.dma.deviceStats(r.dev).syncs - before, ring: rec.ring, ringFull: rec.ring_full };
 }
 
+const builds = (layout: string) => buildsOf(findLayout(layout)!);
+
 describe("dma sync on put", () => {
-  it("classic and xarray sync every recyclable page, even one the full ring then releases", () => {
-    expect(putSix("classic")).toEqual({ syncs: 6, ring: 4, ringFull: 2 });
-    expect(putSix("xarray")).toEqual({ syncs: 6, ring: 4, ringFull: 2 });
+  it("classic and xarray builds sync every recyclable page, even one the full ring then releases", () => {
+    const all = [...builds("classic"), ...builds("xarray")];
+    expect(all.map((b) => b.name)).toEqual(["v6.1", "v6.6", "v6.12", "v6.15", "v6.16", "v6.18", "mainline"]);
+    for (const b of all) expect(putSix(b), b.name).toEqual({ syncs: 6, ring: 4, ringFull: 2 });
   });
 
   it("item-block (v11) syncs only the 4 pages the ring took", () => {
-    expect(putSix("item-block")).toEqual({ syncs: 4, ring: 4, ringFull: 2 });
+    expect(builds("item-block").map((b) => b.name)).toEqual(["v11"]);
+    for (const b of builds("item-block")) expect(putSix(b), b.name).toEqual({ syncs: 4, ring: 4, ringFull: 2 });
   });
 });

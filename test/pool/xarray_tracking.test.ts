@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { bootPpSystem, ppClaimers, type PpSystem } from "../../src/pool/index.js";
-import { XarrayTracking, getDmaIndex, setDmaIndex, PP_DMA_INDEX_SHIFT, PP_DMA_INDEX_LIMIT } from "../../src/pool/xarray.js";
-import { PP_FLAG_DMA_MAP, PP_DMA_MAPPED } from "../../src/pool/types.js";
+import { XarrayTracking, getDmaIndex, setDmaIndex, PP_DMA_INDEX_SHIFT, PP_DMA_INDEX_LIMIT } from "../../src/builds/xarray.js";
+import { PP_FLAG_DMA_MAP } from "../../src/pool/page_pool.js";
+import { Diag } from "../../src/mem/diag.js";
 import { XArray, XARRAY_SIZE, XA_FLAGS_ALLOC1, XA_NODE_SIZE, EBUSY } from "../../src/mem/xarray.js";
 import { xaCheck } from "../../src/mem/xarray_check.js";
 import { bootMachine } from "../../src/mem/machine.js";
@@ -19,12 +20,13 @@ interface Rig {
   xa: number;
 }
 
-function rig(poolSize = 1024, strict = true): Rig {
-  const sys = bootPpSystem("xarray", { bytes: 32 << 20, strict });
+/** A machine of the xarray layout's default build (v6.16, as merged) unless `build` says otherwise. */
+function rig(poolSize = 1024, strict = true, build = "xarray"): Rig {
+  const sys = bootPpSystem(build, { bytes: 32 << 20, strict });
   const dev = sys.dma.deviceCreate("eth0");
   const pool = sys.pps.create({ poolSize, flags: PP_FLAG_DMA_MAP, dev, dmaDir: DMA_FROM_DEVICE });
   expect(pool).toBeGreaterThan(0);
-  return { sys, t: sys.pps.t as XarrayTracking, pool, dev, u32: sys.m.mem.u32, xa: pool + PP_DMA_MAPPED };
+  return { sys, t: sys.pps.t as XarrayTracking, pool, dev, u32: sys.m.mem.u32, xa: pool + sys.pps.o.need("dma_mapped") };
 }
 
 function allocN(r: Rig, n: number): number[] {
@@ -96,7 +98,7 @@ describe("ids from the pool's dma_mapped xarray", () => {
     expect(r.u32[(first + PAGE_PP) >>> 2]).toBe(r.pool);
     expect(r.t.poolOf(first)).toBe(r.pool);
     // ids 0..64 span two leaves under a shift-6 root: 3 nodes.
-    expect(r.t.trackingBytes(r.pool)).toBe(3 * XA_NODE_SIZE);
+    expect(r.t.usage(r.pool)).toEqual({ trackedPages: 64, bytes: 3 * XA_NODE_SIZE, units: { "xa nodes": 3 }, slotsPerUnit: 64 });
   });
 
   it("freed ids are reused lowest first", () => {
@@ -146,10 +148,36 @@ describe("ids from the pool's dma_mapped xarray", () => {
     const ds = r.sys.dma.deviceStats(r.dev);
     expect([ds.maps, ds.unmaps, ds.live, ds.doubleUnmap]).toEqual([320, 320, 0, 0]);
     expect(entries(r)).toEqual([]);
-    expect(r.t.trackingBytes(r.pool)).toBe(0);
+    expect(r.t.usage(r.pool)).toEqual({ trackedPages: 0, bytes: 0, units: { "xa nodes": 0 }, slotsPerUnit: 64 });
     expect(pages.every((p) => id(r, p) === 0 && r.u32[(p + PAGE_DMA_ADDR) >>> 2] === 0)).toBe(true);
     expect(r.sys.pps.inflight(r.pool)).toBe(284);
     r.sys.dma.deviceUnbind(r.dev);
+    for (const p of pages) r.sys.pps.putFullPage(r.pool, p, false);
+    r.sys.pps.advance(1000);
+    const after = r.sys.dma.deviceStats(r.dev);
+    expect([after.unmaps, after.unmapAfterUnbind, after.syncAfterUnbind, after.doubleUnmap, after.outlivedDriver]).toEqual([320, 0, 0, 0, 0]);
+    expect(r.sys.pps.isLive(r.pool)).toBe(false);
+    expect(r.sys.m.mem.diagTotal).toBe(0);
+    assertAccounted(account(r));
+  });
+
+  it("mainline's scrub only unmaps: in-flight pages keep dma_addr and id until their own return clears them", () => {
+    const r = rig(16, true, "mainline");
+    const pages = allocN(r, 300); // 5 batches: 320 mapped
+    for (const p of pages.splice(0, 16)) r.sys.pps.putFullPage(r.pool, p, false); // into the ring
+    const before = pages.map((p) => [id(r, p), r.u32[(p + PAGE_DMA_ADDR) >>> 2]!]);
+    r.sys.pps.destroy(r.pool);
+    const ds = r.sys.dma.deviceStats(r.dev);
+    expect([ds.maps, ds.unmaps, ds.live, ds.doubleUnmap]).toEqual([320, 320, 0, 0]);
+    expect(entries(r)).toEqual([]);
+    // "No page ref, dma-unmap only": the 284 in-flight struct pages are not written.
+    expect(pages.map((p) => [id(r, p), r.u32[(p + PAGE_DMA_ADDR) >>> 2]!])).toEqual(before);
+    expect(before.every(([i, dma]) => i! > 0 && dma! > 0)).toBe(true);
+    // The IOVA no longer translates: the mapping is gone even though dma_addr still names it.
+    expect(r.sys.dma.iovaToPhys(r.dev, before[0]![1]!)).toBe(0);
+    r.sys.dma.deviceUnbind(r.dev);
+    // Each return loses the xa_cmpxchg and clears dma_addr and the id itself (the machine is
+    // strict: netmem_clear_pp_magic() would throw on an id still set).
     for (const p of pages) r.sys.pps.putFullPage(r.pool, p, false);
     r.sys.pps.advance(1000);
     const after = r.sys.dma.deviceStats(r.dev);
@@ -184,7 +212,10 @@ describe("ids from the pool's dma_mapped xarray", () => {
     const r = rig(64, false);
     const page = r.sys.pps.allocPages(r.pool);
     r.t.clearPpInfo(r.pool, page);
-    expect(r.sys.m.mem.diagLog().map((d) => d.text)).toEqual([`WARNING: page_pool: 0x${page.toString(16)} 0x40`]);
+    // The kernel's WARN_ON_ONCE(magic & PP_DMA_INDEX_MASK): no message, the WARNING line only.
+    expect(r.sys.m.mem.diagLog().map((d) => [d.kind, d.a, d.b, d.text])).toEqual([
+      [Diag.PP_CLEAR_MAGIC_INDEX, page, 64, "WARNING: CPU: 0 PID: 1 at net/core/netmem_priv.h netmem_clear_pp_magic"],
+    ]);
   });
 });
 
