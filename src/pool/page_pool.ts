@@ -23,7 +23,8 @@ import * as PAGE from "../mem/page.js";
 const { PAGE_PP_MAGIC, PAGE_PP_REF_COUNT, PAGE_REFCOUNT, PAGE_DMA_ADDR, PAGE_FLAGS, PG_pp_in_pool, VMEMMAP_HI } = PAGE;
 import { GFP_ZERO } from "../mem/buddy.js";
 import { MAX_PAGE_ORDER } from "../mem/physmem.js";
-import { PP_ALLOC_CACHE_SIZE, PP_ALLOC_CACHE_REFILL } from "../mem/structs.js";
+import { PP_ALLOC_CACHE_SIZE, PP_ALLOC_CACHE_REFILL, STRUCT_PP_ALLOC_CACHE } from "../mem/structs.js";
+import { STRUCT_PAGE_POOL_ALLOC_STATS, STRUCT_PAGE_POOL_RECYCLE_STATS } from "../builds/structs_common.js";
 import { type Dma, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE } from "../dma/index.js";
 import { PP_DMA_ATTRS } from "./pp_dma.js";
 import { PP_MAGIC_PFMEMALLOC } from "./pp_info.js";
@@ -53,7 +54,7 @@ import {
   type PoolOffsets,
 } from "./pool_offsets.js";
 import { poolListAdd, poolListDel, poolRecord, poolRecordId, nextPoolId, forEachPoolOnMachine, STRUCT_PPEMU_NAPI, NAPI_LIST_OWNER, NAPI_STATE, NAPI_STATE_SCHED } from "./pool_list.js";
-import { layoutOf } from "../mem/ctype.js";
+import { layoutOf, offsetOf } from "../mem/ctype.js";
 import { LP64 } from "../arch.js";
 import type { KernelBuild, Tracking } from "../builds/types.js";
 
@@ -73,6 +74,17 @@ export const ENOMEM = 12;
 export const E2BIG = 7;
 
 const FLAG_IN_POOL = 1 << PG_pp_in_pool;
+// Inside the structs every build embeds unchanged (struct pp_alloc_cache, the stats structs): module
+// constants from the declarations, so a hot path adds them to one per-build offset.
+const AC_LAYOUT = layoutOf(STRUCT_PP_ALLOC_CACHE, LP64);
+const AC_COUNT = offsetOf(AC_LAYOUT, "count");
+const AC_CACHE = offsetOf(AC_LAYOUT, "cache");
+/** `sizeof(netmem_ref)`: the alloc cache's slot stride. */
+const NETMEM_REF_SIZE = AC_LAYOUT.sz.cache! / PP_ALLOC_CACHE_SIZE;
+const RS_LAYOUT = layoutOf(STRUCT_PAGE_POOL_RECYCLE_STATS, LP64);
+const RS_SIZE = RS_LAYOUT.size;
+const RS_CACHED = offsetOf(RS_LAYOUT, "cached");
+const AS_FAST = offsetOf(layoutOf(STRUCT_PAGE_POOL_ALLOC_STATS, LP64), "fast");
 const NAPI_SIZE = layoutOf(STRUCT_PPEMU_NAPI, LP64).size;
 
 export interface PagePoolParams {
@@ -122,9 +134,10 @@ export class PagePools {
   // The build's switches, read once (the hot paths test plain booleans).
   private readonly refCounted: boolean;
   private readonly napiLocalEveryPut: boolean;
-  private readonly directNeedsSoftirq: boolean;
   private readonly countThenClear: boolean;
   // Offsets of the build's struct page_pool, copied out of `o` for the hot paths.
+  /** `alloc` (struct pp_alloc_cache): count at AC_COUNT, cache at AC_CACHE. */
+  private readonly oAlloc: number;
   private readonly oAllocCount: number;
   private readonly oAllocCache: number;
   private readonly cacheSlot: number;
@@ -133,8 +146,8 @@ export class PagePools {
   private readonly oReleaseCnt: number;
   private readonly oRecycleStats: number;
   private readonly recycleStatsSize: number;
-  private readonly rsCached: number;
-  private readonly oStatFast: number;
+  /** `alloc_stats`: `fast` at AS_FAST. */
+  private readonly oAllocStats: number;
   private readonly oStatSlow: number;
   private readonly oStatSlowHighOrder: number;
   private readonly oStatEmpty: number;
@@ -145,6 +158,8 @@ export class PagePools {
   private readonly mDmaMap: number;
   private readonly oCpuid: number;
   private readonly oNapi: number;
+  /** Word index of the machine header's current-CPU word. */
+  private readonly cpuIdx: number;
 
   constructor(
     readonly m: Machine,
@@ -162,8 +177,16 @@ export class PagePools {
     const sw = build.switches;
     this.refCounted = sw.ppRefCountInit;
     this.napiLocalEveryPut = sw.napiLocality === "napi_local" || sw.napiLocality === "napi_local_rt";
-    this.directNeedsSoftirq = !this.napiLocalEveryPut;
     this.countThenClear = sw.releaseOrder === "count-then-clear";
+    // The hot paths add module constants to `alloc`, `alloc_stats` and the per-CPU stats: the build
+    // must embed the shared declarations (every build here does; a new one that differs says so now).
+    if (layoutOf(build.structs.recycleStats, LP64).size !== RS_SIZE || o.recycleStat.cached !== RS_CACHED) {
+      throw new Error(`build ${build.name}: struct page_pool_recycle_stats differs from the shared declaration`);
+    }
+    if (o.allocStats.fast !== offsetOf(o.layout, "alloc_stats") + AS_FAST || o.allocCache !== offsetOf(o.layout, "alloc") + AC_CACHE) {
+      throw new Error(`build ${build.name}: alloc_stats or pp_alloc_cache differ from the shared declarations`);
+    }
+    this.oAlloc = offsetOf(o.layout, "alloc");
     this.oAllocCount = o.allocCount;
     this.oAllocCache = o.allocCache;
     this.cacheSlot = o.cacheSlot;
@@ -172,8 +195,7 @@ export class PagePools {
     this.oReleaseCnt = o.releaseCnt;
     this.oRecycleStats = o.recycleStats;
     this.recycleStatsSize = o.recycleStatsSize;
-    this.rsCached = o.recycleStat.cached!;
-    this.oStatFast = o.allocStats.fast!;
+    this.oAllocStats = offsetOf(o.layout, "alloc_stats");
     this.oStatSlow = o.allocStats.slow!;
     this.oStatSlowHighOrder = o.allocStats.slow_high_order!;
     this.oStatEmpty = o.allocStats.empty!;
@@ -184,6 +206,7 @@ export class PagePools {
     this.mDmaMap = o.dmaMap.mask;
     this.oCpuid = o.cpuid;
     this.oNapi = o.napi;
+    this.cpuIdx = (m.mem.machine + MACH_CPU) >>> 2;
   }
 
   // ------------------------------------------------------------------ create
@@ -280,21 +303,27 @@ export class PagePools {
     const u32 = this.u32;
     // Before the fast path: a page a driver recycled into the cache after destroy is no excuse.
     if (this.checks && !this.checkAlloc(pool)) return 0;
-    const countIdx = (pool + this.oAllocCount) >>> 2;
+    const alloc = pool + this.oAlloc;
+    const countIdx = (alloc + AC_COUNT) >>> 2;
     const count = u32[countIdx]!;
     if (count !== 0) {
       // __page_pool_get_cached(): the lockless LIFO of the owning NAPI context.
       u32[countIdx] = count - 1;
-      const page = u32[(pool + this.oAllocCache + (count - 1) * this.cacheSlot) >>> 2]!;
+      const page = u32[(alloc + AC_CACHE + (count - 1) * NETMEM_REF_SIZE) >>> 2]!;
       // alloc_stat_inc(pool, fast): the u64 counter's low word, carrying into the high one.
-      const statIdx = (pool + this.oStatFast) >>> 2;
+      const statIdx = (pool + this.oAllocStats + AS_FAST) >>> 2;
       if ((u32[statIdx] = (u32[statIdx]! + 1) >>> 0) === 0) u32[statIdx + 1]!++;
       if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
       return page;
     }
+    return this.allocPagesCold(pool);
+  }
+
+  /** The alloc cache was empty: refill it from the ring, else go to the page allocator. */
+  private allocPagesCold(pool: number): number {
     const page = this.refillAllocCache(pool);
     if (page !== 0) {
-      if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
+      if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
       return page;
     }
     return this.allocPagesSlow(pool);
@@ -440,47 +469,45 @@ export class PagePools {
   putPage(pool: number, page: number, dmaSyncSize: number, allowDirect: boolean): void {
     const u32 = this.u32;
     if (this.checks && !this.checkPut(pool, page)) return;
-    if (this.refCounted) {
-      // page_pool_unref_and_test(): the fast case is pp_ref_count == 1, which stays 1 for recycling.
-      const refIdx = (page + PAGE_PP_REF_COUNT) >>> 2;
-      const ref = u32[refIdx]!;
-      if (ref !== 1) {
-        u32[refIdx] = ref - 1;
-        if (ref - 1 !== 0) return;
-        u32[refIdx] = 1;
-      }
+    // page_pool_unref_and_test(): the fast case is pp_ref_count == 1, which stays 1 for recycling.
+    // (Builds before v6.7 never set pp_ref_count: their non-frag pools skip the count.)
+    const refIdx = (page + PAGE_PP_REF_COUNT) >>> 2;
+    const ref = u32[refIdx]!;
+    if (ref !== 1 && this.refCounted) {
+      u32[refIdx] = ref - 1;
+      if (ref - 1 !== 0) return;
+      u32[refIdx] = 1;
     }
     this.putUnrefedPage(pool, page, dmaSyncSize, allowDirect);
   }
 
-  /** `page_pool_put_unrefed_netmem()` + `__page_pool_put_page()`. */
+  /**
+   * `page_pool_put_unrefed_netmem()` + `__page_pool_put_page()`. Kept under V8's inlining budget
+   * (460 bytecodes): everything off the recycle-into-cache path is a call.
+   */
   private putUnrefedPage(pool: number, page: number, dmaSyncSize: number, allowDirect: boolean): void {
     const u32 = this.u32;
-    if (this.napiLocalEveryPut) {
-      if (!allowDirect) allowDirect = this.napiLocal(pool);
-    } else if (allowDirect && this.directNeedsSoftirq && u32[(this.mem.machine + MACH_IN_SOFTIRQ) >>> 2] === 0) {
-      // Before v6.10 `__page_pool_put_page()` honours allow_direct only in softirq.
-      allowDirect = false;
-    }
+    // v6.10+ promotes allow_direct (page_pool_napi_local()); before, it needs softirq.
+    if (this.napiLocalEveryPut !== allowDirect) allowDirect = this.directAllowed(pool);
     // __page_pool_page_can_be_recycled(): sole owner of the page and not pfmemalloc.
     if (u32[(page + PAGE_REFCOUNT) >>> 2] === 1 && (u32[(page + PAGE_PP_MAGIC) >>> 2]! & PP_MAGIC_PFMEMALLOC) === 0) {
-      // The test is inlined so the no-sync pool pays no call (V8's inlining budget is small).
+      // The test is inlined so the no-sync pool pays no call.
       const sync = (u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) !== 0;
       if (sync && !this.syncAfterRecycle) this.syncForDevice(pool, page, dmaSyncSize);
       if (allowDirect) {
         // page_pool_recycle_in_cache()
-        const countIdx = (pool + this.oAllocCount) >>> 2;
+        const alloc = pool + this.oAlloc;
+        const countIdx = (alloc + AC_COUNT) >>> 2;
         const count = u32[countIdx]!;
         if (count !== PP_ALLOC_CACHE_SIZE) {
-          const slotIdx = (pool + this.oAllocCache + count * this.cacheSlot) >>> 2;
+          const slotIdx = (alloc + AC_CACHE + count * NETMEM_REF_SIZE) >>> 2;
           u32[slotIdx] = page;
           u32[slotIdx + 1] = VMEMMAP_HI;
           u32[countIdx] = count + 1;
-          // recycle_stat_inc(pool, cached): this CPU's copy of the per-CPU stats.
-          const statIdx = (this.recycleStat(pool) + this.rsCached) >>> 2;
+          // recycle_stat_inc(pool, cached): this_cpu_inc() on the current CPU's copy.
+          const statIdx = (u32[(pool + this.oRecycleStats) >>> 2]! + u32[this.cpuIdx]! * RS_SIZE + RS_CACHED) >>> 2;
           if ((u32[statIdx] = (u32[statIdx]! + 1) >>> 0) === 0) u32[statIdx + 1]!++;
-          if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
-          if (sync && this.syncAfterRecycle) this.syncForDevice(pool, page, dmaSyncSize);
+          if (sync || this.checks) this.cachedSlowPart(pool, page, dmaSyncSize, sync);
           return;
         }
         this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.cache_full!);
@@ -488,7 +515,27 @@ export class PagePools {
       this.recycleInRing(pool, page, dmaSyncSize);
       return;
     }
-    // Someone else holds a page reference: the page leaves the pool.
+    this.releaseRefcnt(pool, page);
+  }
+
+  /** After a recycle into the cache: the debug mark, and v11's sync after recycling. */
+  private cachedSlowPart(pool: number, page: number, dmaSyncSize: number, sync: boolean): void {
+    if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
+    if (sync && this.syncAfterRecycle) this.syncForDevice(pool, page, dmaSyncSize);
+  }
+
+  /**
+   * The allow_direct the build's put path ends up with, when it may differ from the caller's:
+   * v6.10+ promotes a false one through `page_pool_napi_local()`; before, a true one holds only in
+   * softirq (`__page_pool_put_page()`'s `allow_direct && in_softirq()`).
+   */
+  private directAllowed(pool: number): boolean {
+    if (this.napiLocalEveryPut) return this.napiLocal(pool);
+    return this.u32[(this.mem.machine + MACH_IN_SOFTIRQ) >>> 2] !== 0;
+  }
+
+  /** Someone else holds a page reference: the page leaves the pool. */
+  private releaseRefcnt(pool: number, page: number): void {
     this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.released_refcnt!);
     this.returnPage(pool, page);
   }
@@ -496,7 +543,7 @@ export class PagePools {
   /** `this_cpu_ptr(pool->recycle_stats)`: the current CPU's copy. */
   private recycleStat(pool: number): number {
     const u32 = this.u32;
-    return u32[(pool + this.oRecycleStats) >>> 2]! + u32[(this.mem.machine + MACH_CPU) >>> 2]! * this.recycleStatsSize;
+    return u32[(pool + this.oRecycleStats) >>> 2]! + u32[this.cpuIdx]! * this.recycleStatsSize;
   }
 
   /** `page_pool_recycle_in_ring()`, and the ring-full fallback of `page_pool_put_unrefed_netmem()`. */
