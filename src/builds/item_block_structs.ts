@@ -17,7 +17,7 @@
  *  - 1/4 and 4/4 do not touch struct page_pool.
  * Read: patches 2/4 and 3/4 in full (search ids 1334420349, 1656338846).
  */
-import { ATOMIC_T, BOOL, INT, LIST_HEAD, LLIST_HEAD, REFCOUNT_T, SPINLOCK_T, U32, ULONG, m, ptr, struct } from "../mem/ctype.js";
+import { ATOMIC_T, INT, LIST_HEAD, LLIST_HEAD, REFCOUNT_T, SPINLOCK_T, U32, ULONG, m, ptr, struct } from "../mem/ctype.js";
 import { STRUCT_PAGE_POOL_SLOW_ITEM, STRUCT_PP_ALLOC_CACHE, STRUCT_PTR_RING } from "../mem/structs.js";
 import {
   type PoolStructs,
@@ -27,6 +27,7 @@ import {
   STRUCT_PAGE_POOL_PARAMS_SLOW,
   STRUCT_PAGE_POOL_RECYCLE_STATS,
   fragGroupAligned,
+  poolFlagBits,
   releaseMembers,
   userStruct,
 } from "./structs_common.js";
@@ -37,11 +38,7 @@ export const STRUCT_PAGE_POOL_V11 = struct("page_pool", [
   m("pages_state_hold_cnt", U32),
   m("hold_items", LLIST_HEAD),
   m("slow_items", STRUCT_PAGE_POOL_SLOW_ITEM),
-  m("has_init_callback", BOOL, { bits: 1 }),
-  m("dma_map", BOOL, { bits: 1 }),
-  m("dma_sync", BOOL, { bits: 1 }),
-  m("dma_sync_for_cpu", BOOL, { bits: 1 }),
-  m("system", BOOL, { bits: 1 }),
+  ...poolFlagBits(true),
   ...fragGroupAligned(),
   ...releaseMembers(),
   m("alloc_stats", STRUCT_PAGE_POOL_ALLOC_STATS_V11),

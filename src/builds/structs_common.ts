@@ -13,6 +13,7 @@
  * `pahole -C page_pool vmlinux`.
  */
 import {
+  BOOL,
   type Member,
   type RecordType,
   ATOMIC_LONG_T,
@@ -223,6 +224,20 @@ export function fragGroupV69(fragPage: "struct page *" | "netmem_ref"): Member[]
     m("__cacheline_group_begin__frag", array(__U8, 0), { alignAttr: 16, only: "ilp32" }),
     ...fragMembers(fragPage),
     m("__cacheline_group_end__frag", array(__U8, 0)),
+  ];
+}
+
+/**
+ * The pool's 1-bit flags after `pages_state_hold_cnt`: v6.9 made `has_init_callback`, `dma_map`,
+ * `dma_sync` and `system` bitfields; v6.14 added `dma_sync_for_cpu` after `dma_sync`.
+ */
+export function poolFlagBits(withSyncForCpu: boolean): Member[] {
+  return [
+    m("has_init_callback", BOOL, { bits: 1 }),
+    m("dma_map", BOOL, { bits: 1 }),
+    m("dma_sync", BOOL, { bits: 1 }),
+    ...(withSyncForCpu ? [m("dma_sync_for_cpu", BOOL, { bits: 1 })] : []),
+    m("system", BOOL, { bits: 1 }),
   ];
 }
 

@@ -6,7 +6,7 @@
  * pool" (ee62ce7a1d90, v6.16) adds `struct xarray dma_mapped` right after `mp_ops`; nothing else in
  * the struct moved. Changes after that are listed above each declaration.
  */
-import { ATOMIC_T, BOOL, INT, REFCOUNT_T, U32, U64T, m, ptr, struct, type Member } from "../mem/ctype.js";
+import { ATOMIC_T, INT, REFCOUNT_T, U32, U64T, m, ptr, struct, type Member } from "../mem/ctype.js";
 import { STRUCT_PP_ALLOC_CACHE, STRUCT_PTR_RING, STRUCT_XARRAY } from "../mem/structs.js";
 import {
   type PoolStructs,
@@ -16,6 +16,7 @@ import {
   STRUCT_PAGE_POOL_PARAMS_SLOW,
   STRUCT_PAGE_POOL_RECYCLE_STATS,
   fragGroupAligned,
+  poolFlagBits,
   releaseMembers,
   userStruct,
 } from "./structs_common.js";
@@ -25,11 +26,7 @@ function xarrayPool(detachTime: "u64" | "ktime_t"): Member[] {
     m("p", STRUCT_PAGE_POOL_PARAMS_FAST),
     m("cpuid", INT),
     m("pages_state_hold_cnt", U32),
-    m("has_init_callback", BOOL, { bits: 1 }),
-    m("dma_map", BOOL, { bits: 1 }),
-    m("dma_sync", BOOL, { bits: 1 }),
-    m("dma_sync_for_cpu", BOOL, { bits: 1 }),
-    m("system", BOOL, { bits: 1 }),
+    ...poolFlagBits(true),
     ...fragGroupAligned(),
     ...releaseMembers(),
     m("alloc_stats", STRUCT_PAGE_POOL_ALLOC_STATS),
