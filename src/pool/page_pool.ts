@@ -240,14 +240,15 @@ export class PagePools {
     const queue = this.m.slab.kmalloc(ringSize * PTR_RING_SLOT, GFP_ZERO);
     // alloc_percpu(struct page_pool_recycle_stats): one copy per possible CPU.
     const stats = this.m.slab.kmalloc(mem.nrCpus * this.recycleStatsSize, GFP_ZERO);
-    let napi = params.napi ?? 0;
-    let ownNapi = 0;
-    if (napi === 0 && (params.napiCpu ?? -1) >= 0 && o.napi >= 0) ownNapi = napi = this.napiCreate(params.napiCpu!);
+    // `napiCpu` asks the emulator for a NAPI instance of its own (a build without p.napi has none).
+    const wantOwnNapi = (params.napi ?? 0) === 0 && (params.napiCpu ?? -1) >= 0 && o.napi >= 0;
+    const ownNapi = wantOwnNapi ? this.napiCreate(params.napiCpu!) : 0;
+    const napi = wantOwnNapi ? ownNapi : (params.napi ?? 0);
     const fail = (err: number): number => {
       for (const p of [queue, stats, ownNapi, pool]) if (p !== 0) this.m.slab.kfree(p);
       return err;
     };
-    if (queue === 0 || stats === 0 || (ownNapi === 0 && napi === 0 && (params.napiCpu ?? -1) >= 0 && o.napi >= 0)) return fail(-ENOMEM);
+    if (queue === 0 || stats === 0 || (wantOwnNapi && ownNapi === 0)) return fail(-ENOMEM);
     mem.wr32(pool + o.order, order);
     mem.wr32(pool + o.poolSize, poolSize);
     mem.wr32(pool + o.nid, params.nid ?? 0);
