@@ -1,6 +1,5 @@
 /**
- * The fast-check seed of the property tests outside test/pool (which has the same rule in its
- * helpers): FC_SEED from the environment when set, to replay a failure, else a fixed one, so every
+ * The fast-check seed of every property test (test/pool/helpers.ts re-exports it): FC_SEED from the environment when set, to replay a failure, else a fixed one, so every
  * run checks the same cases. fast-check prints the seed (and the path) in its failure report, and
  * each property test carries it in its name.
  *

@@ -1,5 +1,5 @@
 /** `ppemu bench`: bench_page_pool_simple per kernel build, plus what it never measured (src/report/bench.ts). */
-import { accessSync, constants, statSync, writeFileSync } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import {
   ALL_TESTS,
@@ -13,7 +13,7 @@ import {
   runBench,
 } from "../report/bench.js";
 import { referenceBuild } from "../builds/index.js";
-import { type Command, type Io, UsageError, choice, intArg, parse, buildsArg, buildsHelp } from "./common.js";
+import { type Command, type Io, UsageError, choice, intArg, parse, buildsArg, buildsHelp, openOutputFile, writeOutputFile } from "./common.js";
 
 const NAME = "bench";
 
@@ -113,6 +113,8 @@ export const benchCommand: Command = {
       const problem = jsonTargetProblem(jsonTarget);
       if (problem) throw new UsageError(`ppemu ${NAME}: --json ${jsonTarget}: ${problem}`);
     }
+    // Opened now, written at the end: a name that cannot be created fails before the benchmark runs.
+    const jsonFd = jsonTarget !== undefined && !jsonOnly ? openOutputFile(NAME, "--json", jsonTarget) : -1;
 
     const tests: readonly BenchTest[] = test === "all" ? ALL_TESTS : [test];
     const warmupMs = Math.min(timing.warmupMs, timeMs);
@@ -131,11 +133,7 @@ export const benchCommand: Command = {
     }
     io.out(["", ratioTable(json.results), "", benchLegend()].join("\n"));
     if (jsonTarget !== undefined) {
-      try {
-        writeFileSync(jsonTarget, JSON.stringify(json, null, 2) + "\n");
-      } catch (e) {
-        throw new UsageError(`ppemu ${NAME}: --json ${jsonTarget}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-      }
+      writeOutputFile(NAME, "--json", jsonTarget, jsonFd, JSON.stringify(json, null, 2) + "\n");
       io.out(`wrote ${jsonTarget}`);
     }
     return 0;

@@ -3,6 +3,7 @@
  * error (exit 2), and an output sink so tests can run a command in-process and read what it printed.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { closeSync, openSync, writeFileSync } from "node:fs";
 import { allBuilds, layoutNames, resolveBuilds, BuildError } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
 
@@ -13,6 +14,61 @@ export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
+  }
+}
+
+/** An output the command could not write (a full disk, a closed file): one line on stderr, exit 1. */
+export class OutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "OutputError";
+  }
+}
+
+/** Exit status of a command whose reader went away (EPIPE): what a shell shows for SIGPIPE, 128 + 13. */
+export const EXIT_EPIPE = 141;
+
+/** Why an output failed, in words: the errno code and its meaning. */
+export function ioReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const words: Record<string, string> = {
+    ENOSPC: "no space left on device",
+    EACCES: "permission denied",
+    EROFS: "read-only file system",
+    EISDIR: "is a directory",
+    ENOENT: "no such file or directory",
+    EPIPE: "broken pipe",
+    EIO: "input/output error",
+    EBADF: "bad file descriptor",
+  };
+  return err?.code ? `${err.code} (${words[err.code] ?? err.message.split(",")[0]})` : String(err?.message ?? e);
+}
+
+/**
+ * An output file named on the command line (`--json FILE`, `--save FILE`), opened before any work
+ * starts: a name that cannot be created is a UsageError now, not after a minute of benchmark.
+ */
+export function openOutputFile(cmd: string, option: string, path: string): number {
+  if (path.trim() === "") throw new UsageError(`ppemu ${cmd}: ${option} needs a file name`);
+  try {
+    return openSync(path, "w");
+  } catch (e) {
+    throw new UsageError(`ppemu ${cmd}: ${option} ${path}: cannot open: ${ioReason(e)}`);
+  }
+}
+
+/** Write and close an output file opened by `openOutputFile`; a write failure is an OutputError (exit 1). */
+export function writeOutputFile(cmd: string, option: string, path: string, fd: number, data: string | Uint8Array): void {
+  try {
+    writeFileSync(fd, data);
+    closeSync(fd);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    throw new OutputError(`ppemu ${cmd}: ${option} ${path}: cannot write: ${ioReason(e)}`);
   }
 }
 
@@ -191,4 +247,15 @@ export function buildsHelp(multi: boolean): string {
     `                    (* = the default build of its layout)`,
     `  --layout L        shorthand for a layout's default build: ${layoutNames().join(", ")}${multi ? ", or all" : ""}`,
   ].join("\n");
+}
+
+/**
+ * The one line for a word the command did not expect. A flag that takes no value followed by a file
+ * name (`--json out.json`) is named as the cause: that is what the user meant.
+ */
+export function unexpectedArgument(cmd: string, word: string, values: Record<string, unknown>): string {
+  if (values.json === true && /\.json$/i.test(word)) {
+    return `ppemu ${cmd}: --json takes no file name here ('${word}'): the JSON goes to stdout (ppemu ${cmd} … --json > ${word})`;
+  }
+  return `ppemu ${cmd}: unexpected argument '${word}'`;
 }

@@ -6,7 +6,7 @@
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { readFileSync, realpathSync } from "node:fs";
 import { COMMANDS } from "./commands.js";
-import { UsageError, processIo, type Io } from "./common.js";
+import { EXIT_EPIPE, OutputError, UsageError, ioReason, processIo, type Io } from "./common.js";
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -67,6 +67,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(e.message);
       return 2;
     }
+    if (e instanceof OutputError) {
+      io.err(e.message);
+      return 1;
+    }
     throw e;
   }
 }
@@ -80,7 +84,24 @@ function isEntryPoint(): boolean {
   }
 }
 
+/**
+ * A write to stdout or stderr failed. EPIPE (`ppemu … | head -1`: the reader went away) ends the
+ * command at once and quietly, with the status a shell shows for SIGPIPE; anything else (ENOSPC on
+ * `> /dev/full`) is one line on stderr and exit 1.
+ */
+function onOutputError(e: NodeJS.ErrnoException): void {
+  if (e.code === "EPIPE") process.exit(EXIT_EPIPE);
+  try {
+    process.stderr.write(`ppemu: cannot write output: ${ioReason(e)}\n`);
+  } catch {
+    // stderr is gone too: the status says it
+  }
+  process.exit(1);
+}
+
 if (isEntryPoint()) {
+  process.stdout.on("error", onOutputError);
+  process.stderr.on("error", (e: NodeJS.ErrnoException) => process.exit(e.code === "EPIPE" ? EXIT_EPIPE : 1));
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

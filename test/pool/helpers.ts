@@ -71,14 +71,5 @@ export function ringPages(sys: PpSystem, pool: number): number[] {
   return out;
 }
 
-/**
- * The fast-check seed of the property tests: FC_SEED from the environment when set (to replay a
- * failure), else a fixed one. It is in each property test's name and in fast-check's failure report.
- */
-export const FC_SEED: number = (() => {
-  const env = process.env.FC_SEED;
-  if (env === undefined || env === "") return 0x5eed_7fcd;
-  const n = Number(env);
-  if (!Number.isInteger(n)) throw new Error(`FC_SEED must be an integer, got '${env}'`);
-  return n | 0;
-})();
+/** The fast-check seed of the property tests (test/fc_seed.ts): FC_SEED, or the fixed default. */
+export { FC_SEED } from "../fc_seed.js";
