@@ -52,7 +52,7 @@ export interface SuiteRequest {
   readonly bytes: number;
 }
 
-/** One result row of the JSON schema (schema 2: `kernel` added, `layout` is the build's layout). */
+/** One result row of the JSON schema (since schema 2: `kernel` added, `layout` is the build's layout; schema 3 adds the document's `command`). */
 export interface BenchResult {
   /** The kernel build, or "baseline". */
   readonly kernel: string;
@@ -72,7 +72,8 @@ export interface BenchResult {
 
 /** The `--json` document. */
 export interface BenchJson {
-  readonly schema: 2;
+  readonly schema: 3;
+  readonly command: "bench";
   readonly node: string;
   readonly cpu: string;
   readonly date: string;

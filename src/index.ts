@@ -9,6 +9,7 @@
 export { bootPpSystem, attachPpSystem, ppClaimers, type PpSystem } from "./pool/index.js";
 export { bootMachine, attachMachine, type Machine } from "./mem/machine.js";
 export type { PhysMemOptions } from "./mem/physmem.js";
+export { PpemuError, type PpemuErrorCode } from "./errors.js";
 export {
   allBuilds,
   allLayouts,
@@ -37,7 +38,10 @@ export type { PoolStructs } from "./builds/structs_common.js";
 export {
   PagePools,
   type PagePoolParams,
+  type PoolHandle,
+  type PoolRef,
   type PoolStats,
+  MAX_RETRIES_PER_CALL,
   PP_FLAG_DMA_MAP,
   PP_FLAG_DMA_SYNC_DEV,
   PP_POOL_SIZE_MAX,

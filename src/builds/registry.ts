@@ -9,14 +9,15 @@
  */
 import { BLOCK_VARIANTS, type BlockVariant } from "../mem/structs.js";
 import type { BuildSwitches, KernelBuild, TrackingLayout } from "./types.js";
+import { PpemuError } from "../errors.js";
 
 const builds: KernelBuild[] = [];
 const layouts: TrackingLayout[] = [];
 
-/** A user input error about builds or layouts: one line naming the valid values. */
-export class BuildError extends Error {
+/** A user input error about builds or layouts: one line naming the valid values (code "UNKNOWN_BUILD"). */
+export class BuildError extends PpemuError {
   constructor(message: string) {
-    super(message);
+    super("UNKNOWN_BUILD", message);
     this.name = "BuildError";
   }
 }

@@ -48,7 +48,7 @@ ${buildsHelp(true)}
   --time MS      tinybench time per test in ms (default ${FULL_TIMING.timeMs}; --quick ${QUICK_TIMING.timeMs})
   --quick        short runs (about 6–7 s in all), as ppemu report uses
   --json FILE    also write the results as JSON to FILE ('-': JSON on stdout instead of the text):
-                 { schema: 2, node, cpu, date, results: [{ kernel, layout, test, ns_per_elem, ops_per_sec,
+                 { schema: 3, command: "bench", node, cpu, date, results: [{ kernel, layout, test, ns_per_elem, ops_per_sec,
                    rme_pct, samples, heap_delta_bytes }] }
   --inline       run every build in this process (debugging: V8 then sees all builds at the same
                  call sites, and heap_delta has no forced GC unless node runs with --expose-gc)

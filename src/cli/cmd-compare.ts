@@ -3,7 +3,8 @@
  * nodes in use, the sparse case), and the unbind scenario's verdict per build.
  */
 import { type Command, type Io, parse, buildsArg, buildsHelp } from "./common.js";
-import { compareReport } from "../report/compare.js";
+import { compareDocument, compareReport } from "../report/compare.js";
+import { jsonText } from "../report/json.js";
 import { TRACKING_COST_DEFAULTS, SPARSE_KEEP_EVERY } from "../scenario/tracking_cost.js";
 import { UNBIND_DEFAULTS } from "../scenario/unbind.js";
 import { XA_NODE_SIZE } from "../mem/xarray.js";
@@ -22,7 +23,8 @@ each build's verdict.
 
 ${buildsHelp(true)}
                     (default: each layout's default build: ${allLayouts().map((l) => defaultBuildOf(l).name).join(", ")})
-  --json            the rows and the per-build summary as one JSON object
+  --json            one JSON object: {schema, command: "compare", arch, page_size, sparse_pages, rows,
+                    builds} (schemas/compare.schema.json)
   -h, --help        this text`;
 
 export const compareCommand: Command = {
@@ -36,7 +38,7 @@ export const compareCommand: Command = {
     const builds = buildsArg(NAME, values, { multi: true, dflt: "all" });
     const chosen = values.kernel === undefined && values.layout === undefined ? allLayouts().map(defaultBuildOf) : builds;
     const { text, json } = compareReport({}, chosen);
-    io.out(values.json === true ? JSON.stringify(json, null, 2) : text);
+    io.out(values.json === true ? jsonText(compareDocument(json)) : text);
     return 0;
   },
 };

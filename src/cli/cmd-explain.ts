@@ -2,13 +2,17 @@
  * `ppemu explain ADDR…`: build the machine state by running a scenario to a chosen step, then say
  * what each address is. `--magic` and `--netmem` decode values on their own.
  */
-import { type Command, parse, choice, sizeArg, buildsArg, buildsHelp, UsageError } from "./common.js";
+import { readFileSync } from "node:fs";
+import { type Command, parse, choice, sizeArg, buildsArg, buildsHelp, ioReason, UsageError } from "./common.js";
 import { SCENARIO_OPTIONS, scenarioShape, UNBIND_DEFAULT_KERNEL } from "./cmd-scenario.js";
 import { runUnbind, type UnbindStep } from "../scenario/unbind.js";
 import { Explainer, parseAddress, type Explanation } from "../verify/explain.js";
 import { decodePpMagic, decodeNetmem, type MagicDecode, type NetmemDecode } from "../verify/explain_fields.js";
-import { checkMemBytes } from "../mem/physmem.js";
+import { checkMemBytes, MACH_STACK } from "../mem/physmem.js";
+import { attachImage, ImageError, readImageHeader, type ImageHeader } from "../mem/image.js";
+import { attachPpSystem, NetStack, type PpSystem } from "../pool/index.js";
 import { parseHex64 } from "../u64.js";
+import { jsonDocument, jsonText } from "../report/json.js";
 
 const SCENARIOS = ["unbind"] as const;
 const STEPS: readonly UnbindStep[] = ["allocated", "destroyed", "unbound", "end"];
@@ -19,6 +23,7 @@ export const EXPLAIN_DEFAULTS = { pages: 40, inflight: 8, poolSize: 64, memBytes
 const help = (): string => `usage: ppemu explain ADDR… [--scenario unbind] [--kernel B | --layout L]
                     [--at allocated|destroyed|unbound|end] [--pages N] [--inflight M]
                     [--late-returns K] [--pool-size S] [--mem SIZE] [--magic VALUE]… [--netmem VALUE]… [--json]
+       ppemu explain ADDR… --image FILE [--magic VALUE]… [--netmem VALUE]… [--json]
 
 Runs the scenario to the step given by --at, then explains each address of the resulting machine:
 its frame (pfn) and the frame's role — memmap, machine header, diag log, free buddy block, slab
@@ -29,6 +34,8 @@ value (pp_magic signature and DMA index, pp / pp_item → item → block → poo
 ADDR is hex, with or without 0x, underscores allowed: a physical address (0x1040), a vmemmap
 struct page pointer (0xffffea0000001040) or a direct-map pointer (0xffff888000412000).
 
+  --image FILE      explain the machine saved in FILE (\`ppemu scenario unbind --save FILE\`) instead of
+                    running a scenario: its kernel build comes from the image; not with the options below
   --scenario NAME   the story that builds the state (only: unbind)
 ${buildsHelp(false)}
                     (default: ${UNBIND_DEFAULT_KERNEL()})
@@ -42,7 +49,9 @@ ${buildsHelp(false)}
   --mem SIZE        machine memory, e.g. 32M (default 32M)
   --magic VALUE     decode a pp_magic value (classic and v6.16 masks, DMA index id, bits 0–1; lp64)
   --netmem VALUE    decode a netmem_ref (bit 0 NET_IOV, the cleared pointer), then explain that address
-  --json            one JSON object per address (and per --magic / --netmem value)`;
+  --json            one JSON object: {schema, command: "explain", machine (null without one),
+                    explanations: [{kind: "magic"|"netmem"|"address", …} per --magic, --netmem, ADDR]}
+                    (schemas/explain.schema.json)`;
 
 function memSizeText(bytes: number): string {
   return bytes >= 1 << 20 ? `${bytes / (1 << 20)} MiB` : `${bytes / 1024} KiB`;
@@ -63,6 +72,27 @@ function renderNetmem(d: NetmemDecode): string {
   return `netmem_ref ${d.value}: ${d.text}${note}`;
 }
 
+/**
+ * Read, check and attach a memory image (\`--image FILE\`): an unreadable file, or an image the loader
+ * refuses (src/mem/image.ts: truncated, foreign, another format version, a checksum, the body, the
+ * build), is one line and exit 2.
+ */
+export function loadImageFile(cmd: string, file: string): { sys: PpSystem; header: ImageHeader } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new UsageError(`ppemu ${cmd}: --image ${file}: cannot read: ${ioReason(e)}`);
+  }
+  try {
+    const header = readImageHeader(bytes, file);
+    return { sys: attachImage(bytes, file, attachPpSystem), header };
+  } catch (e) {
+    if (e instanceof ImageError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 export const explainCommand: Command = {
   name: "explain",
   summary: "say what an address of the machine is: frame, struct, field, decoded value",
@@ -71,6 +101,7 @@ export const explainCommand: Command = {
   },
   run(argv, io) {
     const { values, positionals } = parse("explain", argv, {
+      image: { type: "string" },
       scenario: { type: "string" },
       ...SCENARIO_OPTIONS,
       at: { type: "string" },
@@ -79,11 +110,20 @@ export const explainCommand: Command = {
       netmem: { type: "string", multiple: true },
       json: { type: "boolean" },
     });
+    const imageFile = values.image as string | undefined;
+    let image: { sys: PpSystem; header: ImageHeader } | null = null;
+    if (imageFile !== undefined) {
+      const clash = ["scenario", ...Object.keys(SCENARIO_OPTIONS), "at", "mem"].filter((k) => values[k] !== undefined);
+      if (clash.length > 0) {
+        throw new UsageError(`ppemu explain: --image takes the machine from the image, not from a scenario: drop ${clash.map((k) => `--${k}`).join(", ")}`);
+      }
+      image = loadImageFile("explain", imageFile);
+    }
     choice("explain", "scenario", (values.scenario as string | undefined) ?? "unbind", SCENARIOS);
     const [build] = buildsArg("explain", values, { multi: false, dflt: UNBIND_DEFAULT_KERNEL() });
     const at = choice("explain", "step", (values.at as string | undefined) ?? "destroyed", STEPS);
     const { pages, inflight, lateReturns: late, poolSize } = scenarioShape("explain", values, EXPLAIN_DEFAULTS);
-    const memBytes = sizeArg("explain", "mem", values.mem as string | undefined, EXPLAIN_DEFAULTS.memBytes);
+    const memBytes = image ? image.sys.m.mem.bytes : sizeArg("explain", "mem", values.mem as string | undefined, EXPLAIN_DEFAULTS.memBytes);
     const memErr = checkMemBytes(memBytes);
     if (memErr) throw new UsageError(`ppemu explain: --mem: ${memErr}`);
     const magics = (values.magic as string[] | undefined) ?? [];
@@ -115,7 +155,16 @@ export const explainCommand: Command = {
 
     let explainer: Explainer | null = null;
     let machine = "";
-    if (addrs.length > 0 || netmemValues.length > 0) {
+    // The machine the addresses are read on, for --json (null: only --magic values, no machine).
+    let machineJson: Record<string, unknown> | null = null;
+    if (image && (addrs.length > 0 || netmemValues.length > 0)) {
+      const { sys, header } = image;
+      // The stack stand-in hangs off the machine header: NetStack attaches to it when it is there.
+      const stack = sys.m.mem.rdPtr(sys.m.mem.machine + MACH_STACK) !== 0 ? new NetStack(sys.pps) : undefined;
+      explainer = new Explainer(stack ? { sys, stack } : { sys });
+      machine = `machine: image ${imageFile}, kernel ${sys.build.name} (${sys.build.layout.name}), created by "${header.command}"`;
+      machineJson = { source: "image", image: imageFile, kernel: sys.build.name, layout: sys.build.layout.name, created_by: header.command, text: machine };
+    } else if (addrs.length > 0 || netmemValues.length > 0) {
       const run = runUnbind({ kernel: build!, pages, inflight, lateReturns: late, poolSize, memBytes }, at);
       explainer = new Explainer({ sys: run.sys, stack: run.stack });
       // A small machine runs out of frames before N: say what was allocated, not what was asked.
@@ -123,26 +172,40 @@ export const explainCommand: Command = {
       const held = Math.min(inflight, got);
       const pagesText = got < pages ? `${got} pages allocated of ${pages} asked: the machine ran out` : `${got} pages`;
       machine = `machine: scenario unbind, kernel ${build!.name} (${build!.layout.name}), at "${at}" (${pagesText}, ${held} with the stack, pool_size ${poolSize}, ${memSizeText(memBytes)})`;
+      machineJson = {
+        source: "scenario",
+        scenario: "unbind",
+        kernel: build!.name,
+        layout: build!.layout.name,
+        at,
+        pages_asked: pages,
+        pages_allocated: got,
+        with_stack: held,
+        pool_size: poolSize,
+        mem_bytes: memBytes,
+        text: machine,
+      };
     }
     const json: unknown[] = [];
     const text: string[] = [];
     if (explainer) text.push(machine);
     for (const d of magicValues) {
-      json.push({ magic: d });
+      json.push({ kind: "magic", magic: d });
       text.push(renderMagic(d));
     }
     for (const { d, p } of netmemValues) {
       const { clearedU64: _c, ...pub } = d;
       const x: Explanation = explainer!.explain(p);
-      json.push({ netmem: pub, explain: x });
+      json.push({ kind: "netmem", netmem: pub, explain: x });
       text.push(renderNetmem(d) + "\n" + x.lines.join("\n"));
     }
     for (const p of addrs) {
       const x = explainer!.explain(p);
-      json.push(x);
+      json.push({ kind: "address", ...x });
       text.push(x.lines.join("\n"));
     }
-    if (values.json) io.out(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
+    // One document whatever the inputs: the machine, then one explanation per --magic, --netmem and address.
+    if (values.json) io.out(jsonText(jsonDocument("explain", { machine: machineJson, explanations: json })));
     else io.out(text.join("\n\n"));
     return 0;
   },

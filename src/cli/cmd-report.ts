@@ -1,5 +1,6 @@
 /** `ppemu report` (what `npm start` runs): the builds compared on one page. */
-import { buildReport, renderSections, reportTitle, sectionsJson } from "../report/index.js";
+import { buildReport, renderSections, reportDocument, reportTitle } from "../report/index.js";
+import { jsonText } from "../report/json.js";
 import { type Command, type Io, parse } from "./common.js";
 
 const NAME = "report";
@@ -14,7 +15,9 @@ measured tracking memory, the verification summary, and a quick benchmark with i
 reference build and to the kernel's anchors.
 
 options:
-  --json       the same facts as one JSON object, keyed by section
+  --json       the same facts as one JSON object: {schema, command: "report", title, contents,
+               sections: {builds, …, unbind, compare, verify, bench}}; a command's section is that
+               command's own --json document (schemas/report.schema.json)
   --no-bench   leave out the quick benchmark
   -h, --help   this text`;
 
@@ -27,7 +30,7 @@ export const reportCommand: Command = {
     const sections = await buildReport({ bench: values["no-bench"] !== true });
     const title = reportTitle();
     if (values.json === true) {
-      io.out(JSON.stringify({ title, ...sectionsJson(sections) }, null, 2));
+      io.out(jsonText(reportDocument(title, sections)));
       return 0;
     }
     io.out(renderSections(title, sections));

@@ -1,20 +1,24 @@
 /**
  * `ppemu scenario unbind`: the driver-unbind story on one kernel build or several, side by side.
  */
-import { type Command, parse, choice, intArg, buildsArg, buildsHelp, UsageError } from "./common.js";
+import { type Command, parse, choice, intArg, buildsArg, buildsHelp, unexpectedArgument, UsageError, openOutputFile, writeOutputFile } from "./common.js";
+import { jsonTargetProblem } from "./cmd-bench.js";
+import { saveImage } from "../mem/image.js";
 import { referenceBuild } from "../builds/index.js";
-import { runUnbind, UNBIND_DEFAULTS } from "../scenario/unbind.js";
-import { unbindTable, unbindWarnings } from "../report/unbind.js";
+import { runUnbind, UNBIND_DEFAULTS, type UnbindRun, type UnbindStep } from "../scenario/unbind.js";
+import { scenarioDocument, unbindTable, unbindWarnings } from "../report/unbind.js";
+import { jsonText } from "../report/json.js";
 import { PP_POOL_SIZE_MAX } from "../pool/page_pool.js";
 
 const SCENARIOS = ["unbind"] as const;
+const STEPS: readonly UnbindStep[] = ["allocated", "destroyed", "unbound", "end"];
 
 /** Largest --pages: the scenario's machine is small on purpose. */
 export const SCENARIO_PAGES_MAX = 4096;
 
 const help = (): string => `usage: ppemu scenario unbind [--kernel B|B,C|all | --layout L|all] [--pages N] [--inflight M]
                               [--late-returns K] [--pool-size S] [--window-ms MS] [--coherent]
-                              [--no-netdev] [--json]
+                              [--no-netdev] [--save FILE [--at STEP]] [--json]
 
 A driver allocates N DMA-mapped pages from its page_pool, hands M to the network stack, and unbinds
 (napi_disable, page_pool_destroy, unregister_netdev, then the device's IOMMU domain goes away). The
@@ -30,7 +34,12 @@ ${buildsHelp(true)}
   --window-ms MS    virtual time over which the late returns are spread (default ${UNBIND_DEFAULTS.windowMs})
   --coherent        a cache-coherent device: dma_dev_need_sync() is false, so v6.11+ builds never sync
   --no-netdev       the pool names no netdev: v6.8+ builds print the stalled-shutdown warning too
-  --json            {"scenario": "unbind", "results": [one object per build]}`;
+  --save FILE       write the machine (one build only) to FILE as a memory image, for
+                    \`ppemu explain --image FILE\` and \`ppemu layout --image FILE\`; FILE is opened first
+  --at STEP         with --save: stop the run at allocated, destroyed, unbound or end (default end)
+                    and save the machine as it is there (the table shows that step)
+  --json            {"schema": 1, "command": "scenario", "scenario": "unbind", "results": [one object
+                    per build]} (schemas/scenario.schema.json)`;
 
 /** The build a scenario runs on when none is named: the reference build. */
 export const UNBIND_DEFAULT_KERNEL = (): string => referenceBuild().name;
@@ -66,18 +75,39 @@ export const scenarioCommand: Command = {
       "window-ms": { type: "string" },
       coherent: { type: "boolean" },
       "no-netdev": { type: "boolean" },
+      save: { type: "string" },
+      at: { type: "string" },
       json: { type: "boolean" },
     });
-    if (positionals.length !== 1) throw new UsageError(`ppemu scenario: name one scenario (valid: ${SCENARIOS.join(", ")})`);
+    if (positionals.length === 0) throw new UsageError(`ppemu scenario: name one scenario (valid: ${SCENARIOS.join(", ")})`);
+    if (positionals.length > 1) throw new UsageError(unexpectedArgument("scenario", positionals[1]!, values));
     choice("scenario", "scenario", positionals[0]!, SCENARIOS);
     const builds = buildsArg("scenario", values, { multi: true, dflt: UNBIND_DEFAULT_KERNEL() });
     const { pages, inflight, lateReturns, poolSize } = scenarioShape("scenario", values, UNBIND_DEFAULTS);
     const windowMs = intArg("scenario", "window-ms", values["window-ms"] as string | undefined, UNBIND_DEFAULTS.windowMs, 0, 86_400_000);
     const coherent = values.coherent === true;
     const netdev = values["no-netdev"] !== true;
-    const results = builds.map((kernel) => runUnbind({ kernel, pages, inflight, lateReturns, poolSize, windowMs, coherent, netdev }).result);
+    const save = values.save as string | undefined;
+    if (values.at !== undefined && save === undefined) throw new UsageError("ppemu scenario: --at STEP needs --save FILE (it picks the step whose machine is saved)");
+    const at = choice("scenario", "step", (values.at as string | undefined) ?? "end", STEPS);
+    let saveFd = -1;
+    if (save !== undefined) {
+      if (builds.length !== 1) throw new UsageError(`ppemu scenario: --save writes one machine: name one kernel build (got ${builds.map((b) => b.name).join(", ")})`);
+      const problem = jsonTargetProblem(save);
+      if (problem) throw new UsageError(`ppemu scenario: --save ${save}: ${problem}`);
+      // Opened now, written at the end: a name that cannot be created fails before the run.
+      saveFd = openOutputFile("scenario", "--save", save);
+    }
+    let last: UnbindRun | undefined;
+    const results = builds.map((kernel) => (last = runUnbind({ kernel, pages, inflight, lateReturns, poolSize, windowMs, coherent, netdev }, at)).result);
+    let wrote = "";
+    if (save !== undefined) {
+      const image = saveImage(last!.sys.m.mem, { command: ["ppemu", "scenario", ...argv].join(" ") });
+      writeOutputFile("scenario", "--save", save, saveFd, image);
+      wrote = `wrote ${save} (${image.length} bytes, build ${last!.sys.build.name})`;
+    }
     if (values.json) {
-      io.out(JSON.stringify({ scenario: "unbind", results }, null, 2));
+      io.out(jsonText(scenarioDocument(results)));
       return 0;
     }
     const device = coherent ? "a coherent device" : "a device that needs syncs";
@@ -88,6 +118,7 @@ export const scenarioCommand: Command = {
     );
     io.out(unbindTable(results));
     io.out("\n" + unbindWarnings(results));
+    if (wrote) io.out(wrote);
     return 0;
   },
 };

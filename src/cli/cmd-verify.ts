@@ -2,6 +2,8 @@
 import { ARCH_NAMES, PAGE_SIZE_NAMES, type ArchName, type PageSizeName } from "../arch.js";
 import { type CheckResult, type VerifyGroup, VERIFY_GROUPS, status } from "../verify/result.js";
 import { exitCodeOf, runVerify, type VerifyOptions } from "../verify/run.js";
+import { coverageHeadline, statusCounts, verifyDocument, verifyTotals } from "../report/verify.js";
+import { jsonText } from "../report/json.js";
 import { type Command, type Io, UsageError, choice, parse } from "./common.js";
 
 const NAME = "verify";
@@ -14,8 +16,10 @@ const PAGE_SIZE_CHOICES = [...PAGE_SIZE_NAMES, "all"] as const;
 const HELP = `usage: ppemu verify [items|masks|netmem|all] [--arch lp64|ilp32|all] [--page-size 4k|16k|64k|all]
                     [--exhaustive] [--json]
 
-Check the bit arithmetic the layouts rely on, over every value where feasible. Each check prints what
-it covered (how many values) and PASS or FAIL, with the first counterexample on FAIL.
+Check the bit arithmetic the layouts rely on, over every value where feasible. Each check prints how
+many values it enumerated (evaluated one by one) and how many it counted by formula (a closed-form
+count, the false-positive analysis), and PASS or FAIL, with the first counterexample on FAIL; a check
+with nothing to check is SKIP, never PASS.
 
   items    every page_pool_item slot of a block masks back to its block (item & PAGE_MASK), no item
            crosses the frame end, the index round-trips, items leave the 2 low bits encoded_next
@@ -38,11 +42,12 @@ options:
   --arch A         lp64, ilp32 or all (default)
   --page-size P    4k, 16k, 64k or all (default); for items and netmem (refused with masks alone)
   --exhaustive     lp64 masks: every id in [1, 2^32 - 1] (refused with items, netmem or --arch ilp32)
-  --json           the results as JSON: [{group, name, covered, unit, status, counterexample, notes,
-                   elapsedMs, data}], plus a summary
+  --json           one JSON object: {schema, command: "verify", options, checks: [{group, name, status,
+                   enumerated, counted, covered, unit, counterexample, notes, elapsed_ms, data, …}],
+                   summary} (schemas/verify.schema.json)
   -h, --help       this text
 
-Exit status: 0 when every check is as expected (PASS, or XFAIL for a documented kernel bug),
+Exit status: 0 when every check is as expected (PASS, XFAIL for a documented kernel bug, or SKIP),
 1 when one is not, 2 on bad arguments.`;
 
 function seconds(ms: number | undefined): string {
@@ -51,7 +56,9 @@ function seconds(ms: number | undefined): string {
 
 function line(r: CheckResult, width: number): string[] {
   const st = status(r).padEnd(5);
-  const head = `  ${st}  ${r.name.padEnd(width)}  ${String(r.covered).padStart(11)} ${r.unit}  (${seconds(r.elapsedMs)})`;
+  const fmt = (x: number) => x.toLocaleString("en-US");
+  const cov = `${fmt(r.enumerated).padStart(13)} enumerated  ${fmt(r.counted).padStart(13)} counted`;
+  const head = `  ${st}  ${r.name.padEnd(width)}  ${cov}  ${r.unit}  (${seconds(r.elapsedMs)})`;
   const out = [head];
   if (r.counterexample) out.push(`         counterexample: ${r.counterexample}`);
   for (const n of r.notes) out.push(`         ${n}`);
@@ -75,13 +82,8 @@ export function verifyText(results: readonly CheckResult[], o: VerifyOptions, to
     out.push("", GROUP_TITLE[g]);
     for (const r of rs) out.push(...line(r, width));
   }
-  const count = (s: string) => results.filter((r) => status(r) === s).length;
-  const covered = results.reduce((s, r) => s + r.covered, 0);
-  out.push(
-    "",
-    `summary: ${results.length} checks, ${covered} values: ${count("PASS")} PASS, ${count("FAIL")} FAIL, ` +
-      `${count("XFAIL")} XFAIL (known kernel bug reproduced), ${count("XPASS")} XPASS; ${seconds(totalMs)}`,
-  );
+  const t = verifyTotals(results);
+  out.push("", `summary: ${coverageHeadline(t)}; ${statusCounts(t)}; ${seconds(totalMs)}`);
   return out.join("\n");
 }
 
@@ -123,26 +125,7 @@ export const verifyCommand: Command = {
     const totalMs = performance.now() - t0;
     const code = exitCodeOf(results);
     if (values.json === true) {
-      io.out(
-        JSON.stringify(
-          {
-            options: o,
-            results: results.map((r) => ({ ...r, status: status(r) })),
-            summary: {
-              checks: results.length,
-              covered: results.reduce((s, r) => s + r.covered, 0),
-              pass: results.filter((r) => status(r) === "PASS").length,
-              fail: results.filter((r) => status(r) === "FAIL").length,
-              xfail: results.filter((r) => status(r) === "XFAIL").length,
-              xpass: results.filter((r) => status(r) === "XPASS").length,
-              elapsedSeconds: totalMs / 1000,
-              exitCode: code,
-            },
-          },
-          null,
-          2,
-        ),
-      );
+      io.out(jsonText(verifyDocument(results, o, totalMs)));
     } else {
       io.out(verifyText(results, o, totalMs));
     }

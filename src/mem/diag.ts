@@ -83,6 +83,17 @@ export const enum Diag {
   DMA_DEBUG_PENDING = 24,
   /** dma-debug check_sync(): a sync of an IOVA that heads or lies in no mapping. a = iova, b = device, c = size (see `encodeDiagSize`). */
   DMA_SYNC_UNKNOWN = 25,
+  /**
+   * page_pool_destroy() of a pool whose `user_cnt` is already 0 (destroyed twice):
+   * `refcount_dec_and_test()` underflows and lib/refcount.c's refcount_warn_saturate() WARNs
+   * (REFCOUNT_SUB_UAF). The kernel also saturates the count; the emulator leaves the pool as it is.
+   * a = pool.
+   */
+  PP_REFCOUNT_UNDERFLOW = 26,
+  /** page_pool_dma_map() with a `p.dev` that is NULL or no device: the kernel would oops; the emulator refuses the map. a = pool, b = p.dev. */
+  PP_DEV_NOT_DEVICE = 27,
+  /** page_pool_alloc_pages() (checks on) with a pointer that is no pool: not live, and none of the last pools freed (those are PP_ALLOC_AFTER_DESTROY). a = pointer. */
+  PP_ALLOC_NO_POOL = 28,
 }
 export const NR_DIAG_KINDS = 32;
 
@@ -386,6 +397,26 @@ export const DIAG_INFO: Readonly<Record<number, DiagInfo>> = {
     format: "DMA-API: %s %s: device driver tries to sync DMA memory it has not allocated [device address=0x%016llx] [size=%llu bytes]\nWARNING: CPU: %d PID: %d at %s:%d %pS",
     render: (a, b, c, res) =>
       dmaErr(DMA_DRIVER_NAME, b, res, `device driver tries to sync DMA memory it has not allocated [device address=${addr016(a)}] [size=${decodeDiagSize(c)} bytes]`, "check_sync"),
+  },
+  // lib/refcount.c: #define REFCOUNT_WARN(str) WARN_ONCE(1, "refcount_t: " str ".\n"), from
+  // refcount_warn_saturate(r, REFCOUNT_SUB_UAF) (page_pool_destroy() → refcount_dec_and_test(&pool->user_cnt)).
+  [Diag.PP_REFCOUNT_UNDERFLOW]: {
+    name: "refcount_underflow",
+    origin: "kernel",
+    format: "refcount_t: underflow; use-after-free.\nWARNING: CPU: %d PID: %d at %s:%d %pS",
+    render: () => warnMsg("refcount_t: underflow; use-after-free.", "lib/refcount.c", "refcount_warn_saturate"),
+  },
+  [Diag.PP_DEV_NOT_DEVICE]: {
+    name: "pp_dev_not_device",
+    origin: "ppemu",
+    format: "ppemu: page_pool %a: p.dev is no device: dma_map_page_attrs() would oops",
+    render: (a) => `ppemu: page_pool ${hex(a)}: p.dev is no device: dma_map_page_attrs() would oops`,
+  },
+  [Diag.PP_ALLOC_NO_POOL]: {
+    name: "alloc_no_pool",
+    origin: "ppemu",
+    format: "ppemu: page_pool_alloc_pages: %a is no page_pool",
+    render: (a) => `ppemu: page_pool_alloc_pages: ${hex(a)} is no page_pool`,
   },
 };
 

@@ -15,7 +15,8 @@
  * their low word and a region tag in their high word (0xffffea00 vmemmap, 0xffff8880 direct map), so
  * a dump reads like a kernel pointer while masking by PAGE_MASK stays exact on the low word.
  */
-import { LP64, PAGE_SHIFT_OF, archConsts, type PageSizeName } from "../arch.js";
+import { LP64, PAGE_SHIFT_OF, PAGE_SIZE_NAMES, archConsts, type PageSizeName } from "../arch.js";
+import { PpemuError, checkInt, showValue } from "../errors.js";
 import { layoutOf, offsetOf, m, struct, array, ptr, U16, U32, U64T, ULONG, LIST_HEAD } from "./ctype.js";
 import {
   STRUCT_PAGE_SHIFT,
@@ -112,6 +113,17 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("xa_node_cache", ptr("struct kmem_cache")),
   /** `init_net.loopback_dev`: where an unregistered netdev's page_pools move (v6.8+). */
   m("loopback", ptr("struct ppemu_netdev")),
+  /**
+   * The next `struct ppemu_pool.generation` (from 1; 0 in an image older than the field): a pool
+   * handle carries it, so a handle to a freed pool is told from the pool now at its address.
+   */
+  m("next_pool_generation", U32),
+  /**
+   * The last NR_FREED_POOLS pools freed (pointers; a ring, `freed_pools_head` the next slot), so a
+   * misuse check can tell "destroyed and freed" from "never a pool" (src/pool/pool_list.ts).
+   */
+  m("freed_pools", array(U32, 16)),
+  m("freed_pools_head", U32),
 ]);
 
 export const MACHINE_LAYOUT = layoutOf(STRUCT_PPEMU_MACHINE, LP64);
@@ -150,6 +162,10 @@ export const MACH_FREE_AREA = MACH.free_area!;
 export const MACH_NR_FREE_PAGES = MACH.nr_free_pages!;
 export const MACH_NEXT_ID = MACH.next_id!;
 export const MACH_NEXT_POOL_ID = offsetOf(MACHINE_LAYOUT, "next_pool_id");
+export const MACH_NEXT_POOL_GENERATION = offsetOf(MACHINE_LAYOUT, "next_pool_generation");
+export const MACH_FREED_POOLS = offsetOf(MACHINE_LAYOUT, "freed_pools");
+export const MACH_FREED_POOLS_HEAD = offsetOf(MACHINE_LAYOUT, "freed_pools_head");
+export const NR_FREED_POOLS = 16;
 /** The kernel build this machine emulates (src/builds/registry.ts). */
 export const MACH_BUILD = offsetOf(MACHINE_LAYOUT, "build");
 export const MACH_BUILD_VARIANT = offsetOf(MACHINE_LAYOUT, "build_variant");
@@ -250,16 +266,14 @@ export class PhysMem {
     this.machine = this.memmapFrames << pageShift;
   }
 
-  /** Boot a new machine: zeroed memory, memmap initialised, header written. */
+  /** Boot a new machine: zeroed memory, memmap initialised, header written. Bad options: a PpemuError ("EINVAL_ARG"). */
   static create(opts: PhysMemOptions = {}): PhysMem {
+    checkPhysMemOptions(opts);
     const bytes = opts.bytes ?? DEFAULT_MEM_BYTES;
     const pageShift = PAGE_SHIFT_OF[opts.pageSize ?? "4k"];
-    const err = checkMemBytes(bytes, pageShift);
-    if (err) throw new RangeError(err);
     const buffer = opts.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
     const mem = new PhysMem(buffer, pageShift);
     const cpus = opts.cpus ?? DEFAULT_NR_CPUS;
-    if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_NR_CPUS) throw new RangeError(`cpus must be 1..${MAX_NR_CPUS}, got ${cpus}`);
     mem.boot(opts.strict ?? false, opts.poison ?? true, opts.ppChecks ?? true);
     mem.wr32(mem.machine + MACH_NR_CPUS, cpus);
     return mem;
@@ -300,6 +314,7 @@ export class PhysMem {
     this.wr32(h + MACH_DIAG_LOG_CAP, this.pageSize / DIAG_RECORD_SIZE);
     this.wr32(h + MACH_NEXT_ID, 1);
     this.wr32(h + MACH_NEXT_POOL_ID, 1);
+    this.wr32(h + MACH_NEXT_POOL_GENERATION, 1);
     this.listInit(h + MACH_POOLS);
     // Every struct page: untyped (_mapcount -1), refcount 0. memmap and boot frames are reserved
     // and hold a reference, so no allocator path can ever free them.
@@ -571,6 +586,28 @@ export class PhysMem {
 }
 
 /** Validate a memory size; returns an error message or null. */
+/**
+ * Every PhysMemOptions field, before anything is allocated: a PpemuError ("EINVAL_ARG") naming the
+ * field, the bad value and the valid ones. (An unknown page size used to fall back to a 1-byte page
+ * and boot for ever.)
+ */
+export function checkPhysMemOptions(opts: PhysMemOptions): void {
+  if (opts === null || typeof opts !== "object") throw new PpemuError("EINVAL_ARG", `PhysMemOptions must be an object, got ${showValue(opts)}`);
+  const ps = opts.pageSize;
+  if (ps !== undefined && !(PAGE_SIZE_NAMES as readonly unknown[]).includes(ps)) {
+    throw new PpemuError("EINVAL_ARG", `PhysMemOptions.pageSize must be one of ${PAGE_SIZE_NAMES.map((n) => `"${n}"`).join(", ")}, got ${showValue(ps)}`);
+  }
+  const pageShift = PAGE_SHIFT_OF[ps ?? "4k"];
+  const bytes = opts.bytes ?? DEFAULT_MEM_BYTES;
+  const err = typeof bytes === "number" ? checkMemBytes(bytes, pageShift) : `memory size must be a number of bytes, got ${showValue(bytes)}`;
+  if (err) throw new PpemuError("EINVAL_ARG", `PhysMemOptions.bytes: ${err}`);
+  if (opts.cpus !== undefined) checkInt("PhysMemOptions.cpus", opts.cpus, 1, MAX_NR_CPUS);
+  for (const k of ["shared", "strict", "poison", "ppChecks"] as const) {
+    const v = opts[k];
+    if (v !== undefined && typeof v !== "boolean") throw new PpemuError("EINVAL_ARG", `PhysMemOptions.${k} must be true or false, got ${showValue(v)}`);
+  }
+}
+
 export function checkMemBytes(bytes: number, pageShift = 12): string | null {
   if (!Number.isInteger(bytes) || bytes < MIN_MEM_BYTES || bytes > MAX_MEM_BYTES) {
     return `memory size must be between 1 MiB and 2 GiB, got ${bytes} bytes`;

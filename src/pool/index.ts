@@ -17,6 +17,7 @@ import { PagePools } from "./page_pool.js";
 import { NetStack } from "./stack.js";
 import { buildById, buildConfigWord, BuildError, resolveBuild, variantId, variantOfId } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
+import { PpemuError, showValue } from "../errors.js";
 
 export interface PpSystem {
   readonly m: Machine;
@@ -28,6 +29,9 @@ export interface PpSystem {
 /** Boot a machine of `build` (a KernelBuild, a build name, or a layout name for its default build). */
 export function bootPpSystem(build: KernelBuild | string, opts: PhysMemOptions = {}): PpSystem {
   const b = typeof build === "string" ? resolveBuild(build) : build;
+  if (b === null || typeof b !== "object" || typeof b.name !== "string" || !Number.isInteger(b.id) || typeof b.layout?.make !== "function") {
+    throw new PpemuError("EINVAL_ARG", `bootPpSystem: build must be a KernelBuild, a build name or a layout name, got ${showValue(build)}`);
+  }
   const m = bootMachine(opts);
   const mem = m.mem;
   const h = mem.machine;

@@ -53,7 +53,22 @@ import {
   type PoolBit,
   type PoolOffsets,
 } from "./pool_offsets.js";
-import { poolListAdd, poolListDel, poolRecord, poolRecordId, nextPoolId, forEachPoolOnMachine, STRUCT_PPEMU_NAPI, NAPI_LIST_OWNER, NAPI_STATE, NAPI_STATE_SCHED } from "./pool_list.js";
+import {
+  poolListAdd,
+  poolListDel,
+  poolRecord,
+  poolRecordId,
+  poolRecordGeneration,
+  wasFreedPool,
+  nextPoolId,
+  forEachPoolOnMachine,
+  STRUCT_PPEMU_NAPI,
+  NAPI_LIST_OWNER,
+  NAPI_STATE,
+  NAPI_STATE_SCHED,
+} from "./pool_list.js";
+import { DEV_NODE, IOMMU_DEVICES } from "../dma/index.js";
+import { PpemuError, checkInt, showValue } from "../errors.js";
 import { layoutOf, offsetOf } from "../mem/ctype.js";
 import { LP64 } from "../arch.js";
 import type { KernelBuild, Tracking } from "../builds/types.js";
@@ -87,6 +102,17 @@ const RS_CACHED = offsetOf(RS_LAYOUT, "cached");
 const AS_FAST = offsetOf(layoutOf(STRUCT_PAGE_POOL_ALLOC_STATS, LP64), "fast");
 const NAPI_SIZE = layoutOf(STRUCT_PPEMU_NAPI, LP64).size;
 
+/**
+ * `struct page_pool_params`, the emulator's way. Every field is an integer (a pointer is a buffer
+ * offset): a value of another type (NaN, 1.5, a string) is a PpemuError "EINVAL_ARG" from `create`;
+ * an integer the kernel refuses is its errno (-EINVAL, -E2BIG), as `page_pool_create()` returns it.
+ * `napiCpu` must be -1 or one of the machine's CPUs.
+ *
+ * `create` returns a bare pool pointer, as the kernel does. The memory of a freed pool is reused by
+ * the next kmalloc of its size (often the next pool), so a bare pointer kept past `destroy` may name
+ * another pool: take `PagePools.handle(pool)` (pointer and generation) and hand the handle to the
+ * non-hot entry points (`destroy`, `stats`, `inflight`, …), or `checkHandle(h)` before a hot call.
+ */
 export interface PagePoolParams {
   /** `p.order`: pages are `PAGE_SIZE << order`. @defaultValue 0 */
   readonly order?: number;
@@ -116,11 +142,43 @@ export interface PagePoolParams {
   readonly netdev?: number;
 }
 
+/**
+ * A pool and the generation its `struct ppemu_pool` record got at create (a machine-wide counter in
+ * the header, so it holds in a saved image and across workers). Plain data: it can be posted to a
+ * worker or kept in JSON. `PagePools.checkHandle(h)` says whether it still names the same pool.
+ */
+export interface PoolHandle {
+  readonly pool: number;
+  readonly generation: number;
+}
+
+/** What the non-hot entry points take: a bare pool pointer, or a handle (which also catches a stale one). */
+export type PoolRef = number | PoolHandle;
+
+/**
+ * Most deferred retries (`page_pool_release_retry()`, one a second per stalled pool) one `advance`
+ * or `runUntil` call may run: 2^22, about 48 virtual days of one stalled pool, well under a second
+ * of real time (2^20 take 0.1–0.15 s). See `runUntil`.
+ */
+export const MAX_RETRIES_PER_CALL = 1 << 22;
+
+const PARAM_INTS = ["order", "poolSize", "flags", "dmaDir", "maxLen", "offset", "nid", "cpuid"] as const;
+const PARAM_PTRS = ["dev", "napi", "netdev"] as const;
+
 export interface PoolStats {
   readonly alloc: Readonly<Record<string, number>>;
   readonly recycle: Readonly<Record<(typeof RECYCLE_STAT_NAMES)[number], number>>;
 }
 
+/**
+ * The machine's page_pools. Hot paths (`allocPages`, `putPage`, `putFullPage`, `recycleDirect`)
+ * take a bare pool pointer and check nothing (with `checks` on, misuse is a `ppemu:` diagnostic).
+ * The other entry points (`destroy`, `stats`, `inflight`, `cacheCount`, `ringCount`, `napiOf`,
+ * `timerExpires`, `poolId`, `forEachPooledPage`) take a PoolRef — a pointer or a PoolHandle from
+ * `handle(pool)` — and refuse one that names no live pool with a PpemuError, changing nothing; a
+ * handle also catches a pool freed and replaced at the same address ("STALE_POOL").
+ * `checkHandle(h)` turns a handle into the pointer for the hot paths.
+ */
 export class PagePools {
   readonly mem: PhysMem;
   readonly t: Tracking;
@@ -213,9 +271,11 @@ export class PagePools {
 
   /**
    * `page_pool_create()` / `page_pool_init()`: a pool pointer, or a negative errno (-EINVAL, -E2BIG,
-   * -ENOMEM), with this build's checks in the kernel's order.
+   * -ENOMEM), with this build's checks in the kernel's order. Params of the wrong type: a
+   * PpemuError "EINVAL_ARG" (see PagePoolParams), before anything is allocated.
    */
   create(params: PagePoolParams = {}): number {
+    this.checkParams(params);
     const mem = this.mem;
     const o = this.o;
     const sw = this.build.switches;
@@ -277,6 +337,25 @@ export class PagePools {
     return pool;
   }
 
+  /** PagePoolParams' types (the kernel's errnos for values are `create`'s). */
+  private checkParams(params: PagePoolParams): void {
+    if (params === null || typeof params !== "object") throw new PpemuError("EINVAL_ARG", `PagePools.create: params must be a PagePoolParams object, got ${showValue(params)}`);
+    for (const k of PARAM_INTS) {
+      const v = params[k];
+      if (v !== undefined && (typeof v !== "number" || !Number.isSafeInteger(v))) {
+        throw new PpemuError("EINVAL_ARG", `PagePoolParams.${k} must be an integer, got ${showValue(v)}`);
+      }
+    }
+    for (const k of PARAM_PTRS) {
+      const v = params[k];
+      if (v !== undefined) checkInt(`PagePoolParams.${k} (a pointer; 0 for none)`, v, 0, 0xffffffff);
+    }
+    const cpu = params.napiCpu;
+    if (cpu !== undefined && (typeof cpu !== "number" || !Number.isSafeInteger(cpu) || cpu < -1 || cpu >= this.mem.nrCpus)) {
+      throw new PpemuError("EINVAL_ARG", `PagePoolParams.napiCpu must be -1 (none) or one of the machine's CPUs 0 … ${this.mem.nrCpus - 1}, got ${showValue(cpu)}`);
+    }
+  }
+
   /** A NAPI instance (`struct ppemu_napi`) being polled on `cpu` (`list_owner = cpu`); 0 when out of memory. */
   napiCreate(cpu: number): number {
     const napi = this.m.slab.kmalloc(NAPI_SIZE, GFP_ZERO);
@@ -293,7 +372,8 @@ export class PagePools {
   }
 
   /** The pool's `p.napi` (0 when the build has no such member, or none is set). */
-  napiOf(pool: number): number {
+  napiOf(ref: PoolRef): number {
+    const pool = this.checkHandle(ref, "napiOf");
     return this.oNapi < 0 ? 0 : this.mem.rdPtr(pool + this.oNapi);
   }
 
@@ -425,9 +505,10 @@ export class PagePools {
     const mem = this.mem;
     const o = this.o;
     const dev = mem.rdPtr(pool + o.dev);
-    if (dev === 0) {
-      // No kernel checks p.dev; dma_map_page_attrs(NULL, …) would oops. The emulator refuses the map.
-      mem.diag(Diag.PP_WARN, pool, 0);
+    if (dev === 0 || !this.isDevice(dev)) {
+      // No kernel checks p.dev; dma_map_page_attrs() on NULL or on what is no device would oops.
+      // The emulator refuses the map, and says why.
+      mem.diag(Diag.PP_DEV_NOT_DEVICE, pool, dev);
       return false;
     }
     const size = mem.pageSize << mem.rd32(pool + o.order);
@@ -648,7 +729,13 @@ export class PagePools {
   }
 
   private checkAlloc(pool: number): boolean {
-    if (!this.isLive(pool) || this.mem.rd64(pool + this.o.destroyCnt) !== 0) {
+    // Destroyed: still alive with pages in flight, or one of the machine's last freed pools.
+    const live = this.isLive(pool);
+    if (!live && !wasFreedPool(this.mem, pool)) {
+      this.mem.diag(Diag.PP_ALLOC_NO_POOL, pool, 0);
+      return false;
+    }
+    if (!live || this.mem.rd64(pool + this.o.destroyCnt) !== 0) {
       this.mem.diag(Diag.PP_ALLOC_AFTER_DESTROY, pool, 0);
       return false;
     }
@@ -658,15 +745,31 @@ export class PagePools {
   // ------------------------------------------------------------------ in flight, destroy
 
   /** `page_pool_inflight()`: `(s32)(hold_cnt - release_cnt)`, exact across u32 wraparound. */
-  inflight(pool: number): number {
+  inflight(ref: PoolRef): number {
+    return this.rawInflight(this.checkHandle(ref, "inflight"));
+  }
+
+  private rawInflight(pool: number): number {
     return (this.u32[(pool + this.oHoldCnt) >>> 2]! - Atomics.load(this.u32, (pool + this.oReleaseCnt) >>> 2)) | 0;
   }
 
-  /** `page_pool_destroy()`: drop the user reference; release now or defer. */
-  destroy(pool: number): void {
+  /**
+   * `page_pool_destroy()`: drop the user reference; release now or defer. NULL is ignored, as in the
+   * kernel; anything else that is no live pool is a PpemuError (NOT_A_POOL, POOL_FREED, or
+   * STALE_POOL for a handle; see checkHandle) and changes nothing. A second destroy of a pool still alive with pages
+   * in flight (`user_cnt` already 0) is the kernel's refcount underflow WARN, and leaves the pool be.
+   */
+  destroy(ref: PoolRef): void {
     const mem = this.mem;
     const o = this.o;
-    if (pool === 0) return;
+    if (ref === 0) return;
+    const pool = this.checkHandle(ref, "destroy");
+    if (mem.rd32(pool + o.userCnt) === 0) {
+      // refcount_dec_and_test(&pool->user_cnt) on 0: REFCOUNT_SUB_UAF. (The kernel would also set
+      // user_cnt to REFCOUNT_SATURATED; the emulator keeps the pool's state as the first destroy left it.)
+      mem.diag(Diag.PP_REFCOUNT_UNDERFLOW, pool, 0);
+      return;
+    }
     const users = mem.rd32(pool + o.userCnt) - 1;
     mem.wr32(pool + o.userCnt, users);
     if (users !== 0) return;
@@ -693,7 +796,7 @@ export class PagePools {
     const sw = this.build.switches;
     if (sw.destroyNapi === "none") return;
     if (sw.destroyNapi === "disable" && sw.destroyResetsCpuid && o.cpuid >= 0) mem.wr32(pool + o.cpuid, -1);
-    const napi = this.napiOf(pool);
+    const napi = this.oNapi < 0 ? 0 : mem.rdPtr(pool + this.oNapi);
     if (napi === 0) return;
     const disabled = (mem.rd32(napi + NAPI_STATE) & NAPI_STATE_SCHED) !== 0 && (mem.rd32(napi + NAPI_LIST_OWNER) | 0) === -1;
     if (!disabled) mem.diag(Diag.PP_UNLINK_NAPI, pool, 0, sw.destroyNapi === "unlink" ? 0 : 1);
@@ -703,7 +806,7 @@ export class PagePools {
   /** `page_pool_release()`: scrub; free the pool if nothing is in flight. Returns in-flight. */
   private release(pool: number): number {
     this.scrub(pool);
-    const inflight = this.inflight(pool);
+    const inflight = this.rawInflight(pool);
     // WARN(inflight < 0, "Negative(%d) inflight packet-pages", inflight)
     if (inflight < 0) this.mem.diag(Diag.PP_NEGATIVE_INFLIGHT, pool, inflight >>> 0);
     if (this.build.switches.releaseProducerBarrier) {
@@ -782,15 +885,64 @@ export class PagePools {
   }
 
   /** When the pool's deferred release runs next (virtual ms), or 0 when none is scheduled. */
-  timerExpires(pool: number): number {
-    return this.mem.rd64(pool + this.o.timerExpires);
+  timerExpires(ref: PoolRef): number {
+    return this.mem.rd64(this.checkHandle(ref, "timerExpires") + this.o.timerExpires);
   }
 
   /**
    * Advance the virtual clock to `untilMs`, running every deferred retry that falls due on the way,
-   * in time order (the workqueue, without sleeping).
+   * in time order (the workqueue, without sleeping). A time in the past runs what is due and leaves
+   * the clock alone.
+   *
+   * Refused with a PpemuError, before anything changes: a time that is no integer 0 … 2^53 - 1
+   * ("EINVAL_ARG"), and a call that would run more than MAX_RETRIES_PER_CALL retries ("TIME_LIMIT").
+   * The retry count is bounded up front: in a call nobody returns pages, so a pool due at `t`
+   * retries at most once a second until `untilMs`. Why a cap and not a closed-form jump over a
+   * stalled pool's retries: every retry does more than re-arm and warn every 60 s — it bumps
+   * `destroy_cnt`, the diag ring keeps each warning with its time, a pre-v6.15 build WARNs
+   * "Negative(%d) inflight" every second, a strict machine throws at the first — and running them
+   * keeps all of it exact for every build, where a jump would have to re-derive each. The cap keeps
+   * one call well under a second; a longer stall is advanced in several calls.
    */
   runUntil(untilMs: number): void {
+    this.checkTime("runUntil", untilMs, untilMs);
+    this.runTimers(untilMs);
+  }
+
+  /** `advance(ms)`: `runUntil(now + ms)`; `ms` an integer >= 0 (else a PpemuError, as runUntil's). */
+  advance(ms: number): void {
+    const now = this.mem.nowMs;
+    if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms < 0 || now + ms > Number.MAX_SAFE_INTEGER) {
+      throw new PpemuError("EINVAL_ARG", `PagePools.advance: ms must be an integer 0 … ${Number.MAX_SAFE_INTEGER - now} (virtual ms from now, ${now}), got ${showValue(ms)}`);
+    }
+    this.checkTime("advance", now + ms, ms);
+    this.runTimers(now + ms);
+  }
+
+  /** runUntil's refusals (see there); `shown` is the argument as the caller gave it. */
+  private checkTime(fn: string, untilMs: number, shown: number): void {
+    const mem = this.mem;
+    if (typeof untilMs !== "number" || !Number.isSafeInteger(untilMs) || untilMs < 0) {
+      throw new PpemuError("EINVAL_ARG", `PagePools.${fn}: the time must be an integer number of virtual ms 0 … ${Number.MAX_SAFE_INTEGER}, got ${showValue(shown)}`);
+    }
+    const exp = this.o.timerExpires;
+    let retries = 0;
+    const stalled: number[] = [];
+    forEachPoolOnMachine(mem, (pool) => {
+      const next = mem.rd64(pool + exp);
+      if (next === 0 || next > untilMs) return;
+      retries += Math.floor((untilMs - next) / DEFER_TIME_MS) + 1;
+      stalled.push(pool);
+    });
+    if (retries > MAX_RETRIES_PER_CALL) {
+      throw new PpemuError(
+        "TIME_LIMIT",
+        `PagePools.${fn}(${shown}): up to ${retries} page_pool_release_retry() runs would fall due (pools with pages in flight: ${stalled.map(hex).join(", ")}); one call runs at most ${MAX_RETRIES_PER_CALL} (advance in shorter steps, or return the pages)`,
+      );
+    }
+  }
+
+  private runTimers(untilMs: number): void {
     const mem = this.mem;
     const exp = this.o.timerExpires;
     for (;;) {
@@ -810,11 +962,6 @@ export class PagePools {
     if (untilMs > mem.nowMs) mem.advanceMs(untilMs - mem.nowMs);
   }
 
-  /** `advance(ms)`: `runUntil(now + ms)`. */
-  advance(ms: number): void {
-    this.runUntil(this.mem.nowMs + ms);
-  }
-
   // ------------------------------------------------------------------ introspection (not hot)
 
   forEachPool(cb: (pool: number) => void): void {
@@ -826,8 +973,73 @@ export class PagePools {
     return poolRecord(this.mem, pool) !== 0;
   }
 
+  /** A handle on a live pool: its pointer and its generation (PpemuError NOT_A_POOL for anything else). */
+  handle(pool: number): PoolHandle {
+    const p = this.checkHandle(pool, "handle");
+    return { pool: p, generation: poolRecordGeneration(this.mem, poolRecord(this.mem, p)) };
+  }
+
+  /**
+   * The live pool `ref` names, or a PpemuError: "NOT_A_POOL" for a pointer that is no live pool,
+   * "POOL_FREED" for a handle whose pool is gone or a pointer to one of the last 16 pools freed,
+   * "STALE_POOL" for a handle whose memory now holds a newer pool, "EINVAL_ARG" for what is neither
+   * a pointer nor a handle. Walks the machine's pool list: for the non-hot entry points, or once
+   * before a run of hot calls (allocPages, putPage … take a bare pointer and check nothing).
+   */
+  checkHandle(ref: PoolRef, fn = "checkHandle"): number {
+    const mem = this.mem;
+    if (typeof ref === "number") {
+      if (!Number.isSafeInteger(ref) || ref < 0 || ref > 0xffffffff) {
+        throw new PpemuError("EINVAL_ARG", `PagePools.${fn}: a pool must be a pool pointer or a PoolHandle, got ${showValue(ref)}`);
+      }
+      if (poolRecord(mem, ref) !== 0) return ref;
+      if (wasFreedPool(mem, ref)) throw new PpemuError("POOL_FREED", `PagePools.${fn}: pool ${hex(ref)} was destroyed and freed`);
+      throw new PpemuError("NOT_A_POOL", `PagePools.${fn}: ${hex(ref)} is no live page_pool of this machine (${this.livePoolsText()})`);
+    }
+    if (
+      ref === null ||
+      typeof ref !== "object" ||
+      !Number.isSafeInteger(ref.pool) ||
+      ref.pool <= 0 ||
+      ref.pool > 0xffffffff ||
+      !Number.isSafeInteger(ref.generation) ||
+      ref.generation < 0 ||
+      ref.generation > 0xffffffff
+    ) {
+      throw new PpemuError("EINVAL_ARG", `PagePools.${fn}: a pool must be a pool pointer or a PoolHandle, got ${showValue(ref)}`);
+    }
+    const rec = poolRecord(mem, ref.pool);
+    if (rec === 0) throw new PpemuError("POOL_FREED", `PagePools.${fn}: pool ${hex(ref.pool)} (generation ${ref.generation}) was destroyed and freed`);
+    const gen = poolRecordGeneration(mem, rec);
+    if (gen !== ref.generation) {
+      throw new PpemuError(
+        "STALE_POOL",
+        `PagePools.${fn}: stale handle: pool ${hex(ref.pool)} generation ${ref.generation} was freed; its memory now holds pool generation ${gen}`,
+      );
+    }
+    return ref.pool;
+  }
+
+  /** "live pools: 0x…, 0x…" for a NOT_A_POOL message (the first 8). */
+  private livePoolsText(): string {
+    const pools: number[] = [];
+    forEachPoolOnMachine(this.mem, (p) => pools.push(p));
+    if (pools.length === 0) return "it has no live pool";
+    const shown = pools.slice(0, 8).map(hex).join(", ");
+    return `live pools: ${shown}${pools.length > 8 ? `, … (${pools.length} in all)` : ""}`;
+  }
+
+  /** Is `dev` a device of the machine's IOMMU (bound or not)? For the slow path's p.dev check. */
+  private isDevice(dev: number): boolean {
+    const mem = this.mem;
+    const head = this.dma.iommu + IOMMU_DEVICES;
+    for (let n = mem.rdPtr(head); n !== head; n = mem.rdPtr(n)) if (n - DEV_NODE === dev) return true;
+    return false;
+  }
+
   /** `page_pool_get_stats()`: alloc stats, and the recycle stats summed over every CPU. */
-  stats(pool: number): PoolStats {
+  stats(ref: PoolRef): PoolStats {
+    const pool = this.checkHandle(ref, "stats");
     const mem = this.mem;
     const o = this.o;
     const alloc: Record<string, number> = {};
@@ -842,12 +1054,12 @@ export class PagePools {
     return { alloc, recycle };
   }
 
-  cacheCount(pool: number): number {
-    return this.mem.rd32(pool + this.oAllocCount);
+  cacheCount(ref: PoolRef): number {
+    return this.mem.rd32(this.checkHandle(ref, "cacheCount") + this.oAllocCount);
   }
 
-  ringCount(pool: number): number {
-    return ptrRingCount(this.mem, pool + this.oRing);
+  ringCount(ref: PoolRef): number {
+    return ptrRingCount(this.mem, this.checkHandle(ref, "ringCount") + this.oRing);
   }
 
   /** Address of the pool's `struct ptr_ring`. */
@@ -856,19 +1068,26 @@ export class PagePools {
   }
 
   /** The pool's netlink / warning id (`user.id`, or the emulator's record id before v6.8). */
-  poolId(pool: number): number {
+  poolId(ref: PoolRef): number {
+    const pool = this.checkHandle(ref, "poolId");
     if (this.o.userId >= 0) return this.mem.rd32(pool + this.o.userId);
     const rec = poolRecord(this.mem, pool);
     return rec === 0 ? 0 : poolRecordId(this.mem, rec);
   }
 
   /** Pages sitting in the pool (alloc cache, then ring). */
-  forEachPooledPage(pool: number, cb: (page: number, where: "cache" | "ring") => void): void {
+  forEachPooledPage(ref: PoolRef, cb: (page: number, where: "cache" | "ring") => void): void {
+    const pool = this.checkHandle(ref, "forEachPooledPage");
     const mem = this.mem;
     const count = mem.rd32(pool + this.oAllocCount);
     for (let k = 0; k < count; k++) cb(mem.rd32(pool + this.oAllocCache + k * this.cacheSlot), "cache");
     ptrRingForEach(mem, pool + this.oRing, (p) => cb(p, "ring"));
   }
+}
+
+/** `0x%x` of a pointer, as the emulator's messages print one. */
+function hex(v: number): string {
+  return "0x" + (v >>> 0).toString(16);
 }
 
 function setBit(u32: Uint32Array, pool: number, b: PoolBit): void {

@@ -17,7 +17,15 @@
  */
 import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf, struct, m, ptr, U32, INT, ULONG, LIST_HEAD } from "../mem/ctype.js";
-import { MACH_POOLS, MACH_NEXT_POOL_ID, type PhysMem } from "../mem/physmem.js";
+import {
+  MACH_POOLS,
+  MACH_NEXT_POOL_ID,
+  MACH_NEXT_POOL_GENERATION,
+  MACH_FREED_POOLS,
+  MACH_FREED_POOLS_HEAD,
+  NR_FREED_POOLS,
+  type PhysMem,
+} from "../mem/physmem.js";
 import { GFP_ZERO } from "../mem/buddy.js";
 import type { Machine } from "../mem/machine.js";
 
@@ -26,7 +34,7 @@ export const STRUCT_PPEMU_POOL = struct("ppemu_pool", [
   m("pool", ptr("struct page_pool")),
   /** The pool's id: `user.id` where the build has it (v6.8+), else the emulator's own. */
   m("id", U32),
-  /** Bumped each time a pool record is created on this machine (a stale handle's check). */
+  /** From the machine-wide counter (`next_pool_generation`), one per pool created: a stale handle's check. */
   m("generation", U32),
   /** A NAPI instance the emulator made for `napiCpu` (freed with the pool), or NULL. */
   m("own_napi", ptr("struct ppemu_napi")),
@@ -43,6 +51,7 @@ export const PPEMU_POOL_SIZE = POOL_REC.size;
 const REC_LIST = offsetOf(POOL_REC, "list");
 const REC_POOL = offsetOf(POOL_REC, "pool");
 const REC_ID = offsetOf(POOL_REC, "id");
+const REC_GENERATION = offsetOf(POOL_REC, "generation");
 const REC_OWN_NAPI = offsetOf(POOL_REC, "own_napi");
 const NAPI = layoutOf(STRUCT_PPEMU_NAPI, LP64);
 export const NAPI_STATE = offsetOf(NAPI, "state");
@@ -58,14 +67,23 @@ export function poolListAdd(m: Machine, pool: number, id: number, ownNapi: numbe
   if (rec === 0) return 0;
   mem.wrPtr(rec + REC_POOL, pool);
   mem.wr32(rec + REC_ID, id);
+  mem.wr32(rec + REC_GENERATION, nextPoolGeneration(mem));
   mem.wrPtr(rec + REC_OWN_NAPI, ownNapi);
   mem.listAddTail(rec + REC_LIST, mem.machine + MACH_POOLS);
   return rec;
 }
 
-/** Unlink and free a pool's record, and the NAPI instance the emulator made for it. */
+/**
+ * Unlink and free a pool's record, and the NAPI instance the emulator made for it; remember the
+ * pool among the machine's last NR_FREED_POOLS freed ones (`wasFreedPool`).
+ */
 export function poolListDel(m: Machine, rec: number): void {
   const mem = m.mem;
+  const ring = mem.machine + MACH_FREED_POOLS;
+  const headAddr = mem.machine + MACH_FREED_POOLS_HEAD;
+  const head = mem.rd32(headAddr) % NR_FREED_POOLS;
+  mem.wr32(ring + head * 4, mem.rdPtr(rec + REC_POOL));
+  mem.wr32(headAddr, (head + 1) % NR_FREED_POOLS);
   mem.listDel(rec + REC_LIST);
   const napi = mem.rdPtr(rec + REC_OWN_NAPI);
   if (napi !== 0) m.slab.kfree(napi);
@@ -77,6 +95,17 @@ export function poolRecord(mem: PhysMem, pool: number): number {
   const head = mem.machine + MACH_POOLS;
   for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) if (mem.rdPtr(e - REC_LIST + REC_POOL) === pool) return e - REC_LIST;
   return 0;
+}
+
+/**
+ * Was `pool` one of the machine's last NR_FREED_POOLS freed pools? (A live pool at that address is
+ * the caller's to rule out first: its memory may hold a newer pool.)
+ */
+export function wasFreedPool(mem: PhysMem, pool: number): boolean {
+  if (pool === 0) return false;
+  const ring = mem.machine + MACH_FREED_POOLS;
+  for (let i = 0; i < NR_FREED_POOLS; i++) if (mem.rd32(ring + i * 4) === pool) return true;
+  return false;
 }
 
 /** Every live pool, oldest first (the callback may free the pool it is given). */
@@ -92,6 +121,19 @@ export function forEachPoolOnMachine(mem: PhysMem, cb: (pool: number) => void): 
 /** The pool's id as its record keeps it. */
 export function poolRecordId(mem: PhysMem, rec: number): number {
   return mem.rd32(rec + REC_ID);
+}
+
+/** The pool's generation as its record keeps it. */
+export function poolRecordGeneration(mem: PhysMem, rec: number): number {
+  return mem.rd32(rec + REC_GENERATION);
+}
+
+/** The next pool generation (cyclic from 1; an image older than the counter starts at 0). */
+function nextPoolGeneration(mem: PhysMem): number {
+  const a = mem.machine + MACH_NEXT_POOL_GENERATION;
+  const gen = mem.rd32(a);
+  mem.wr32(a, gen === 0xffffffff ? 1 : gen + 1);
+  return gen;
 }
 
 /** `page_pool_list()`'s id: the next of the machine's page_pools ids (cyclic from 1, as the xarray). */

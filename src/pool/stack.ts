@@ -16,6 +16,7 @@ import { layoutOf, offsetOf, struct, m, U32, INT, ptr } from "../mem/ctype.js";
 import { MACH_STACK, MACH_CPU, MACH_IN_SOFTIRQ } from "../mem/physmem.js";
 import type { PagePools } from "./page_pool.js";
 import { GFP_ZERO } from "../mem/buddy.js";
+import { PpemuError, checkInt, showValue } from "../errors.js";
 
 export const STRUCT_PPEMU_STACK = struct("ppemu_stack", [
   m("count", U32),
@@ -64,7 +65,14 @@ export class NetStack {
     }
     const cpu = ctx.cpu ?? 1;
     // Per-CPU data (recycle stats) is sized by nr_cpu_ids: a CPU past it would write past it.
-    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= mem.nrCpus) throw new RangeError(`NetStack: cpu ${cpu} is not one of the machine's ${mem.nrCpus} CPUs`);
+    if (typeof cpu !== "number" || !Number.isInteger(cpu) || cpu < 0 || cpu >= mem.nrCpus) {
+      throw new PpemuError("EINVAL_ARG", `NetStack: cpu ${showValue(cpu)} is not one of the machine's ${mem.nrCpus} CPUs (0 … ${mem.nrCpus - 1})`);
+    }
+    // The held-page array is one kmalloc: at most MAX_PAGE_ORDER pages of pointers.
+    checkInt("NetStack: cap", cap, 1, (mem.pageSize << 10) / SLOT_SIZE);
+    if (ctx.inSoftirq !== undefined && typeof ctx.inSoftirq !== "boolean") {
+      throw new PpemuError("EINVAL_ARG", `NetStack: inSoftirq must be true or false, got ${showValue(ctx.inSoftirq)}`);
+    }
     const st = pps.m.slab.kmalloc(STACK_LAYOUT.size, GFP_ZERO);
     const slots = pps.m.slab.kmalloc(cap * SLOT_SIZE, GFP_ZERO);
     if (st === 0 || slots === 0) throw new Error("out of memory creating the network stack stand-in");

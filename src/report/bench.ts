@@ -7,7 +7,7 @@
  * Processes, in order: baselines; per build the five page_pool tests; per build and memory size the
  * fast path alone (64 MiB, 1 GiB). Each runs sequentially: two benchmarks at once would share cores.
  *
- * JSON (schema 2): { schema: 2, node, cpu, date,
+ * JSON (schema 3): { schema: 3, command: "bench", node, cpu, date,
  *                    results: [{ kernel, layout, test, ns_per_elem, ops_per_sec, rme_pct, samples, heap_delta_bytes }] }
  * kernel and layout are "baseline" for for_loop, atomic_inc and lock.
  */
@@ -32,6 +32,7 @@ import { allLayouts, defaultBuildOf, findBuild, referenceBuild } from "../builds
 import type { WorkerReply } from "../../bench/pp_worker.js";
 import type { ReportSection } from "./section.js";
 import { renderTable } from "./table.js";
+import { JSON_SCHEMA_VERSIONS } from "./json.js";
 
 export type { BenchJson, BenchResult, BenchTest } from "../../bench/catalog.js";
 export { ALL_TESTS, BASELINE_TESTS, LAYOUT_TESTS, SCALE_TESTS, RESULT_KEYS, BASELINE } from "../../bench/catalog.js";
@@ -126,7 +127,7 @@ export async function runBench(o: BenchOptions): Promise<BenchJson> {
       o.onResult?.(r);
     }
   }
-  return { schema: 2, node: process.version, cpu: cpus()[0]?.model.trim() ?? "unknown", date: new Date().toISOString(), results };
+  return { schema: JSON_SCHEMA_VERSIONS.bench, command: "bench", node: process.version, cpu: cpus()[0]?.model.trim() ?? "unknown", date: new Date().toISOString(), results };
 }
 
 // ─── text ──────────────────────────────────────────────────────────────────────────────────────

@@ -9,6 +9,12 @@ import type { KernelBuild } from "../builds/types.js";
 import { renderTable } from "./table.js";
 import type { ReportSection } from "./section.js";
 import { buildHeaders } from "./unbind.js";
+import { jsonDocument, type JsonDocument } from "./json.js";
+
+/** `ppemu compare --json`: `{schema, command: "compare", arch, page_size, sparse_pages, rows, builds}`. */
+export function compareDocument(d: TrackingCost): JsonDocument {
+  return jsonDocument("compare", { ...d });
+}
 
 export type { TrackingCost as CompareData, TrackingCostOptions as CompareOptions };
 
@@ -76,5 +82,5 @@ export function compareReport(opts: TrackingCostOptions = {}, builds?: readonly 
 /** The comparison as a report section (for `ppemu report`). */
 export function compareSections(opts: TrackingCostOptions = {}): ReportSection[] {
   const { text, json } = compareReport(opts);
-  return [{ id: "compare", title: "Tracking memory and the unbind bug, measured", text, json }];
+  return [{ id: "compare", title: "Tracking memory and the unbind bug, measured", text, json: compareDocument(json) }];
 }

@@ -9,6 +9,7 @@ import { unbindSections } from "./unbind.js";
 import { verifySections } from "./verify.js";
 import { compareSections } from "./compare.js";
 import { allLayouts, defaultBuildOf } from "../builds/index.js";
+import { jsonDocument, type JsonDocument } from "./json.js";
 
 export interface ReportOptions {
   /** Run the quick benchmark (in child processes on the built code). */
@@ -38,6 +39,18 @@ export async function buildReport(o: ReportOptions = { bench: true }): Promise<R
   const out: ReportSection[] = [];
   for (const b of REPORT_SECTIONS) out.push(...(await b(o)));
   return out;
+}
+
+/**
+ * `ppemu report --json`: `{schema, command: "report", title, contents: [{id, title}], sections: {id:
+ * its JSON}}`; the sections of a command (unbind, compare, verify, bench) are that command's document.
+ */
+export function reportDocument(title: string, sections: readonly ReportSection[]): JsonDocument {
+  return jsonDocument("report", {
+    title,
+    contents: sections.map((s) => ({ id: s.id, title: s.title })),
+    sections: sectionsJson(sections),
+  });
 }
 
 export { renderSections, sectionsJson, type ReportSection };

@@ -22,15 +22,16 @@ export function renderSections(title: string, sections: readonly ReportSection[]
 }
 
 /**
- * Sections keyed by id, each `{ title, ...json }`. A section's JSON is an object (never an array, so
- * spreading it cannot turn a list into index keys).
+ * Sections keyed by id, each its JSON as it is (a command's section is that command's whole `--json`
+ * document: `unbind` is `scenario --json --kernel all`'s, `compare` compare's, …). A section's JSON
+ * is an object, never an array.
  */
 export function sectionsJson(sections: readonly ReportSection[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const s of sections) {
     if (s.json === null || typeof s.json !== "object" || Array.isArray(s.json)) throw new Error(`report section ${s.id}: JSON must be an object`);
-    out[s.id] = { title: s.title, ...(s.json as object) };
+    if (Object.prototype.hasOwnProperty.call(out, s.id)) throw new Error(`report section ${s.id}: two sections with one id`);
+    out[s.id] = s.json;
   }
   return out;
 }
-

@@ -6,6 +6,12 @@ import type { ReportSection } from "./section.js";
 import { allBuilds } from "../builds/index.js";
 import { runUnbind, UNBIND_DEFAULTS, type UnbindResult } from "../scenario/unbind.js";
 import { renderTable } from "./table.js";
+import { jsonDocument, type JsonDocument } from "./json.js";
+
+/** `ppemu scenario unbind --json`: `{schema, command: "scenario", scenario: "unbind", results}`. */
+export function scenarioDocument(results: readonly UnbindResult[]): JsonDocument {
+  return jsonDocument("scenario", { scenario: "unbind", results });
+}
 
 /** Table rows: label and how to read it from a result. */
 export const UNBIND_ROWS: readonly [string, (r: UnbindResult) => string | number][] = [
@@ -74,5 +80,5 @@ export function unbindSections(): ReportSection[] {
     .split("\n")
     .map((l) => (l ? "  " + l : l))
     .join("\n");
-  return [{ id: "unbind", title: "The driver-unbind scenario, per kernel build", text, json: { results } }];
+  return [{ id: "unbind", title: "The driver-unbind scenario, per kernel build", text, json: scenarioDocument(results) }];
 }

@@ -26,6 +26,8 @@ import { accountFrames, type FrameAccount } from "../mem/accounting.js";
 import { DIAG_INFO, NR_DIAG_KINDS, diagLineCounts } from "../mem/diag.js";
 import { resolveBuild } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
+import { PpemuError, checkInt, showValue } from "../errors.js";
+import { checkMemBytes } from "../mem/physmem.js";
 
 /** Whether the run showed the bug: a mapping outlived the driver, or the DMA API was used after unbind. */
 export type UnbindVerdict = "SHOWN" | "fixed" | "not exercised";
@@ -88,24 +90,47 @@ export interface UnbindRun {
 }
 
 export type UnbindStep = "allocated" | "destroyed" | "unbound" | "end";
+const UNBIND_STEPS: readonly UnbindStep[] = ["allocated", "destroyed", "unbound", "end"];
+/** Largest `pages`: the RX ring's pointers in one 4 MiB kmalloc (order MAX_PAGE_ORDER of 4 KiB pages). */
+export const UNBIND_PAGES_MAX = (4096 << 10) / 8;
+/** Largest `windowMs`: one virtual day (86400 deferred retries at most), as `--window-ms`. */
+export const UNBIND_WINDOW_MS_MAX = 86_400_000;
 
+/**
+ * Every option checked before the machine boots: a PpemuError ("EINVAL_ARG") naming the option,
+ * the bad value and the valid range; an unknown build is a BuildError ("UNKNOWN_BUILD").
+ */
 export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): UnbindRun {
-  const n = opts.pages ?? UNBIND_DEFAULTS.pages;
-  const mInflight = opts.inflight ?? Math.min(UNBIND_DEFAULTS.inflight, n);
-  const k = opts.lateReturns ?? mInflight;
-  const windowMs = opts.windowMs ?? UNBIND_DEFAULTS.windowMs;
-  if (mInflight > n) throw new RangeError(`inflight (${mInflight}) cannot exceed pages (${n})`);
-  if (k > mInflight) throw new RangeError(`late returns (${k}) cannot exceed inflight (${mInflight})`);
+  if (opts === null || typeof opts !== "object") throw new PpemuError("EINVAL_ARG", `runUnbind: options must be an object, got ${showValue(opts)}`);
+  if (!UNBIND_STEPS.includes(stopAt)) throw new PpemuError("EINVAL_ARG", `runUnbind: stopAt must be one of ${UNBIND_STEPS.join(", ")}, got ${showValue(stopAt)}`);
+  if (typeof opts.kernel !== "string" && (opts.kernel === null || typeof opts.kernel !== "object")) {
+    throw new PpemuError("EINVAL_ARG", `runUnbind: kernel must be a KernelBuild, a build name or a layout name, got ${showValue(opts.kernel)}`);
+  }
+  const memBytes = opts.memBytes ?? UNBIND_DEFAULTS.memBytes;
+  const memErr = typeof memBytes === "number" ? checkMemBytes(memBytes) : `memory size must be a number of bytes, got ${showValue(memBytes)}`;
+  if (memErr) throw new PpemuError("EINVAL_ARG", `runUnbind: memBytes: ${memErr}`);
+  // A machine too small for `pages` allocates what it can; the driver's RX ring is one kmalloc of
+  // n pointers, at most MAX_PAGE_ORDER pages of them.
+  const n = checkInt("runUnbind: pages", opts.pages ?? UNBIND_DEFAULTS.pages, 0, UNBIND_PAGES_MAX);
+  const mInflight = checkInt("runUnbind: inflight (at most pages)", opts.inflight ?? Math.min(UNBIND_DEFAULTS.inflight, n), 0, n);
+  const k = checkInt("runUnbind: lateReturns (at most inflight)", opts.lateReturns ?? mInflight, 0, mInflight);
+  const windowMs = checkInt("runUnbind: windowMs", opts.windowMs ?? UNBIND_DEFAULTS.windowMs, 0, UNBIND_WINDOW_MS_MAX);
+  // pool_size is the kernel's unsigned int: page_pool_create() itself refuses what it refuses.
+  const poolSize = checkInt("runUnbind: poolSize", opts.poolSize ?? UNBIND_DEFAULTS.poolSize, 0, 0xffffffff);
+  for (const key of ["coherent", "netdev"] as const) {
+    const v = opts[key];
+    if (v !== undefined && typeof v !== "boolean") throw new PpemuError("EINVAL_ARG", `runUnbind: ${key} must be true or false, got ${showValue(v)}`);
+  }
 
   const build = typeof opts.kernel === "string" ? resolveBuild(opts.kernel) : opts.kernel;
-  const sys = bootPpSystem(build, { bytes: opts.memBytes ?? UNBIND_DEFAULTS.memBytes });
+  const sys = bootPpSystem(build, { bytes: memBytes });
   const { m, dma, pps } = sys;
   const mem = m.mem;
   const dev = dma.deviceCreate("0000:03:00.0", { coherent: opts.coherent ?? false });
   const netdev = (opts.netdev ?? true) ? netdevCreate(pps, "eth0") : 0;
   const pool = pps.create({
     flags: PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV,
-    poolSize: opts.poolSize ?? UNBIND_DEFAULTS.poolSize,
+    poolSize,
     dev,
     dmaDir: DMA_FROM_DEVICE,
     maxLen: mem.pageSize,

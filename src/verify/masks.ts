@@ -311,7 +311,12 @@ export function checkMaskRoundTrip(g: MaskGeometry, plan: IdPlan): CheckResult {
       "PP_DMA_INDEX_BITS 0: tracking is off, page_pool_register_dma_index() stores no id; " +
         "page_pool_page_is_pp() still tests (pp_magic & ~0x3) == PP_SIGNATURE, the pre-v6.16 test",
     );
-    return pass("masks", name, 0, "ids (none: tracking disabled)", notes);
+    // No id to store: what is left to check is that the page stays recognisable, for each of the 4
+    // states of bits 0–1 (netmem_set_dma_index() with a 0 mask leaves pp_magic as it is).
+    const disabledUnit = "pp_magic states (no id: tracking disabled; PP_SIGNATURE | bits 0–1, 4 values)";
+    const c = checkId(0, new MaskWords(g));
+    if (c !== 0) return fail("masks", name, 4, disabledUnit, describeFailure(g, 0, c), notes);
+    return pass("masks", name, 4, disabledUnit, notes);
   }
   const s = g.PP_DMA_INDEX_SHIFT;
   if (!(Number.isInteger(s) && s >= 1 && s <= 31)) {

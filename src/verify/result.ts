@@ -3,6 +3,9 @@
  * counterexample it met. Every check is a pure function of the geometry object it is given, so a test
  * can hand it a deliberately wrong geometry and watch it fail.
  *
+ * Coverage is split in two: values `enumerated` (each one evaluated) and values `counted` (covered by
+ * a closed-form count, proved without visiting them). A check that covers neither is SKIP, not PASS.
+ *
  * A check may be marked `expectFail`: it states a claim the kernel once made and that is known to be
  * false (the v6.16 PP_MAGIC_MASK on a 32-bit arch with a low PAGE_OFFSET). It prints XFAIL when the
  * counterexample is found, and counts as a failure only if it unexpectedly passes.
@@ -15,8 +18,15 @@ export interface CheckResult {
   readonly group: VerifyGroup;
   /** Stable, unique name: `items v11 lp64 4k`, `masks ilp32 v6.16 round-trip`. */
   readonly name: string;
-  /** How many values were checked. */
+  /** How many values the claim covers: `enumerated + counted`. */
   readonly covered: number;
+  /** Of those, how many were evaluated one by one (each value run through the kernel's expression). */
+  readonly enumerated: number;
+  /**
+   * …and how many are covered by a closed-form count instead (proved by counting, never visited:
+   * the false-positive analysis). 0 for every purely enumerating check.
+   */
+  readonly counted: number;
   /** What one covered value is, for the printout: `item slots (254 × 5 block bases)`. */
   readonly unit: string;
   readonly pass: boolean;
@@ -39,7 +49,7 @@ export function pass(
   unit: string,
   notes: readonly string[] = [],
 ): CheckResult {
-  return { group, name, covered, unit, pass: true, notes };
+  return { group, name, covered, enumerated: covered, counted: 0, unit, pass: true, notes };
 }
 
 export function fail(
@@ -50,17 +60,34 @@ export function fail(
   counterexample: string,
   notes: readonly string[] = [],
 ): CheckResult {
-  return { group, name, covered, unit, pass: false, counterexample, notes };
+  return { group, name, covered, enumerated: covered, counted: 0, unit, pass: false, counterexample, notes };
 }
 
-/** PASS, FAIL, XFAIL (expected failure reproduced) or XPASS (an expected failure did not happen). */
-export function status(r: CheckResult): "PASS" | "FAIL" | "XFAIL" | "XPASS" {
+/** A result whose covered values split as `enumerated` one by one and `covered - enumerated` counted. */
+export function withCounted(r: CheckResult, enumerated: number): CheckResult {
+  return { ...r, enumerated, counted: r.covered - enumerated };
+}
+
+export type CheckStatus = "PASS" | "FAIL" | "XFAIL" | "XPASS" | "SKIP";
+export const CHECK_STATUSES: readonly CheckStatus[] = ["PASS", "FAIL", "XFAIL", "XPASS", "SKIP"];
+
+/**
+ * PASS, FAIL, XFAIL (expected failure reproduced), XPASS (an expected failure did not happen), or
+ * SKIP: the check held over no value at all (nothing enumerated, nothing counted), which proves
+ * nothing and is never shown as PASS.
+ */
+export function status(r: CheckResult): CheckStatus {
+  if (r.pass && r.enumerated + r.counted === 0) return "SKIP";
   if (r.expectFail) return r.pass ? "XPASS" : "XFAIL";
   return r.pass ? "PASS" : "FAIL";
 }
 
-/** True when the result is what the verifier expects (PASS, or XFAIL for a known kernel bug). */
+/**
+ * True when the result is what the verifier expects: PASS, XFAIL for a known kernel bug, or SKIP (a
+ * check with nothing to check fails nothing; it is reported apart, not counted as a PASS).
+ */
 export function asExpected(r: CheckResult): boolean {
+  if (status(r) === "SKIP") return true;
   return r.expectFail ? !r.pass : r.pass;
 }
 

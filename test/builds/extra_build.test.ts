@@ -56,6 +56,7 @@ describe("an extra build registered in a test", () => {
 
   it("scenario --layout toy-layout runs its default build; --help lists it", async () => {
     const r = await run("scenario", "unbind", "--layout", "toy-layout", "--json");
+    expect(JSON.parse(r.out)).toMatchObject({ schema: 1, command: "scenario", scenario: "unbind" });
     expect(JSON.parse(r.out).results.map((x: { kernel: string; verdict: string }) => [x.kernel, x.verdict])).toEqual([["v0-toy", "SHOWN"]]);
     const h = await run("scenario", "--help");
     expect(h.out).toContain("v0-toy*");
@@ -65,7 +66,8 @@ describe("an extra build registered in a test", () => {
   it("compare measures it and gives its verdict", async () => {
     const r = await run("compare", "--kernel", "v0-toy,v11", "--json");
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.out) as { builds: { kernel: string; unbind_verdict: string }[] };
+    const j = JSON.parse(r.out) as { command: string; builds: { kernel: string; unbind_verdict: string }[] };
+    expect(j.command).toBe("compare");
     expect(j.builds.map((b) => [b.kernel, b.unbind_verdict])).toEqual([["v0-toy", "SHOWN"], ["v11", "fixed"]]);
     const t = await run("compare");
     expect(t.out).toMatch(/^unbind bug +SHOWN +fixed +fixed +SHOWN$/m);
@@ -80,8 +82,8 @@ describe("an extra build registered in a test", () => {
   it("bench --layout toy-layout benchmarks it (inline: a child process would not have the test's registry)", async () => {
     const r = await run("bench", "--layout", "toy-layout", "--test", "page_pool01_fast_path", "--time", "5", "--inline", "--json", "-");
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.out) as { schema: number; results: { kernel: string; layout: string; test: string }[] };
-    expect(j.schema).toBe(2);
+    const j = JSON.parse(r.out) as { schema: number; command: string; results: { kernel: string; layout: string; test: string }[] };
+    expect([j.schema, j.command]).toEqual([3, "bench"]);
     expect(j.results.map((x) => [x.kernel, x.layout, x.test])).toEqual([["v0-toy", "toy-layout", "page_pool01_fast_path"]]);
   });
 

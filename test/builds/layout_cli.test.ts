@@ -10,8 +10,13 @@ async function layout(...argv: string[]): Promise<string> {
 
 /** The top-level members of `ppemu layout STRUCT --kernel B --json`, as `name offset size`. */
 async function members(kernel: string): Promise<string[]> {
-  const j = JSON.parse(await layout("page_pool", "--kernel", kernel, "--json")) as { members: { path: string; offset: number; size: number }[] };
-  return j.members.filter((x) => !x.path.includes(".")).map((x) => `${x.path} ${x.offset} ${x.size}`);
+  const j = JSON.parse(await layout("page_pool", "--kernel", kernel, "--json")) as {
+    command: string;
+    kernel: string;
+    structs: { name: string; members: { path: string; offset: number; size: number }[] }[];
+  };
+  expect([j.command, j.kernel, j.structs.map((t) => t.name)]).toEqual(["layout", kernel, ["page_pool"]]);
+  return j.structs[0]!.members.filter((x) => !x.path.includes(".")).map((x) => `${x.path} ${x.offset} ${x.size}`);
 }
 
 describe("ppemu layout page_pool --kernel B: the build's own struct, in the kernel's member order", () => {

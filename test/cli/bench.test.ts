@@ -119,13 +119,13 @@ describe("ppemu bench: output", () => {
 });
 
 describe("ppemu bench: a tiny run", () => {
-  it("--json - writes schema 2 with one row per test, each layout's default build", async () => {
+  it("--json - writes schema 3 with one row per test, each layout's default build", async () => {
     const res = await run("bench", "--inline", "--time", "5", "--test", "page_pool01_fast_path", "--json", "-");
     expect(res.code).toBe(0);
     expect(res.err).toBe("");
     const json = JSON.parse(res.out) as Record<string, unknown>;
-    expect(Object.keys(json)).toEqual(["schema", "node", "cpu", "date", "results"]);
-    expect(json.schema).toBe(2);
+    expect(Object.keys(json)).toEqual(["schema", "command", "node", "cpu", "date", "results"]);
+    expect([json.schema, json.command]).toEqual([3, "bench"]);
     expect(json.node).toBe(process.version);
     expect(typeof json.cpu).toBe("string");
     expect(Number.isNaN(Date.parse(json.date as string))).toBe(false);

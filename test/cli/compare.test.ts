@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
-import { buildCompare, renderCompare, compareReport, compareSections, defaultCompareBuilds, type CompareData } from "../../src/report/compare.js";
+import { buildCompare, renderCompare, compareReport, compareSections, compareDocument, defaultCompareBuilds, type CompareData } from "../../src/report/compare.js";
 import type { TrackingCostRow } from "../../src/scenario/tracking_cost.js";
 import { allLayouts, defaultBuildOf, findBuild } from "../../src/builds/index.js";
 
@@ -37,7 +37,8 @@ describe("ppemu compare", () => {
     const { code, io } = await run("--json");
     expect(code).toBe(0);
     const d = JSON.parse(io.stdout) as CompareData;
-    expect(Object.keys(d)).toEqual(["arch", "page_size", "sparse_pages", "rows", "builds"]);
+    expect(Object.keys(d)).toEqual(["schema", "command", "arch", "page_size", "sparse_pages", "rows", "builds"]);
+    expect(d).toMatchObject({ schema: 1, command: "compare" });
     expect([d.arch, d.page_size, d.sparse_pages]).toEqual(["lp64", 4096, 4096]);
     // Per tracking layout: 3 pool sizes × 4 in-flight counts, and the sparse case.
     expect(d.rows.length).toBe(TRACKING.length * (3 * 4 + 1));
@@ -54,13 +55,13 @@ describe("ppemu compare", () => {
       tracking_bytes: 11 * 4096,
       bytes_per_tracked_page: 704,
       slots_per_unit: 254,
-      units: { "item blocks (fast)": 11, "item blocks (slow)": 0 },
+      units: { item_blocks_fast: 11, item_blocks_slow: 0 },
     });
-    expect(row(d, "item-block", "dense", 256, 64).units["item blocks (fast)"]).toBe(5);
-    expect(row(d, "item-block", "dense", 4096, 64).units["item blocks (fast)"]).toBe(35);
+    expect(row(d, "item-block", "dense", 256, 64).units["item_blocks_fast"]).toBe(5);
+    expect(row(d, "item-block", "dense", 4096, 64).units["item_blocks_fast"]).toBe(35);
     // 16384 pages: 2794 fast items, the rest on ceil(13590 / 254) = 54 slow blocks.
     const big = row(d, "item-block", "dense", 1024, 16384);
-    expect([big.units["item blocks (fast)"], big.units["item blocks (slow)"], big.tracking_bytes, big.bytes_per_tracked_page]).toEqual([11, 54, 65 * 4096, 16.3]);
+    expect([big.units["item_blocks_fast"], big.units["item_blocks_slow"], big.tracking_bytes, big.bytes_per_tracked_page]).toEqual([11, 54, 65 * 4096, 16.3]);
 
     // The xarray: ids 1..N under a radix tree of 64-slot nodes.
     expect(row(d, "xarray", "dense", 1024, 64)).toEqual({
@@ -73,19 +74,19 @@ describe("ppemu compare", () => {
       tracking_bytes: 3 * 576,
       bytes_per_tracked_page: 27,
       slots_per_unit: 64,
-      units: { "xa nodes": 3 },
+      units: { xa_nodes: 3 },
     });
-    expect(row(d, "xarray", "dense", 1024, 1024).units["xa nodes"]).toBe(18);
+    expect(row(d, "xarray", "dense", 1024, 1024).units["xa_nodes"]).toBe(18);
     const xbig = row(d, "xarray", "dense", 256, 16384);
-    expect([xbig.units["xa nodes"], xbig.tracking_bytes, xbig.bytes_per_tracked_page]).toEqual([263, 263 * 576, 9.2]);
+    expect([xbig.units["xa_nodes"], xbig.tracking_bytes, xbig.bytes_per_tracked_page]).toEqual([263, 263 * 576, 9.2]);
     // The pool size does not change the xarray.
     expect(row(d, "xarray", "dense", 4096, 4096).units).toEqual(row(d, "xarray", "dense", 256, 4096).units);
 
     // Sparse: 64 pages left of 4096, one per xa leaf.
     const xs = row(d, "xarray", "sparse", 1024, 64);
     const is = row(d, "item-block", "sparse", 1024, 64);
-    expect([xs.tracked_pages, xs.units["xa nodes"], xs.bytes_per_tracked_page]).toEqual([64, 68, 612]);
-    expect([is.tracked_pages, is.units["item blocks (fast)"], is.units["item blocks (slow)"], is.bytes_per_tracked_page]).toEqual([64, 11, 6, 1088]);
+    expect([xs.tracked_pages, xs.units["xa_nodes"], xs.bytes_per_tracked_page]).toEqual([64, 68, 612]);
+    expect([is.tracked_pages, is.units["item_blocks_fast"], is.units["item_blocks_slow"], is.bytes_per_tracked_page]).toEqual([64, 11, 6, 1088]);
 
     expect(d.builds).toEqual([
       { kernel: "v6.15", layout: "classic", tracks_inflight: false, slots_per_unit: null, bytes_per_tracked_page_dense: 0, bytes_per_tracked_page_sparse: 0, unbind_verdict: "SHOWN", unmaps_after_unbind: 64, mappings_alive_at_unbind: 64 },
@@ -120,7 +121,7 @@ describe("ppemu compare", () => {
     const d = JSON.parse(io.stdout) as CompareData;
     expect([...new Set(d.rows.map((x) => x.kernel))]).toEqual(["mainline"]);
     // mainline's xarray is v6.16's: the same nodes for the same pages.
-    expect(row(d, "xarray", "dense", 1024, 1024)).toMatchObject({ kernel: "mainline", units: { "xa nodes": 18 }, bytes_per_tracked_page: 10.1 });
+    expect(row(d, "xarray", "dense", 1024, 1024)).toMatchObject({ kernel: "mainline", units: { xa_nodes: 18 }, bytes_per_tracked_page: 10.1 });
     expect(d.builds.map((s) => [s.kernel, s.layout, s.unbind_verdict, s.unmaps_after_unbind])).toEqual([
       ["v6.1", "classic", "SHOWN", 64],
       ["mainline", "xarray", "fixed", 0],
@@ -157,6 +158,8 @@ describe("ppemu compare", () => {
     const [section] = compareSections(opts);
     expect(section!.id).toBe("compare");
     expect(section!.text).toBe(text);
-    expect(section!.json).toEqual(d);
+    // The report's section is compare --json's document (snake_case unit names).
+    expect(section!.json).toEqual(compareDocument(d));
+    expect(section!.json).toMatchObject({ schema: 1, command: "compare", arch: d.arch, page_size: d.page_size, builds: d.builds });
   });
 });

@@ -81,15 +81,19 @@ describe("ppemu explain: output", () => {
     );
   });
 
-  it("--json: one object per address", async () => {
+  it("--json: one document, one explanation per address", async () => {
     const one = await run("0xc6000", "--layout", "item-block", "--at", "unbound", "--json");
     expect(one.code).toBe(0);
-    const o = JSON.parse(one.io.stdout) as { role: string; class: string; pp: { dma_addr: string; where: string } };
+    const doc = JSON.parse(one.io.stdout) as { schema: number; command: string; machine: { kernel: string; at: string }; explanations: unknown[] };
+    expect(Object.keys(doc)).toEqual(["schema", "command", "machine", "explanations"]);
+    expect([doc.schema, doc.command, doc.machine.kernel, doc.machine.at, doc.explanations.length]).toEqual([1, "explain", "v11", "unbound", 1]);
+    const o = doc.explanations[0] as { kind: string; role: string; class: string; pp: { dma_addr: string; where: string } };
+    expect(o.kind).toBe("address");
     // item-block's blocks sit before the pages, so pfn 0xc6 (classic's lowest stack page) is a page
     // the driver returned (free); its stack pages are 0xca–0xd1.
     expect([o.role, o.class]).toEqual(["free", "free"]);
     const two = await run("0xca000", "0x80000", "--layout", "item-block", "--at", "unbound", "--json");
-    const arr = JSON.parse(two.io.stdout) as { role: string; pp?: { dma_addr: string; where: string; pool_destroyed: boolean }; field?: { field: string } }[];
+    const arr = JSON.parse(two.io.stdout).explanations as { role: string; pp?: { dma_addr: string; where: string; pool_destroyed: boolean }; field?: { field: string } }[];
     expect(arr.length).toBe(2);
     expect(arr[0]!.role).toBe("page_pool page");
     expect(arr[0]!.pp).toMatchObject({ where: "in flight (stack)", slot: 7, dma_addr: "0x00000000", pool_destroyed: true });
@@ -114,7 +118,10 @@ describe("ppemu explain: output", () => {
   it("--netmem strips NET_IOV and explains the pointer", async () => {
     const { code, io } = await run("--netmem", "0xffffea00000021c1", "--at", "allocated", "--json");
     expect(code).toBe(0);
-    const j = JSON.parse(io.stdout) as { netmem: { net_iov: boolean; cleared: string }; explain: { role: string; page: { pfn: number }; field: { field: string } } };
+    const doc = JSON.parse(io.stdout) as { explanations: unknown[] };
+    expect(doc.explanations.length).toBe(1);
+    const j = doc.explanations[0] as { kind: string; netmem: { net_iov: boolean; cleared: string }; explain: { role: string; page: { pfn: number }; field: { field: string } } };
+    expect(j.kind).toBe("netmem");
     expect(j.netmem).toMatchObject({ net_iov: true, cleared: "0xffffea00000021c0" });
     expect(j.explain).toMatchObject({ role: "memmap", page: { pfn: 0x87 }, field: { field: "flags" } });
   });

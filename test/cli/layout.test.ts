@@ -63,7 +63,11 @@ describe("ppemu layout", () => {
   it("--json: one object with members, holes, padding and geometry", async () => {
     const r = await run("layout", "page_pool_item_block", "--json");
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.out);
+    const doc = JSON.parse(r.out);
+    // One document even for one struct: {schema, command, kernel, structs: [it]}.
+    expect(Object.keys(doc)).toEqual(["schema", "command", "kernel", "structs"]);
+    expect([doc.schema, doc.command, doc.kernel, doc.structs.length]).toEqual([1, "layout", "v6.15", 1]);
+    const j = doc.structs[0];
     expect(j.name).toBe("page_pool_item_block");
     expect(j.size).toBe(32);
     expect(j.align).toBe(8);
@@ -79,9 +83,9 @@ describe("ppemu layout", () => {
     expect(j.members[6]).toEqual({ path: "items", offset: 32, size: 0, type: "struct page_pool_item[]" });
     expect(j.holes).toEqual([]);
     expect(j.padding).toBe(0);
-    expect(j.geometry.ITEMS_PER_PAGE).toBe(254);
+    expect(j.geometry.items_per_page).toBe(254);
     expect(j.geometry.pool_init[1]).toEqual({ pool_size: 1024, items_target: 2688, blocks: 11, items: 2794, bytes: 45056 });
-    const ring = JSON.parse((await run("layout", "ptr_ring", "--json")).out);
+    const ring = JSON.parse((await run("layout", "ptr_ring", "--json")).out).structs[0];
     expect(ring.holes).toEqual([
       { before: "consumer_head", offset: 8, size: 56 },
       { before: "size", offset: 76, size: 52 },
@@ -90,8 +94,10 @@ describe("ppemu layout", () => {
     expect(ring.geometry).toBeUndefined();
   });
 
-  it("--json without a struct: an array of every struct", async () => {
-    const j = JSON.parse((await run("layout", "--json")).out);
+  it("--json without a struct: every struct, in the same document", async () => {
+    const doc = JSON.parse((await run("layout", "--json")).out);
+    expect([doc.schema, doc.command, doc.kernel]).toEqual([1, "layout", "v6.15"]);
+    const j = doc.structs;
     expect(Array.isArray(j)).toBe(true);
     expect(j[0].name).toBe("page");
     expect(j.find((s: { name: string }) => s.name === "xa_node").size).toBe(576);
@@ -153,9 +159,11 @@ describe("ppemu report", () => {
   it("--json carries the same figures", async () => {
     const r = await run("report", "--json", "--no-bench");
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.out);
-    expect(Object.keys(j)).toContain("page_words");
-    expect(Object.keys(j).filter((k) => ["title", "page_words", "layouts", "constants"].includes(k))).toEqual(["title", "page_words", "layouts", "constants"]);
+    const doc = JSON.parse(r.out);
+    expect(Object.keys(doc)).toEqual(["schema", "command", "title", "contents", "sections"]);
+    expect([doc.schema, doc.command]).toEqual([1, "report"]);
+    const j = doc.sections;
+    expect(Object.keys(j).filter((k) => ["page_words", "layouts", "constants"].includes(k))).toEqual(["page_words", "layouts", "constants"]);
     // Every section's JSON is an object: the scenario's results per build, the verification's checks.
     expect(j.unbind.results.map((r: { kernel: string; layout: string }) => [r.kernel, r.layout])).toEqual(allBuilds().map((b) => [b.name, b.layout.name]));
     expect(j.unbind.results.map((r: { verdict: string }) => r.verdict)).toEqual(allBuilds().map((b) => (b.layout.tracksInflight ? "fixed" : "SHOWN")));
@@ -173,15 +181,15 @@ describe("ppemu report", () => {
     });
     const lp = j.constants.columns[0];
     expect(lp).toMatchObject({
-      PP_SIGNATURE: "0xdead000000000040",
-      PP_DMA_INDEX_SHIFT: 7,
-      PP_DMA_INDEX_BITS: 32,
-      PP_DMA_INDEX_MASK: "0x0000007fffffff80",
-      PP_MAGIC_MASK: "0xffffff800000007c",
+      pp_signature: "0xdead000000000040",
+      pp_dma_index_shift: 7,
+      pp_dma_index_bits: 32,
+      pp_dma_index_mask: "0x0000007fffffff80",
+      pp_magic_mask: "0xffffff800000007c",
       pp_magic_id1: "0xdead0000000000c0",
     });
-    expect(j.constants.columns[1]).toMatchObject({ rule: "v6.16", PP_DMA_INDEX_BITS: 23, PP_MAGIC_MASK: "0xc000007c" });
-    expect(j.constants.v6_18_rule.map((x: { PP_DMA_INDEX_BITS: number }) => x.PP_DMA_INDEX_BITS)).toEqual([23, 24, 23, 21, 0, 0]);
+    expect(j.constants.columns[1]).toMatchObject({ rule: "v6.16", pp_dma_index_bits: 23, pp_magic_mask: "0xc000007c" });
+    expect(j.constants.v6_18_rule.map((x: { pp_dma_index_bits: number }) => x.pp_dma_index_bits)).toEqual([23, 24, 23, 21, 0, 0]);
     expect(j.constants.ilp32_false_positive).toEqual({
       value: "0x01111040",
       masked: "0x00000040",

@@ -33,8 +33,9 @@ const KEYS = [
 
 /** `scenario --json` always prints one object: the scenario's name and one result per build. */
 function results(out: string): Record<string, unknown>[] {
-  const o = JSON.parse(out) as { scenario: string; results: Record<string, unknown>[] };
-  expect(Object.keys(o)).toEqual(["scenario", "results"]);
+  const o = JSON.parse(out) as { schema: number; command: string; scenario: string; results: Record<string, unknown>[] };
+  expect(Object.keys(o)).toEqual(["schema", "command", "scenario", "results"]);
+  expect([o.schema, o.command]).toEqual([1, "scenario"]);
   expect(o.scenario).toBe("unbind");
   return o.results;
 }
@@ -54,7 +55,7 @@ describe("ppemu scenario: usage errors are one line on stderr, exit 2", () => {
     [["scenario", "unbind", "--inflight", "4", "--late-returns", "5"], "ppemu scenario: --late-returns must be a whole number from 0 to 4, got '5'"],
     [["scenario"], "ppemu scenario: name one scenario (valid: unbind)"],
     [["scenario", "rebind"], "ppemu scenario: unknown scenario 'rebind' (valid: unbind)"],
-    [["scenario", "unbind", "extra"], "ppemu scenario: name one scenario (valid: unbind)"],
+    [["scenario", "unbind", "extra"], "ppemu scenario: unexpected argument 'extra'"],
   ])("%j", async (argv, line) => {
     const r = await run(...argv);
     expect(r.code).toBe(2);
@@ -62,7 +63,7 @@ describe("ppemu scenario: usage errors are one line on stderr, exit 2", () => {
     expect(r.err).toBe(line + "\n");
   });
 
-  const VALID = "(valid: --kernel, --layout, --pages, --inflight, --late-returns, --pool-size, --window-ms, --coherent, --no-netdev, --json)";
+  const VALID = "(valid: --kernel, --layout, --pages, --inflight, --late-returns, --pool-size, --window-ms, --coherent, --no-netdev, --save, --at, --json)";
   it.each([
     // Negative numbers reach the command's own range check, not parseArgs' "ambiguous".
     [["scenario", "unbind", "--pages", "-1"], "ppemu scenario: --pages must be a whole number from 0 to 4096, got '-1'"],

@@ -49,22 +49,42 @@ describe("ppemu verify", () => {
   it("prints each check with its coverage and PASS", async () => {
     const { code, io } = await run("items", "--arch", "lp64", "--page-size", "4K");
     expect(code).toBe(0);
-    expect(io.stdout).toMatch(/^ {2}PASS {3}items v11 lp64 4k +1270 item slots \(254 × 5 block bases\)/m);
-    expect(io.stdout).toContain("summary: 3 checks, 3810 values: 3 PASS, 0 FAIL, 0 XFAIL");
+    expect(io.stdout).toMatch(/^ {2}PASS {3}items v11 lp64 4k +1,270 enumerated +0 counted {2}item slots \(254 × 5 block bases\)/m);
+    expect(io.stdout).toContain("summary: 3 checks: 3,810 values enumerated, 0 counted by formula; 3 PASS, 0 FAIL, 0 XFAIL (known kernel bug reproduced), 0 XPASS; ");
+  });
+
+  it("verify all: the headline gives values enumerated and values counted by formula apart", async () => {
+    const { code, io } = await run("all");
+    expect(code).toBe(0);
+    expect(io.stdout).toContain(
+      "summary: 33 checks: 165,589,428 values enumerated, 5,465,178,112 counted by formula; " +
+        "32 PASS, 0 FAIL, 1 XFAIL (known kernel bug reproduced), 0 XPASS; ",
+    );
+    expect(io.stdout).toMatch(/^ {2}XFAIL {2}masks ilp32 v6\.16 false positives >= PAGE_OFFSET +16,777,216 enumerated +2,600,468,480 counted {2}word-aligned/m);
+    expect(io.stdout).toMatch(/^ {2}PASS {3}masks ilp32 v6\.18 PAGE_OFFSET 0xc0000000 \(runtime\) round-trip +4 enumerated +0 counted {2}pp_magic states/m);
+    expect(io.stdout).not.toContain("SKIP");
   });
 
   it("--json", async () => {
     const { code, io } = await run("masks", "--arch", "ilp32", "--json");
     expect(code).toBe(0);
     const j = JSON.parse(io.stdout) as {
-      results: { name: string; status: string; covered: number; counterexample?: string }[];
-      summary: { checks: number; xfail: number; fail: number; exitCode: number };
+      schema: number;
+      command: string;
+      options: Record<string, unknown>;
+      checks: { name: string; status: string; covered: number; enumerated: number; counted: number; expect_fail: boolean; counterexample: string | null; data: Record<string, unknown>[] | null }[];
+      summary: Record<string, unknown>;
     };
-    expect(j.summary).toMatchObject({ checks: 6, xfail: 1, fail: 0, exitCode: 0 });
-    const x = j.results.find((r) => r.status === "XFAIL")!;
+    expect(Object.keys(j)).toEqual(["schema", "command", "options", "checks", "summary"]);
+    expect([j.schema, j.command]).toEqual([1, "verify"]);
+    expect(j.options).toEqual({ groups: ["masks"], arches: ["ilp32"], page_sizes: ["4k", "16k", "64k"], exhaustive: false });
+    expect(j.summary).toMatchObject({ checks: 6, xfail: 1, fail: 0, skip: 0, exit_code: 0, enumerated: 33554428 + 67108860 + 8388604 + 4 + 16777216 + 20971520, counted: 2600468480 + 2864709632 });
+    const x = j.checks.find((r) => r.status === "XFAIL")!;
     expect(x.name).toBe("masks ilp32 v6.16 false positives >= PAGE_OFFSET");
     expect(x.counterexample).toContain("0x10000040");
-    expect(j.results[0]).toMatchObject({ name: "masks ilp32 v6.16 round-trip", status: "PASS", covered: 33554428 });
+    expect([x.expect_fail, x.enumerated, x.counted, x.covered]).toEqual([true, 16777216, 2600468480, 2617245696]);
+    expect(x.data![0]).toMatchObject({ rule: "v6.16", page_offset: 0xc0000000, page_offset_constant: true, cross_checked: true, enumerated: 2 ** 22 });
+    expect(j.checks[0]).toMatchObject({ name: "masks ilp32 v6.16 round-trip", status: "PASS", covered: 33554428, enumerated: 33554428, counted: 0, expect_fail: false, counterexample: null, data: null });
   });
 
   it("--help", async () => {

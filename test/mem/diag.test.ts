@@ -31,6 +31,7 @@ describe("diag origins", () => {
     Diag.PP_UNLINK_NAPI,
     Diag.DMA_DEBUG_PENDING,
     Diag.DMA_SYNC_UNKNOWN,
+    Diag.PP_REFCOUNT_UNDERFLOW,
   ];
   const PPEMU = [
     Diag.DOUBLE_FREE,
@@ -45,16 +46,19 @@ describe("diag origins", () => {
     Diag.KFREE_INVALID,
     Diag.ALLOC_FAILED,
     Diag.PP_WARN,
+    Diag.PP_DEV_NOT_DEVICE,
+    Diag.PP_ALLOC_NO_POOL,
   ];
 
   it("every kind has exactly one origin, and the enum numbers are the stored ones", () => {
     const kinds = Object.keys(DIAG_INFO).map(Number).sort((x, y) => x - y);
-    expect(kinds).toEqual(Array.from({ length: 26 }, (_, i) => i));
+    expect(kinds).toEqual(Array.from({ length: 29 }, (_, i) => i));
     expect([...KERNEL, ...PPEMU].sort((x, y) => x - y)).toEqual(kinds);
     for (const k of KERNEL) expect([k, diagOrigin(k)]).toEqual([k, "kernel"]);
     for (const k of PPEMU) expect([k, diagOrigin(k)]).toEqual([k, "ppemu"]);
     expect(kinds.every((k) => k < NR_DIAG_KINDS)).toBe(true);
     expect([Diag.DMA_DEBUG_PENDING, Diag.DMA_SYNC_UNKNOWN, Diag.PP_UNLINK_NAPI, Diag.DMA_MAPPING_OUTLIVES_DRIVER]).toEqual([24, 25, 23, 7]);
+    expect([Diag.PP_REFCOUNT_UNDERFLOW, Diag.PP_DEV_NOT_DEVICE, Diag.PP_ALLOC_NO_POOL]).toEqual([26, 27, 28]);
     expect(new Set(kinds.map((k) => DIAG_INFO[k]!.name)).size).toBe(kinds.length);
   });
 

@@ -5,6 +5,7 @@ import { accountFrames, assertAccounted } from "../../src/mem/accounting.js";
 import { Diag } from "../../src/mem/diag.js";
 import { PAGE_DMA_ADDR } from "../../src/mem/page.js";
 import { allLayouts, defaultBuildOf, BuildError } from "../../src/builds/index.js";
+import { PpemuError } from "../../src/errors.js";
 
 const small: Partial<UnbindOptions> = { memBytes: 8 << 20 };
 
@@ -201,8 +202,8 @@ describe("runUnbind options and steps", () => {
   });
 
   it("rejects impossible counts", () => {
-    expect(() => runUnbind({ kernel: "classic", pages: 2, inflight: 5 })).toThrow(RangeError);
-    expect(() => runUnbind({ kernel: "classic", pages: 8, inflight: 4, lateReturns: 5 })).toThrow(RangeError);
+    expect(() => runUnbind({ kernel: "classic", pages: 2, inflight: 5 })).toThrow(PpemuError);
+    expect(() => runUnbind({ kernel: "classic", pages: 8, inflight: 4, lateReturns: 5 })).toThrow(PpemuError);
     expect(() => runUnbind({ kernel: "v5.15" })).toThrow(BuildError);
   });
 });

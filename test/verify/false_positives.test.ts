@@ -115,9 +115,13 @@ describe("false positives of page_pool_page_is_pp() on 32-bit", () => {
       "0x10000040 >= PAGE_OFFSET 0x10000000 passes (x & 0xc000007c) == 0x00000040: one of 6291456 such pointers",
     );
     expect(v616!.covered).toBe(2 ** 28 + 2 ** 29 + 3 * 2 ** 28 + 15 * 2 ** 26);
+    // The brute-force cross-check enumerates 2^22 word-aligned pointers above each of the 4 PAGE_OFFSETs.
+    expect([v616!.enumerated, v616!.counted]).toEqual([4 * 2 ** 22, v616!.covered - 4 * 2 ** 22]);
+    expect(v616!.counted).toBe(2600468480);
     expect(v618!.pass).toBe(true);
     expect(v618!.expectFail).toBeUndefined();
     expect(v618!.covered).toBe(2 ** 28 + 2 ** 29 + 3 * 2 ** 28 + 15 * 2 ** 26 + 2 ** 28);
+    expect([v618!.enumerated, v618!.counted]).toEqual([5 * 2 ** 22, 2864709632]);
   });
 
   it("the check fails for a deliberately wrong mask (no bit above the id kept)", () => {

@@ -63,7 +63,7 @@ describe("masks: real geometries", () => {
     expect(sampleIds(1000, SAMPLE_SEED, 100).every((x) => x >= 1 && x <= 100)).toBe(true);
   });
 
-  it("ilp32 v6.18: one check per distinct mask, and BITS 0 stores no id", () => {
+  it("ilp32 v6.18: one check per distinct mask, and BITS 0 stores no id (the 4 states of bits 0–1 are checked)", () => {
     const gs = maskGeometries("ilp32");
     expect(gs.map((g) => [g.label, g.PP_DMA_INDEX_BITS, g.PP_MAGIC_MASK.lo])).toEqual([
       ["ilp32 v6.16", 23, 0xc000007c],
@@ -72,12 +72,13 @@ describe("masks: real geometries", () => {
       ["ilp32 v6.18 PAGE_OFFSET 0xc0000000 (runtime)", 0, 0xfffffffc],
     ]);
     expect(gs[0]!.sameAs).toEqual(["ilp32 v6.18 PAGE_OFFSET 0xc0000000", "ilp32 v6.18 PAGE_OFFSET 0x40000000"]);
-    const covered = gs.map((g) => checkMaskRoundTrip(g, idPlan(g))).map((r) => [r.pass, r.covered]);
+    const covered = gs.map((g) => checkMaskRoundTrip(g, idPlan(g))).map((r) => [r.pass, r.covered, r.enumerated, r.counted]);
     expect(covered).toEqual([
-      [true, (2 ** 23 - 1) * 4],
-      [true, (2 ** 24 - 1) * 4],
-      [true, (2 ** 21 - 1) * 4],
-      [true, 0],
+      [true, (2 ** 23 - 1) * 4, (2 ** 23 - 1) * 4, 0],
+      [true, (2 ** 24 - 1) * 4, (2 ** 24 - 1) * 4, 0],
+      [true, (2 ** 21 - 1) * 4, (2 ** 21 - 1) * 4, 0],
+      // No id with tracking off; PP_SIGNATURE | bits 0–1 must still pass (pp_magic & ~0x3) == PP_SIGNATURE.
+      [true, 4, 4, 0],
     ]);
     const off = checkMaskRoundTrip(gs[3]!, idPlan(gs[3]!));
     expect(off.notes[1]).toContain("tracking is off");
