@@ -305,6 +305,9 @@ export class PpExplainer {
           : `pp_magic DMA index id ${id}: pool->dma_mapped[${id}] ${info.dma_index_registered ? "= this page" : "does NOT hold this page"}`,
       );
     }
+    // A layout this explainer has no decoder of its own for speaks for itself (its build file's
+    // `describePage`): a new layout is explained without touching this file.
+    if (!this.ib && !this.xt) for (const l of this.sys.pps.t.describePage(page)) out.push(l);
     e.pp = info;
   }
 
@@ -392,7 +395,8 @@ export class PpExplainer {
     const mem = this.mem;
     const ib = this.ib;
     if (!ib) {
-      out.push("claimed as an item block, but this machine's layout has none");
+      // Memory the layout's own claimer owns: its build file says what the address is.
+      out.push(...(this.sys.pps.t.describeAddress(addr) ?? ["claimed by the layout, which does not say what this address is"]));
       return;
     }
     const it = this.describeItem(addr);

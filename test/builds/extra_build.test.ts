@@ -10,6 +10,8 @@ import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
 import { registerBuild, unregisterBuild, findBuild, allBuilds, allLayouts, type KernelBuild, type TrackingLayout } from "../../src/builds/index.js";
 import { ClassicTracking } from "../../src/builds/classic.js";
+import { runUnbind } from "../../src/scenario/unbind.js";
+import { Explainer, parseAddress } from "../../src/verify/explain.js";
 
 /** The smallest layout there is: classic's strategy under another name. */
 const TOY: TrackingLayout = {
@@ -22,8 +24,15 @@ const TOY: TrackingLayout = {
   inflightTracking: "none",
   paperBytesPerPage: () => "0",
   status: "a test",
-  make: (ctx) => new ClassicTracking(TOY, ctx),
+  make: (ctx) => new ToyTracking(TOY, ctx),
 };
+
+/** Its own explain line: what `describePage` of a layout's file says shows up in `explain`. */
+class ToyTracking extends ClassicTracking {
+  override describePage(page: number): readonly string[] {
+    return [`toy layout: struct page 0x${page.toString(16)} seen by its own decoder`];
+  }
+}
 
 let toy: KernelBuild;
 
@@ -77,6 +86,15 @@ describe("an extra build registered in a test", () => {
     const r = await run("explain", "--kernel", "v0-toy", "0x1040");
     expect(r.code).toBe(0);
     expect(r.out.split("\n")[0]).toBe('machine: scenario unbind, kernel v0-toy (toy-layout), at "destroyed" (40 pages, 8 with the stack, pool_size 64, 32 MiB)');
+  });
+
+  it("explain prints the layout's own decoding of a page_pool page (describePage)", () => {
+    const run = runUnbind({ kernel: toy, pages: 40, inflight: 8, poolSize: 64 }, "destroyed");
+    let page = 0;
+    run.stack.forEachHeld((p) => (page = page || p));
+    const x = new Explainer({ sys: run.sys, stack: run.stack });
+    const e = x.explain(parseAddress(`0x${page.toString(16)}`, run.sys.m.mem.bytes) as Exclude<ReturnType<typeof parseAddress>, string>);
+    expect(e.lines).toContain(`  toy layout: struct page 0x${page.toString(16)} seen by its own decoder`);
   });
 
   it("bench --layout toy-layout benchmarks it (inline: a child process would not have the test's registry)", async () => {
