@@ -17,6 +17,9 @@ if (typeof process.send !== "function") {
   process.exit(2);
 }
 
+// The parent went away (interrupted, killed): nobody will read the results.
+process.once("disconnect", () => process.exit(1));
+
 process.once("message", (req: SuiteRequest) => {
   runSuite(req).then(
     (results) => reply({ ok: true, results }),

@@ -20,9 +20,27 @@
  *    gone, or a bare pointer to one of the machine's last 16 freed pools;
  *  - `STALE_POOL`: a pool handle whose pool was freed and whose memory now holds another pool;
  *  - `TIME_LIMIT`: `advance` / `runUntil` would run more deferred retries in one call than the
- *    emulator allows (see `PagePools.runUntil`).
+ *    emulator allows (see `PagePools.runUntil`);
+ *  - `CORRUPT_MACHINE`: the machine's own structures do not hold together (a pool list that does not
+ *    end, a record that names no pool): a memory image edited behind its checksums;
+ *  - the image codes of `ImageError` (src/mem/image.ts): a file this ppemu will not load.
  */
-export type PpemuErrorCode = "EINVAL_ARG" | "UNKNOWN_BUILD" | "NOT_A_POOL" | "POOL_FREED" | "STALE_POOL" | "TIME_LIMIT";
+export type PpemuErrorCode =
+  | "EINVAL_ARG"
+  | "UNKNOWN_BUILD"
+  | "NOT_A_POOL"
+  | "POOL_FREED"
+  | "STALE_POOL"
+  | "TIME_LIMIT"
+  | "CORRUPT_MACHINE"
+  | "truncated"
+  | "magic"
+  | "version"
+  | "header-crc"
+  | "body-crc"
+  | "decompress"
+  | "size"
+  | "build";
 
 export class PpemuError extends Error {
   constructor(

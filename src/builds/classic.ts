@@ -150,6 +150,7 @@ const V6_12_SWITCHES: BuildSwitches = {
   releaseProducerBarrier: false,
   userId: true,
   destroyResetsCpuid: false,
+  ppFlagAll: 0xf,
 };
 
 registerBuild({
@@ -169,6 +170,7 @@ registerBuild({
     stallWarning: "every-pool",
     syncNeedsDevice: false,
     userId: false,
+    ppFlagAll: 0x7,
   },
 });
 
@@ -189,6 +191,7 @@ registerBuild({
     stallWarning: "every-pool",
     syncNeedsDevice: false,
     userId: false,
+    ppFlagAll: 0x7,
   },
 });
 

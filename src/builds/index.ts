@@ -22,6 +22,7 @@ export {
   resolveBuild,
   resolveBuilds,
   buildConfigWord,
+  buildExtraWord,
   variantId,
   variantOfId,
   BuildError,

@@ -297,11 +297,15 @@ export class ItemBlockTracking implements Tracking {
       return;
     }
     spinLock(this.mem.i32, pool + this.PP_ITEM_LOCK);
-    const item = u32[(page + PAGE_PP_ITEM) >>> 2]!;
-    if (item !== 0 && (Atomics.load(u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) !== 0) {
-      this.unmapItem(pool, page);
+    try {
+      const item = u32[(page + PAGE_PP_ITEM) >>> 2]!;
+      if (item !== 0 && (Atomics.load(u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) !== 0) {
+        this.unmapItem(pool, page);
+      }
+    } finally {
+      // A strict machine throws its fault from inside the unmap: the lock must not stay held.
+      spinUnlock(this.mem.i32, pool + this.PP_ITEM_LOCK);
     }
-    spinUnlock(this.mem.i32, pool + this.PP_ITEM_LOCK);
   }
 
   private unmapItem(pool: number, page: number): void {
@@ -525,5 +529,6 @@ registerBuild({
     // 271683bb2cf3 is from May 2025, after the series.
     releaseProducerBarrier: false,
     userId: true,
+    ppFlagAll: 0xf,
   },
 });

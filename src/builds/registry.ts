@@ -159,5 +159,19 @@ export function buildConfigWord(s: BuildSwitches): number {
   w |= (s.releaseProducerBarrier ? 1 : 0) << 12;
   w |= (s.userId ? 1 : 0) << 13;
   w |= (s.destroyResetsCpuid ? 1 : 0) << 14;
+  if (s.ppFlagAll >>> 4 !== 0) throw new Error(`ppFlagAll 0x${s.ppFlagAll.toString(16)} does not fit the config word`);
+  w |= s.ppFlagAll << 15; // 4 bits
   return w >>> 0;
+}
+
+/**
+ * Everything else that defines a build beyond its switches, as one u32 for the header: the layout's
+ * own switches and the `page_pool_page_is_pp()` mask (FNV-1a over their text), so an image of a build
+ * another ppemu described differently is refused, not half-believed.
+ */
+export function buildExtraWord(b: KernelBuild): number {
+  const text = JSON.stringify([b.layout.name, b.layoutSwitches ?? {}, b.ppMagicMask.hi, b.ppMagicMask.lo]);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h >>> 0;
 }

@@ -76,6 +76,12 @@ export interface BuildSwitches {
   readonly releaseProducerBarrier: boolean;
   /** Networking netlink ids and `user.id` exist (v6.8+): the pool's id is what the warning prints. */
   readonly userId: boolean;
+  /**
+   * `PP_FLAG_ALL`: the flags `page_pool_init()` accepts (others are -EINVAL). v6.1/v6.6: DMA_MAP,
+   * DMA_SYNC_DEV, PAGE_FRAG (bit 2; the frag API is not modelled) = 0x7; v6.12+: DMA_MAP,
+   * DMA_SYNC_DEV, SYSTEM_POOL (bit 2 again, from v6.9), ALLOW_UNREADABLE_NETMEM = 0xf.
+   */
+  readonly ppFlagAll: number;
 }
 
 /** What a strategy is handed: the machine, its DMA model, the build and the pool offsets it derives. */

@@ -280,6 +280,7 @@ const V6_16_SWITCHES: BuildSwitches = {
   // 271683bb2cf3 "page_pool: Fix use-after-free in page_pool_recycle_in_ring" (v6.16, CVE-2025-38129).
   releaseProducerBarrier: true,
   userId: true,
+  ppFlagAll: 0xf,
 };
 
 const XA_MASK = G.PP_MAGIC_MASK;

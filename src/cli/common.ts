@@ -3,7 +3,8 @@
  * error (exit 2), and an output sink so tests can run a command in-process and read what it printed.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { closeSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { allBuilds, layoutNames, resolveBuilds, BuildError } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
 
@@ -44,30 +45,63 @@ export function ioReason(e: unknown): string {
   return err?.code ? `${err.code} (${words[err.code] ?? err.message.split(",")[0]})` : String(err?.message ?? e);
 }
 
+/** Temp files of the output files being written, by fd: renamed over their targets when complete. */
+const pendingRenames = new Map<number, { tmp: string; path: string }>();
+
 /**
  * An output file named on the command line (`--json FILE`, `--save FILE`), opened before any work
- * starts: a name that cannot be created is a UsageError now, not after a minute of benchmark.
+ * starts: a name that cannot be created is a UsageError now, not after a minute of benchmark. A
+ * regular file (or a new one) is written to a temp file beside it and renamed over it when complete,
+ * so an interrupted or failed command leaves the old FILE as it was; a device or FIFO
+ * (`/dev/null`, `/dev/full`) is written directly. Returns the fd to pass to `writeOutputFile`.
  */
 export function openOutputFile(cmd: string, option: string, path: string): number {
   if (path.trim() === "") throw new UsageError(`ppemu ${cmd}: ${option} needs a file name`);
+  let direct = false;
   try {
-    return openSync(path, "w");
+    direct = !statSync(path).isFile();
+  } catch {
+    // a new file
+  }
+  try {
+    if (direct) return openSync(path, "w");
+    const tmp = join(dirname(path), `.${basename(path)}.ppemu-${process.pid}.tmp`);
+    const fd = openSync(tmp, "w");
+    pendingRenames.set(fd, { tmp, path });
+    return fd;
   } catch (e) {
     throw new UsageError(`ppemu ${cmd}: ${option} ${path}: cannot open: ${ioReason(e)}`);
   }
 }
 
+/** Remove the temp files of outputs not yet complete (the command is being interrupted). */
+export function abandonOutputFiles(): void {
+  for (const [fd, { tmp }] of pendingRenames) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    rmSync(tmp, { force: true });
+  }
+  pendingRenames.clear();
+}
+
 /** Write and close an output file opened by `openOutputFile`; a write failure is an OutputError (exit 1). */
 export function writeOutputFile(cmd: string, option: string, path: string, fd: number, data: string | Uint8Array): void {
+  const pending = pendingRenames.get(fd);
+  pendingRenames.delete(fd);
   try {
     writeFileSync(fd, data);
     closeSync(fd);
+    if (pending) renameSync(pending.tmp, pending.path);
   } catch (e) {
     try {
       closeSync(fd);
     } catch {
       // already closed
     }
+    if (pending) rmSync(pending.tmp, { force: true });
     throw new OutputError(`ppemu ${cmd}: ${option} ${path}: cannot write: ${ioReason(e)}`);
   }
 }

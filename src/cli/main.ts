@@ -6,7 +6,8 @@
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { readFileSync, realpathSync } from "node:fs";
 import { COMMANDS } from "./commands.js";
-import { EXIT_EPIPE, OutputError, UsageError, ioReason, processIo, type Io } from "./common.js";
+import { PpemuError } from "../errors.js";
+import { EXIT_EPIPE, OutputError, UsageError, abandonOutputFiles, ioReason, processIo, type Io } from "./common.js";
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -71,6 +72,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(e.message);
       return 1;
     }
+    // A library refusal reaching the command line is about its input (an image edited behind its
+    // checksums, a value the command passed on): one line, exit 2, as a usage error.
+    if (e instanceof PpemuError) {
+      io.err(e.message.startsWith("ppemu") ? e.message : `ppemu ${name}: ${e.message}`);
+      return 2;
+    }
     throw e;
   }
 }
@@ -102,6 +109,14 @@ function onOutputError(e: NodeJS.ErrnoException): void {
 if (isEntryPoint()) {
   process.stdout.on("error", onOutputError);
   process.stderr.on("error", (e: NodeJS.ErrnoException) => process.exit(e.code === "EPIPE" ? EXIT_EPIPE : 1));
+  // Interrupted: leave no half-written temp file behind (the old FILE stays as it was), and exit as
+  // the signal would have (128 + its number). Bench children exit when their IPC channel closes.
+  for (const [sig, n] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
+    process.on(sig, () => {
+      abandonOutputFiles();
+      process.exit(128 + n);
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

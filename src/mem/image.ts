@@ -35,19 +35,10 @@ import { PpemuError } from "../errors.js";
 /** Why an image was refused. */
 export type ImageErrorCode = "truncated" | "magic" | "version" | "header-crc" | "body-crc" | "decompress" | "size" | "build";
 
-/**
- * PpemuError's constructor with the image codes: at run time an ImageError is a PpemuError
- * (`instanceof PpemuError` holds, `code` is set by it); the cast only lets `code` be typed as
- * ImageErrorCode until PpemuErrorCode (src/errors.ts) lists the image codes too.
- */
-const PpemuErrorWithImageCode = PpemuError as unknown as new (code: ImageErrorCode, message: string) => Error;
-
 /** An image this ppemu will not load: `message` is one line, `ppemu: image FILE: <cause>`. */
-export class ImageError extends PpemuErrorWithImageCode {
-  constructor(
-    readonly code: ImageErrorCode,
-    message: string,
-  ) {
+export class ImageError extends PpemuError {
+  declare readonly code: ImageErrorCode;
+  constructor(code: ImageErrorCode, message: string) {
     super(code, message);
     this.name = "ImageError";
   }

@@ -101,6 +101,8 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("build", U32),
   m("build_variant", U32),
   m("build_config", U32),
+  /** A hash of what else defines the build (its layout's switches, its membership mask). */
+  m("build_extra", U32),
   /** `nr_cpu_ids`: CPUs of the machine (per-CPU data is sized by it). */
   m("nr_cpus", U32),
   m("cpu", U32),
@@ -170,6 +172,7 @@ export const NR_FREED_POOLS = 16;
 export const MACH_BUILD = offsetOf(MACHINE_LAYOUT, "build");
 export const MACH_BUILD_VARIANT = offsetOf(MACHINE_LAYOUT, "build_variant");
 export const MACH_BUILD_CONFIG = offsetOf(MACHINE_LAYOUT, "build_config");
+export const MACH_BUILD_EXTRA = offsetOf(MACHINE_LAYOUT, "build_extra");
 export const MACH_NR_CPUS = offsetOf(MACHINE_LAYOUT, "nr_cpus");
 export const MACH_LOOPBACK = offsetOf(MACHINE_LAYOUT, "loopback");
 /** The emulated CPU the current code runs on, and whether it runs in softirq (NAPI) context. */

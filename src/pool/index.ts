@@ -9,13 +9,13 @@
  * buffer on attach.
  */
 import { attachMachine, bootMachine, type Machine } from "../mem/machine.js";
-import { MACH_BUILD, MACH_BUILD_CONFIG, MACH_BUILD_VARIANT, MACH_PP_MAGIC_MASK, type PhysMemOptions } from "../mem/physmem.js";
+import { MACH_BUILD, MACH_BUILD_CONFIG, MACH_BUILD_EXTRA, MACH_BUILD_VARIANT, MACH_PP_MAGIC_MASK, type PhysMemOptions } from "../mem/physmem.js";
 import type { FrameClaimer } from "../mem/accounting.js";
 import { Dma } from "../dma/index.js";
 import { PTR_RING_QUEUE } from "./ptr_ring.js";
 import { PagePools } from "./page_pool.js";
 import { NetStack } from "./stack.js";
-import { buildById, buildConfigWord, BuildError, resolveBuild, variantId, variantOfId } from "../builds/index.js";
+import { buildById, buildConfigWord, buildExtraWord, BuildError, resolveBuild, variantId, variantOfId } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
 import { PpemuError, showValue } from "../errors.js";
 
@@ -38,6 +38,7 @@ export function bootPpSystem(build: KernelBuild | string, opts: PhysMemOptions =
   mem.wr32(h + MACH_BUILD, b.id);
   mem.wr32(h + MACH_BUILD_VARIANT, variantId(b.variant));
   mem.wr32(h + MACH_BUILD_CONFIG, buildConfigWord(b.switches));
+  mem.wr32(h + MACH_BUILD_EXTRA, buildExtraWord(b));
   // The build's page_pool_page_is_pp() mask, for the page allocator's "page_pool leak" check.
   mem.wr64(h + MACH_PP_MAGIC_MASK, b.ppMagicMask.hi, b.ppMagicMask.lo);
   const dma = new Dma(m);
@@ -64,6 +65,10 @@ export function attachPpSystem(buffer: ArrayBuffer | SharedArrayBuffer): PpSyste
   const want = buildConfigWord(b.switches);
   if (config !== want) {
     throw new BuildError(`ppemu: image of build ${b.name} has switches 0x${config.toString(16)}, this ppemu's ${b.name} has 0x${want.toString(16)}`);
+  }
+  const extra = mem.rd32(h + MACH_BUILD_EXTRA);
+  if (extra !== buildExtraWord(b) || mem.rd32(h + MACH_PP_MAGIC_MASK) !== b.ppMagicMask.lo || mem.rd32(h + MACH_PP_MAGIC_MASK + 4) !== b.ppMagicMask.hi) {
+    throw new BuildError(`ppemu: image of build ${b.name} has another layout configuration or membership mask than this ppemu's ${b.name}`);
   }
   const dma = new Dma(m);
   const pps = new PagePools(m, dma, b);

@@ -33,6 +33,7 @@ import {
   ptrRingProduce,
   ptrRingConsume,
   ptrRingConsumeLocked,
+  ptrRingProduceLocked,
   ptrRingEmpty,
   ptrRingCount,
   ptrRingForEach,
@@ -193,6 +194,8 @@ export class PagePools {
   private readonly refCounted: boolean;
   private readonly napiLocalEveryPut: boolean;
   private readonly countThenClear: boolean;
+  /** v6.16+: `recycle_stat_inc(pool, ring)` inside the producer lock (271683bb2cf3). */
+  private readonly statInRingLock: boolean;
   // Offsets of the build's struct page_pool, copied out of `o` for the hot paths.
   /** `alloc` (struct pp_alloc_cache): count at AC_COUNT, cache at AC_CACHE. */
   private readonly oAlloc: number;
@@ -236,6 +239,7 @@ export class PagePools {
     this.refCounted = sw.ppRefCountInit;
     this.napiLocalEveryPut = sw.napiLocality === "napi_local" || sw.napiLocality === "napi_local_rt";
     this.countThenClear = sw.releaseOrder === "count-then-clear";
+    this.statInRingLock = sw.releaseProducerBarrier;
     // The hot paths add module constants to `alloc`, `alloc_stats` and the per-CPU stats: the build
     // must embed the shared declarations (every build here does; a new one that differs says so now).
     if (layoutOf(build.structs.recycleStats, LP64).size !== RS_SIZE || o.recycleStat.cached !== RS_CACHED) {
@@ -286,7 +290,7 @@ export class PagePools {
     const maxLen = params.maxLen ?? 0;
     if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 0xffffffff) return -EINVAL;
     if (!Number.isInteger(order) || order < 0) return -EINVAL;
-    if (flags & ~PP_FLAG_ALL) return -EINVAL;
+    if (flags & ~sw.ppFlagAll) return -EINVAL;
     let ringSize = poolSize === 0 ? PP_DEFAULT_POOL_SIZE : poolSize;
     if (sw.poolSizeRule === "e2big") {
       // "Sanity limit mem that can be pinned down"
@@ -628,14 +632,31 @@ export class PagePools {
     return u32[(pool + this.oRecycleStats) >>> 2]! + u32[this.cpuIdx]! * this.recycleStatsSize;
   }
 
-  /** `page_pool_recycle_in_ring()`, and the ring-full fallback of `page_pool_put_unrefed_netmem()`. */
+  /**
+   * `page_pool_recycle_in_ring()`, and the ring-full fallback of `page_pool_put_unrefed_netmem()`.
+   * From v6.16 (271683bb2cf3) the producer lock covers `recycle_stat_inc(pool, ring)` too, so
+   * `page_pool_release()`'s lock/unlock barrier waits for it; before, the stat came after the unlock.
+   * The emulator's debug mark goes on before the page is visible in the ring.
+   */
   private recycleInRing(pool: number, page: number, dmaSyncSize: number): void {
-    if (ptrRingProduce(this.mem, pool + this.oRing, page) === 0) {
-      this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring!);
-      if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
-      if (this.syncAfterRecycle && (this.u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) !== 0) this.syncForDevice(pool, page, dmaSyncSize);
+    const u32 = this.u32;
+    if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
+    const ring = pool + this.oRing;
+    let ok: boolean;
+    if (this.statInRingLock) {
+      spinLock(this.i32, ring + PTR_RING_PRODUCER_LOCK);
+      ok = ptrRingProduceLocked(this.mem, ring, page) === 0;
+      if (ok) this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring!);
+      spinUnlock(this.i32, ring + PTR_RING_PRODUCER_LOCK);
+    } else {
+      ok = ptrRingProduce(this.mem, ring, page) === 0;
+      if (ok) this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring!);
+    }
+    if (ok) {
+      if (this.syncAfterRecycle && (u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) !== 0) this.syncForDevice(pool, page, dmaSyncSize);
       return;
     }
+    if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring_full!);
     this.returnPage(pool, page);
   }

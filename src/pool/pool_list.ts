@@ -28,6 +28,7 @@ import {
 } from "../mem/physmem.js";
 import { GFP_ZERO } from "../mem/buddy.js";
 import type { Machine } from "../mem/machine.js";
+import { PpemuError } from "../errors.js";
 
 export const STRUCT_PPEMU_POOL = struct("ppemu_pool", [
   m("list", LIST_HEAD),
@@ -90,10 +91,26 @@ export function poolListDel(m: Machine, rec: number): void {
   m.slab.kfree(rec);
 }
 
+/**
+ * The most records a sound pool list can hold: one per record-sized piece of memory. A walk that goes
+ * further is going round a loop an edited image put there.
+ */
+function maxRecords(mem: PhysMem): number {
+  return Math.floor(mem.bytes / PPEMU_POOL_SIZE);
+}
+
+function corrupt(): never {
+  throw new PpemuError("CORRUPT_MACHINE", "ppemu: the machine's pool list does not end (a corrupt machine or image)");
+}
+
 /** The record of a live pool, or 0. */
 export function poolRecord(mem: PhysMem, pool: number): number {
   const head = mem.machine + MACH_POOLS;
-  for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) if (mem.rdPtr(e - REC_LIST + REC_POOL) === pool) return e - REC_LIST;
+  let left = maxRecords(mem);
+  for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) {
+    if (mem.rdPtr(e - REC_LIST + REC_POOL) === pool) return e - REC_LIST;
+    if (--left < 0) corrupt();
+  }
   return 0;
 }
 
@@ -111,10 +128,12 @@ export function wasFreedPool(mem: PhysMem, pool: number): boolean {
 /** Every live pool, oldest first (the callback may free the pool it is given). */
 export function forEachPoolOnMachine(mem: PhysMem, cb: (pool: number) => void): void {
   const head = mem.machine + MACH_POOLS;
+  let left = maxRecords(mem);
   for (let e = mem.rdPtr(head); e !== head; ) {
     const next = mem.rdPtr(e);
     cb(mem.rdPtr(e - REC_LIST + REC_POOL));
     e = next;
+    if (--left < 0) corrupt();
   }
 }
 

@@ -33,6 +33,7 @@ export const SWITCH_ROWS: readonly [string, (s: BuildSwitches) => string][] = [
   ["syncs need dma_dev_need_sync()", (s) => (s.syncNeedsDevice ? "yes" : "no")],
   ["release takes the producer lock", (s) => (s.releaseProducerBarrier ? "yes" : "no")],
   ["pool ids (user.id, netlink)", (s) => (s.userId ? "yes" : "no")],
+  ["PP_FLAG_ALL", (s) => `0x${s.ppFlagAll.toString(16)}`],
 ];
 
 export function buildsTable(builds: readonly KernelBuild[]): string {
