@@ -371,7 +371,7 @@ export function paperCost(arch: Arch): PaperCost {
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
-/** Section 2: the three layouts compared, and items per block per page size and variant. */
+/** The layouts side by side (one column per registered layout), and items per block per page size and variant. */
 export function layoutsCompareSection(): ReportSection {
   const c = archConsts(LP64);
   const cost = ARCH_NAMES.map((a) => paperCost(ARCHES[a]));
@@ -431,7 +431,7 @@ export function layoutsCompareSection(): ReportSection {
   );
   return {
     id: "layouts",
-    title: "The three layouts",
+    title: "The tracking layouts side by side",
     text: `${compare}\n\n${blocks}\n\n${init}`,
     json: { paper_cost: cost, items_per_block: perBlockJson, pool_init_v11_lp64_4k: sizing },
   };

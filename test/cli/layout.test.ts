@@ -140,7 +140,7 @@ describe("ppemu report", () => {
     // Section 1 is the kernel builds' table (src/report/builds.ts); the layout sections follow.
     expect(r.out).toContain("1. Kernel builds: what changed where\n");
     expect(r.out).toContain("2. struct page: the words page_pool uses\n");
-    expect(r.out).toContain("3. The three layouts\n");
+    expect(r.out).toContain("3. The tracking layouts side by side\n");
     expect(r.out).toContain("4. Derived constants");
     expect(r.out).toMatch(/\n +8 +4 +pp_magic +lru\.next +PP_SIGNATURE +PP_SIGNATURE +PP_SIGNATURE \| id << 7\n/);
     expect(r.out).toMatch(/\n +16 +8 +pp \/ pp_item +lru\.prev /);
