@@ -195,6 +195,12 @@ registerBuild({
   },
 });
 
+/**
+ * v6.15: 43130d02baa1 "page_pool: avoid infinite loop to schedule delayed worker" (net-next Feb
+ * 2025), and the cpuid reset on destroy. The base the later builds (v11, v6.16) say they change.
+ */
+export const V6_15_SWITCHES: BuildSwitches = { ...V6_12_SWITCHES, negativeRetryStops: true, destroyResetsCpuid: true };
+
 // v6.8: "net: page_pool: mute the periodic warning for visible page pools" (be0096676e23, per netdev
 // patchwork); v6.11: page_pool syncs gated on dma_dev_need_sync() (4321de4497b2, per linux-next).
 registerBuild({
@@ -216,8 +222,7 @@ registerBuild({
   summary: "v6.15: the last classic mainline; the retry stops on a negative count (43130d02baa1)",
   structs: POOL_STRUCTS_V6_15,
   ppMagicMask: CLASSIC_PP_MAGIC_MASK,
-  // 43130d02baa1 "page_pool: avoid infinite loop to schedule delayed worker" (net-next Feb 2025).
-  switches: { ...V6_12_SWITCHES, negativeRetryStops: true, destroyResetsCpuid: true },
+  switches: V6_15_SWITCHES,
   // bench_page_pool_simple on an E5-1650 v4 @ 3.6 GHz, tasklet context, v6.13-rc6 (the item-block
   // series' before-runs): the classic pool's anchors.
   benchAnchorNs: { page_pool01_fast_path: 5.399, page_pool02_ptr_ring: 15.09, page_pool03_slow: 66.134 },

@@ -39,6 +39,7 @@ import { ppDmaUnmap, poolDmaMap } from "../pool/pp_dma.js";
 import type { PoolOffsets } from "../pool/pool_offsets.js";
 import { forEachPoolOnMachine } from "../pool/pool_list.js";
 import { registerBuild } from "./registry.js";
+import { V6_15_SWITCHES } from "./classic.js";
 import type { Tracking, TrackingContext, TrackingLayout, TrackingUsage } from "./types.js";
 import { POOL_STRUCTS_V11 } from "./item_block_structs.js";
 
@@ -514,21 +515,8 @@ registerBuild({
   ppMagicMask: archConsts(LP64).PP_MAGIC_MASK_CLASSIC,
   // The series' own bench_page_pool_simple figures (v7 patches 1-5, same E5-1650 v4 as classic's).
   benchAnchorNs: { page_pool01_fast_path: 5.492, page_pool02_ptr_ring: 15.849, page_pool03_slow: 78.909 },
-  switches: {
-    poolSizeRule: "e2big",
-    orderCheck: false,
-    ppRefCountInit: true,
-    releaseOrder: "count-then-clear",
-    napiLocality: "napi_local",
-    destroyNapi: "disable",
-    destroyResetsCpuid: true,
-    stallWarning: "netdev-less",
-    // 43130d02baa1 was in net-next from Feb 2025; the series' base has it.
-    negativeRetryStops: true,
-    syncNeedsDevice: true,
-    // 271683bb2cf3 is from May 2025, after the series.
-    releaseProducerBarrier: false,
-    userId: true,
-    ppFlagAll: 0xf,
-  },
+  // The series' base (net-next of 7 Mar 2025) behaves as v6.15: 43130d02baa1 was in from Feb 2025;
+  // 271683bb2cf3 (May 2025) and the PREEMPT_RT check came after it.
+  switches: V6_15_SWITCHES,
+
 });

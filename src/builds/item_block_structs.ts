@@ -17,46 +17,28 @@
  *  - 1/4 and 4/4 do not touch struct page_pool.
  * Read: patches 2/4 and 3/4 in full (search ids 1334420349, 1656338846).
  */
-import { ATOMIC_T, INT, LIST_HEAD, LLIST_HEAD, REFCOUNT_T, SPINLOCK_T, U32, ULONG, m, ptr, struct } from "../mem/ctype.js";
-import { STRUCT_PAGE_POOL_SLOW_ITEM, STRUCT_PP_ALLOC_CACHE, STRUCT_PTR_RING } from "../mem/structs.js";
+import { LIST_HEAD, LLIST_HEAD, SPINLOCK_T, ULONG, m, struct } from "../mem/ctype.js";
+import { STRUCT_PAGE_POOL_SLOW_ITEM } from "../mem/structs.js";
 import {
   type PoolStructs,
-  RECYCLE_STATS_PTR,
   STRUCT_PAGE_POOL_ALLOC_STATS_V11,
   STRUCT_PAGE_POOL_PARAMS_FAST,
   STRUCT_PAGE_POOL_PARAMS_SLOW,
   STRUCT_PAGE_POOL_RECYCLE_STATS,
-  fragGroupAligned,
-  poolFlagBits,
-  releaseMembers,
-  userStruct,
+  patchMembers,
 } from "./structs_common.js";
+import { STRUCT_PAGE_POOL_V6_15 } from "./classic_structs.js";
 
-export const STRUCT_PAGE_POOL_V11 = struct("page_pool", [
-  m("p", STRUCT_PAGE_POOL_PARAMS_FAST),
-  m("cpuid", INT),
-  m("pages_state_hold_cnt", U32),
-  m("hold_items", LLIST_HEAD),
-  m("slow_items", STRUCT_PAGE_POOL_SLOW_ITEM),
-  ...poolFlagBits(true),
-  ...fragGroupAligned(),
-  ...releaseMembers(),
-  m("alloc_stats", STRUCT_PAGE_POOL_ALLOC_STATS_V11),
-  m("xdp_mem_id", U32),
-  m("alloc", STRUCT_PP_ALLOC_CACHE, { alignAttr: 64 }), // ____cacheline_aligned_in_smp
-  m("ring", STRUCT_PTR_RING),
-  m("mp_priv", ptr("void")),
-  m("mp_ops", ptr("const struct memory_provider_ops")),
-  m("recycle_stats", RECYCLE_STATS_PTR),
-  m("pages_state_release_cnt", ATOMIC_T),
-  m("item_lock", SPINLOCK_T),
-  m("item_blocks", LIST_HEAD),
-  m("release_items", LLIST_HEAD),
-  m("user_cnt", REFCOUNT_T),
-  m("destroy_cnt", ULONG),
-  m("slow", STRUCT_PAGE_POOL_PARAMS_SLOW),
-  userStruct({ napiId: false, detachTime: "u64" }),
-]);
+/** The series' base (net-next of 7 Mar 2025 = the v6.15 struct) with the members patches 2/4 and 3/4 add. */
+export const STRUCT_PAGE_POOL_V11 = struct(
+  "page_pool",
+  patchMembers(STRUCT_PAGE_POOL_V6_15, [
+    { after: "pages_state_hold_cnt", add: [m("hold_items", LLIST_HEAD), m("slow_items", STRUCT_PAGE_POOL_SLOW_ITEM)] },
+    { replace: "alloc_stats", with: m("alloc_stats", STRUCT_PAGE_POOL_ALLOC_STATS_V11) },
+    { after: "pages_state_release_cnt", add: [m("item_lock", SPINLOCK_T), m("item_blocks", LIST_HEAD), m("release_items", LLIST_HEAD)] },
+    { replace: "destroy_cnt", with: m("destroy_cnt", ULONG) },
+  ]),
+);
 
 export const POOL_STRUCTS_V11: PoolStructs = {
   kernel: "v11",

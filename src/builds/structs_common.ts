@@ -126,19 +126,10 @@ export const STRUCT_PAGE_POOL_PARAMS_V6_1 = struct("page_pool_params", [
  * v6.4 – v6.7 (include/net/page_pool/types.h from v6.6): `napi` after `dev`, flags still first.
  * 64 bytes.
  */
-export const STRUCT_PAGE_POOL_PARAMS_V6_6 = struct("page_pool_params", [
-  m("flags", UINT),
-  m("order", UINT),
-  m("pool_size", UINT),
-  m("nid", INT),
-  m("dev", ptr("struct device")),
-  m("napi", ptr("struct napi_struct")),
-  m("dma_dir", ENUM_DMA_DATA_DIRECTION),
-  m("max_len", UINT),
-  m("offset", UINT),
-  m("init_callback", ptr("void (*)(struct page *, void *)")),
-  m("init_arg", ptr("void")),
-]);
+export const STRUCT_PAGE_POOL_PARAMS_V6_6 = struct(
+  "page_pool_params",
+  patchMembers(STRUCT_PAGE_POOL_PARAMS_V6_1, [{ after: "dev", add: [m("napi", ptr("struct napi_struct"))] }]),
+);
 
 /**
  * `struct_group_tagged(page_pool_params_fast, fast, …)` (v6.8 – 2026 mainline, unchanged): what the
@@ -321,4 +312,24 @@ export function userParamsOf(s: PoolStructs): RecordType {
     userParams.set(s, (u = paramsFromGroups(fast, slow)));
   }
   return u;
+}
+
+/** One hunk of a patch to a struct's member list: insert after a member, or replace one. */
+export type MemberEdit = { readonly after: string; readonly add: readonly Member[] } | { readonly replace: string; readonly with: Member };
+
+/**
+ * A struct as a later kernel (or a patch series) has it: an earlier build's member list with the
+ * hunks its commits applied, so a declaration says what changed and the order stays the kernel's.
+ * A hunk naming a member the base lacks throws at load.
+ */
+export function patchMembers(base: RecordType, edits: readonly MemberEdit[]): Member[] {
+  const out = [...base.members];
+  for (const e of edits) {
+    const name = "after" in e ? e.after : e.replace;
+    const i = out.findIndex((x) => x.name === name);
+    if (i < 0) throw new Error(`struct ${base.name}: no member ${name} to patch`);
+    if ("after" in e) out.splice(i + 1, 0, ...e.add);
+    else out.splice(i, 1, e.with);
+  }
+  return out;
 }

@@ -28,6 +28,7 @@ import { ppDmaUnmap, poolDmaMap, PP_DMA_ATTRS } from "../pool/pp_dma.js";
 import { setPpInfoPp, clearPpInfoPp, isPpPageMasked, poolOfPp } from "../pool/pp_info.js";
 import type { PoolOffsets } from "../pool/pool_offsets.js";
 import { registerBuild } from "./registry.js";
+import { V6_15_SWITCHES } from "./classic.js";
 import type { BuildSwitches, KernelBuild, Tracking, TrackingContext, TrackingLayout, TrackingUsage } from "./types.js";
 import { POOL_STRUCTS_V6_16, POOL_STRUCTS_V6_18, POOL_STRUCTS_MAINLINE } from "./xarray_structs.js";
 
@@ -266,21 +267,11 @@ export const XARRAY: TrackingLayout = {
 };
 
 const V6_16_SWITCHES: BuildSwitches = {
-  poolSizeRule: "e2big",
-  orderCheck: false,
-  ppRefCountInit: true,
-  releaseOrder: "count-then-clear",
+  ...V6_15_SWITCHES,
   // 32471b2f481d "net: page_pool: Don't recycle into cache on PREEMPT_RT" (v6.16).
   napiLocality: "napi_local_rt",
-  destroyNapi: "disable",
-  destroyResetsCpuid: true,
-  stallWarning: "netdev-less",
-  negativeRetryStops: true,
-  syncNeedsDevice: true,
   // 271683bb2cf3 "page_pool: Fix use-after-free in page_pool_recycle_in_ring" (v6.16, CVE-2025-38129).
   releaseProducerBarrier: true,
-  userId: true,
-  ppFlagAll: 0xf,
 };
 
 const XA_MASK = G.PP_MAGIC_MASK;

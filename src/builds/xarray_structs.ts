@@ -6,43 +6,25 @@
  * pool" (ee62ce7a1d90, v6.16) adds `struct xarray dma_mapped` right after `mp_ops`; nothing else in
  * the struct moved. Changes after that are listed above each declaration.
  */
-import { ATOMIC_T, INT, REFCOUNT_T, U32, U64T, m, ptr, struct, type Member } from "../mem/ctype.js";
-import { STRUCT_PP_ALLOC_CACHE, STRUCT_PTR_RING, STRUCT_XARRAY } from "../mem/structs.js";
+import { m, struct, type Member } from "../mem/ctype.js";
+import { STRUCT_XARRAY } from "../mem/structs.js";
 import {
   type PoolStructs,
-  RECYCLE_STATS_PTR,
   STRUCT_PAGE_POOL_ALLOC_STATS,
   STRUCT_PAGE_POOL_PARAMS_FAST,
   STRUCT_PAGE_POOL_PARAMS_SLOW,
   STRUCT_PAGE_POOL_RECYCLE_STATS,
-  fragGroupAligned,
-  poolFlagBits,
-  releaseMembers,
+  patchMembers,
   userStruct,
 } from "./structs_common.js";
+import { STRUCT_PAGE_POOL_V6_15 } from "./classic_structs.js";
 
+/** v6.15's struct page_pool with `struct xarray dma_mapped` after `mp_ops` (ee62ce7a1d90). */
 function xarrayPool(detachTime: "u64" | "ktime_t"): Member[] {
-  return [
-    m("p", STRUCT_PAGE_POOL_PARAMS_FAST),
-    m("cpuid", INT),
-    m("pages_state_hold_cnt", U32),
-    ...poolFlagBits(true),
-    ...fragGroupAligned(),
-    ...releaseMembers(),
-    m("alloc_stats", STRUCT_PAGE_POOL_ALLOC_STATS),
-    m("xdp_mem_id", U32),
-    m("alloc", STRUCT_PP_ALLOC_CACHE, { alignAttr: 64 }), // ____cacheline_aligned_in_smp
-    m("ring", STRUCT_PTR_RING),
-    m("mp_priv", ptr("void")),
-    m("mp_ops", ptr("const struct memory_provider_ops")),
-    m("dma_mapped", STRUCT_XARRAY),
-    m("recycle_stats", RECYCLE_STATS_PTR),
-    m("pages_state_release_cnt", ATOMIC_T),
-    m("user_cnt", REFCOUNT_T),
-    m("destroy_cnt", U64T),
-    m("slow", STRUCT_PAGE_POOL_PARAMS_SLOW),
-    userStruct({ napiId: false, detachTime }),
-  ];
+  return patchMembers(STRUCT_PAGE_POOL_V6_15, [
+    { after: "mp_ops", add: [m("dma_mapped", STRUCT_XARRAY)] },
+    { replace: "user", with: userStruct({ napiId: false, detachTime }) },
+  ]);
 }
 
 /**
