@@ -25,7 +25,7 @@ import { Bench } from "tinybench";
 import { bootPpSystem, NetStack, PagePools, type PpSystem } from "../src/pool/index.js";
 import { PP_FLAG_DMA_MAP } from "../src/pool/page_pool.js";
 import { DMA_BIDIRECTIONAL } from "../src/dma/index.js";
-import { MACH_CPU, MACH_IN_SOFTIRQ } from "../src/mem/physmem.js";
+import { setServingSoftirq } from "../src/smp/percpu.js";
 import type { PageAlloc } from "../src/mem/buddy.js";
 import { type BenchResult, type BenchTest, type SuiteRequest, SCALE_BYTES, BASELINE } from "./catalog.js";
 
@@ -158,7 +158,7 @@ function benchPool(sys: PpSystem, opts: { dma?: boolean; napi?: boolean } = {}):
   const { pps, dma, m } = sys;
   const dev = opts.dma ? dma.deviceCreate("bench") : 0;
   if (opts.dma && dev === 0) throw new Error("bench: deviceCreate failed");
-  const cpu = m.mem.rd32(m.mem.machine + MACH_CPU) | 0;
+  const cpu = m.mem.cpu;
   const pool = pps.create({
     order: 0,
     poolSize: POOL_SIZE,
@@ -169,8 +169,7 @@ function benchPool(sys: PpSystem, opts: { dma?: boolean; napi?: boolean } = {}):
   });
   if (pool < 0) throw new Error(`bench: page_pool_create failed (${pool})`);
   // Fill the ring with napi_local false whatever the pool: outside softirq.
-  const soft = m.mem.machine + MACH_IN_SOFTIRQ;
-  m.mem.wr32(soft, 0);
+  setServingSoftirq(m.mem, false);
   const pages: number[] = [];
   for (let i = 0; i < PREFILL; i++) {
     const page = pps.allocPages(pool);
@@ -178,7 +177,7 @@ function benchPool(sys: PpSystem, opts: { dma?: boolean; napi?: boolean } = {}):
     pages.push(page);
   }
   for (const page of pages) pps.putPage(pool, page, -1, false);
-  m.mem.wr32(soft, 1); // the kernel bench runs its loops from a tasklet
+  setServingSoftirq(m.mem, true); // the kernel bench runs its loops from a tasklet
   if (pps.ringCount(pool) !== PREFILL) throw new Error(`bench: ring holds ${pps.ringCount(pool)} pages after pre-fill, not ${PREFILL}`);
   if (pps.napiLocal(pool) !== (opts.napi === true)) throw new Error("bench: page_pool_napi_local() is not what the test needs");
   return pool;

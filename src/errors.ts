@@ -23,6 +23,9 @@
  *    emulator allows (see `PagePools.runUntil`);
  *  - `CORRUPT_MACHINE`: the machine's own structures do not hold together (a pool list that does not
  *    end, a record that names no pool): a memory image edited behind its checksums;
+ *  - `DEADLOCK`: the emulated kernel cannot go on: a spinlock taken twice on one CPU or never
+ *    released (`BUG: spinlock recursion` / `lockup suspected`), a grace period that cannot end
+ *    (`synchronize_rcu()` inside a read-side section, a reader on a CPU no thread runs);
  *  - the image codes of `ImageError` (src/mem/image.ts): a file this ppemu will not load.
  */
 export type PpemuErrorCode =
@@ -33,6 +36,7 @@ export type PpemuErrorCode =
   | "STALE_POOL"
   | "TIME_LIMIT"
   | "CORRUPT_MACHINE"
+  | "DEADLOCK"
   | "truncated"
   | "magic"
   | "version"

@@ -33,7 +33,7 @@ import { GFP_ZERO } from "../mem/buddy.js";
 import { Diag } from "../mem/diag.js";
 import { llistAdd, llistAddLocked, llistDelAll } from "../mem/llist.js";
 import { itemGeometry, itemTarget, type ItemGeometry } from "../mem/item_geometry.js";
-import { spinLock, spinUnlock } from "../pool/ptr_ring.js";
+import { spinLock, spinUnlock } from "../smp/spinlock.js";
 import { orPpSignature, isPpPageMasked } from "../pool/pp_info.js";
 import { ppDmaUnmap, poolDmaMap } from "../pool/pp_dma.js";
 import type { PoolOffsets } from "../pool/pool_offsets.js";
@@ -246,9 +246,9 @@ export class ItemBlockTracking implements Tracking {
       mem.wr32(block + this.BLK_REF, this.ITEMS_PER_PAGE);
       mem.wrPtr(pool + this.PP_SLOW_BLOCK, block);
       next = 0;
-      spinLock(mem.i32, pool + this.PP_ITEM_LOCK);
+      spinLock(mem, pool + this.PP_ITEM_LOCK);
       mem.listAdd(block + this.BLK_LIST, pool + this.PP_ITEM_BLOCKS);
-      spinUnlock(mem.i32, pool + this.PP_ITEM_LOCK);
+      spinUnlock(mem, pool + this.PP_ITEM_LOCK);
     }
     mem.wr32(pool + this.PP_SLOW_NEXT_TO_USE, next + 1);
     return this.itemAt(block, next);
@@ -297,7 +297,7 @@ export class ItemBlockTracking implements Tracking {
       this.unmapItem(pool, page);
       return;
     }
-    spinLock(this.mem.i32, pool + this.PP_ITEM_LOCK);
+    spinLock(this.mem, pool + this.PP_ITEM_LOCK);
     try {
       const item = u32[(page + PAGE_PP_ITEM) >>> 2]!;
       if (item !== 0 && (Atomics.load(u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) !== 0) {
@@ -305,7 +305,7 @@ export class ItemBlockTracking implements Tracking {
       }
     } finally {
       // A strict machine throws its fault from inside the unmap: the lock must not stay held.
-      spinUnlock(this.mem.i32, pool + this.PP_ITEM_LOCK);
+      spinUnlock(this.mem, pool + this.PP_ITEM_LOCK);
     }
   }
 
@@ -348,9 +348,9 @@ export class ItemBlockTracking implements Tracking {
     if (ref !== 0) return;
     // __page_pool_slow_item_free()
     const mem = this.mem;
-    spinLock(mem.i32, pool + this.PP_ITEM_LOCK);
+    spinLock(mem, pool + this.PP_ITEM_LOCK);
     mem.listDel(block + this.BLK_LIST);
-    spinUnlock(mem.i32, pool + this.PP_ITEM_LOCK);
+    spinUnlock(mem, pool + this.PP_ITEM_LOCK);
     // pool->slow_items stays as it is: only its owner writes it, and next_to_use guards the stale block.
     this.m.pa.putPage(mem.virtToPage(block));
   }

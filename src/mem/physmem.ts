@@ -17,7 +17,8 @@
  */
 import { LP64, PAGE_SHIFT_OF, PAGE_SIZE_NAMES, archConsts, type PageSizeName } from "../arch.js";
 import { PpemuError, checkInt, showValue } from "../errors.js";
-import { layoutOf, offsetOf, m, struct, array, ptr, U16, U32, U64T, ULONG, LIST_HEAD } from "./ctype.js";
+import { layoutOf, offsetOf, m, struct, array, ptr, U16, U32, U64T, ULONG, LIST_HEAD, SPINLOCK_T } from "./ctype.js";
+import { STRUCT_PPEMU_CPU, MAX_NR_CPUS, DEFAULT_NR_CPUS, CPU_ID, cpuSlotOffset } from "../smp/percpu.js";
 import {
   STRUCT_PAGE_SHIFT,
   STRUCT_PAGE_SIZE,
@@ -105,8 +106,10 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("build_extra", U32),
   /** `nr_cpu_ids`: CPUs of the machine (per-CPU data is sized by it). */
   m("nr_cpus", U32),
-  m("cpu", U32),
-  m("in_softirq", U32),
+  /** `zone->lock`: the page allocator's free lists and counts (src/mem/buddy.ts). */
+  m("zone_lock", SPINLOCK_T),
+  /** `page_pools_lock` (net/core/page_pool_user.c, a mutex there): the machine's pool list. */
+  m("page_pools_lock", SPINLOCK_T),
   m("fail", array(STRUCT_PPEMU_FAIL, NR_FAIL_SITES)),
   m("kmalloc_caches", ptr("struct kmem_cache")),
   m("iommu", ptr("struct ppemu_iommu")),
@@ -126,6 +129,20 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
    */
   m("freed_pools", array(U32, 16)),
   m("freed_pools_head", U32),
+  /** Per-CPU context (src/smp/percpu.ts): slot k at `cpuSlotOffset(k)`, so CPUs 0…31 own a cache line each. */
+  m("cpus", array(STRUCT_PPEMU_CPU, MAX_NR_CPUS)),
+  /** Serialises the diagnostic counters and log ring (the emulator's printk). */
+  m("diag_lock", SPINLOCK_T),
+  /** RCU (src/smp/rcu.ts): `rcu_state.gp_seq`, odd while a grace period runs. */
+  m("rcu_gp_seq", U32),
+  /** The furthest `gp_seq` some CPU waits for (`rcu_state.gp_seq_needed`). */
+  m("rcu_gp_seq_needed", U32),
+  /** Taken (trylock) by whichever CPU advances the grace period. */
+  m("rcu_gp_lock", SPINLOCK_T),
+  /** CPUs the running grace period still waits for (`rcu_node.qsmask`), a 64-bit mask. */
+  m("rcu_qsmask", array(U32, 2)),
+  /** Each waited-for CPU's `rcu_qs_ctr` when the grace period began. */
+  m("rcu_qs_snap", array(U32, MAX_NR_CPUS)),
 ]);
 
 export const MACHINE_LAYOUT = layoutOf(STRUCT_PPEMU_MACHINE, LP64);
@@ -135,11 +152,10 @@ const MACH = MACHINE_LAYOUT.off;
 
 /** "ppem" */
 export const MACHINE_MAGIC = 0x6d657070;
-/** 2: the build (id, variant, switches) and nr_cpus in the header. */
-export const MACHINE_VERSION = 2;
+/** 2: the build (id, variant, switches) and nr_cpus in the header; 3: per-CPU context, locks, RCU state. */
+export const MACHINE_VERSION = 3;
 /** Default `nr_cpu_ids`: the driver's NAPI CPU and the stack's CPU. */
-export const DEFAULT_NR_CPUS = 2;
-export const MAX_NR_CPUS = 64;
+export { DEFAULT_NR_CPUS, MAX_NR_CPUS };
 
 export const MACH_MAGIC = offsetOf(MACHINE_LAYOUT, "magic");
 export const MACH_NR_FRAMES = MACH.nr_frames!;
@@ -176,8 +192,15 @@ export const MACH_BUILD_EXTRA = offsetOf(MACHINE_LAYOUT, "build_extra");
 export const MACH_NR_CPUS = offsetOf(MACHINE_LAYOUT, "nr_cpus");
 export const MACH_LOOPBACK = offsetOf(MACHINE_LAYOUT, "loopback");
 /** The emulated CPU the current code runs on, and whether it runs in softirq (NAPI) context. */
-export const MACH_CPU = MACH.cpu!;
-export const MACH_IN_SOFTIRQ = MACH.in_softirq!;
+export const MACH_ZONE_LOCK = offsetOf(MACHINE_LAYOUT, "zone_lock");
+export const MACH_PAGE_POOLS_LOCK = offsetOf(MACHINE_LAYOUT, "page_pools_lock");
+export const MACH_CPUS = offsetOf(MACHINE_LAYOUT, "cpus");
+export const MACH_DIAG_LOCK = offsetOf(MACHINE_LAYOUT, "diag_lock");
+export const MACH_RCU_GP_SEQ = offsetOf(MACHINE_LAYOUT, "rcu_gp_seq");
+export const MACH_RCU_GP_SEQ_NEEDED = offsetOf(MACHINE_LAYOUT, "rcu_gp_seq_needed");
+export const MACH_RCU_GP_LOCK = offsetOf(MACHINE_LAYOUT, "rcu_gp_lock");
+export const MACH_RCU_QSMASK = offsetOf(MACHINE_LAYOUT, "rcu_qsmask");
+export const MACH_RCU_QS_SNAP = offsetOf(MACHINE_LAYOUT, "rcu_qs_snap");
 export const MACH_FAIL = MACH.fail!;
 export const MACH_KMALLOC_CACHES = MACH.kmalloc_caches!;
 export const MACH_IOMMU = MACH.iommu!;
@@ -254,6 +277,13 @@ export class PhysMem {
    * by the DMA model when it attaches. Not state: a function over the same buffer.
    */
   diagResolver: DiagResolver | undefined = undefined;
+  /**
+   * This thread's CPU, `smp_processor_id()`, and the byte address of its `struct ppemu_cpu`: the
+   * thread's identity (what the kernel's per-CPU base register is), not machine state. A worker
+   * binds once at start; a single thread playing several CPUs rebinds between steps.
+   */
+  cpu = 0;
+  cpuArea = 0;
 
   private constructor(buffer: ArrayBuffer | SharedArrayBuffer, pageShift: number) {
     this.buffer = buffer;
@@ -267,6 +297,19 @@ export class PhysMem {
     this.nrFrames = this.bytes >>> pageShift;
     this.memmapFrames = Math.ceil((this.nrFrames * STRUCT_PAGE_SIZE) / this.pageSize);
     this.machine = this.memmapFrames << pageShift;
+    this.cpuArea = this.machine + MACH_CPUS + cpuSlotOffset(0);
+  }
+
+  /** Run this thread as CPU `cpu` from now on (`0 … nr_cpu_ids - 1`). */
+  bindCpu(cpu: number): void {
+    checkInt("bindCpu: cpu", cpu, 0, this.nrCpus - 1);
+    this.cpu = cpu;
+    this.cpuArea = this.cpuAreaOf(cpu);
+  }
+
+  /** Byte address of CPU `cpu`'s `struct ppemu_cpu`. */
+  cpuAreaOf(cpu: number): number {
+    return this.machine + MACH_CPUS + cpuSlotOffset(cpu);
   }
 
   /** Boot a new machine: zeroed memory, memmap initialised, header written. Bad options: a PpemuError ("EINVAL_ARG"). */
@@ -319,6 +362,7 @@ export class PhysMem {
     this.wr32(h + MACH_NEXT_POOL_ID, 1);
     this.wr32(h + MACH_NEXT_POOL_GENERATION, 1);
     this.listInit(h + MACH_POOLS);
+    for (let cpu = 0; cpu < MAX_NR_CPUS; cpu++) this.wr32(this.cpuAreaOf(cpu) + CPU_ID, cpu);
     // Every struct page: untyped (_mapcount -1), refcount 0. memmap and boot frames are reserved
     // and hold a reference, so no allocator path can ever free them.
     for (let pfn = 0; pfn < this.nrFrames; pfn++) {

@@ -62,7 +62,6 @@ export class XArray {
   private readonly slab: Slab;
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
-  private readonly i32: Int32Array;
   /** Addresses below this are in the memmap: a stored entry there is a `struct page *`. */
   private readonly memmapEnd: number;
 
@@ -71,7 +70,6 @@ export class XArray {
     this.slab = m.slab;
     this.u8 = m.mem.u8;
     this.u32 = m.mem.u32;
-    this.i32 = m.mem.i32;
     this.memmapEnd = m.mem.memmapFrames << m.mem.pageShift;
     const root = m.mem.machine + MACH_XA_NODE_CACHE;
     let cache = m.mem.rdPtr(root);
@@ -125,7 +123,7 @@ export class XArray {
     if ((entry & 3) !== 0 || entry >>> 0 !== entry || min >>> 0 !== min || max >>> 0 !== max) return -EINVAL;
     if ((this.u32[(xa + XA_FLAGS) >>> 2]! & XA_FLAGS_TRACK_FREE) === 0) return -EINVAL;
     const e = entry === 0 ? XA_ZERO_ENTRY : entry;
-    xaLock(this.i32, xa);
+    xaLock(this.mem, xa);
     try {
       const id = this.findFree(xa, min, max);
       if (id < 0) return -EBUSY;
@@ -135,7 +133,7 @@ export class XArray {
       this.clearFreeMark(xa, node, id & XA_CHUNK_MASK);
       return id;
     } finally {
-      xaUnlock(this.i32, xa);
+      xaUnlock(this.mem, xa);
     }
   }
 
@@ -147,7 +145,7 @@ export class XArray {
     if ((entry & 3) !== 0 || entry >>> 0 !== entry || index >>> 0 !== index) return -EINVAL;
     const trackFree = (this.u32[(xa + XA_FLAGS) >>> 2]! & XA_FLAGS_TRACK_FREE) !== 0;
     const e = entry === 0 && trackFree ? XA_ZERO_ENTRY : entry;
-    xaLock(this.i32, xa);
+    xaLock(this.mem, xa);
     try {
       let first: number;
       if (e === 0) {
@@ -162,7 +160,7 @@ export class XArray {
       }
       return first === XA_ZERO_ENTRY ? 0 : first;
     } finally {
-      xaUnlock(this.i32, xa);
+      xaUnlock(this.mem, xa);
     }
   }
 
@@ -172,7 +170,7 @@ export class XArray {
    */
   xaCmpxchg(xa: number, index: number, old: number, entry: number): number {
     if ((entry & 3) !== 0 || entry >>> 0 !== entry || (old & 3) !== 0 || index >>> 0 !== index) return -EINVAL;
-    xaLock(this.i32, xa);
+    xaLock(this.mem, xa);
     try {
       let node = this.walk(xa, index);
       const curr = node < 0 ? 0 : this.u32[this.slotAddr(xa, node, index) >>> 2]!;
@@ -190,19 +188,19 @@ export class XArray {
       }
       return curr === XA_ZERO_ENTRY ? 0 : curr;
     } finally {
-      xaUnlock(this.i32, xa);
+      xaUnlock(this.mem, xa);
     }
   }
 
   /** `xa_erase()`: the entry that was at `index` (0 if none); frees nodes that become empty. */
   xaErase(xa: number, index: number): number {
     if (index >>> 0 !== index) return 0;
-    xaLock(this.i32, xa);
+    xaLock(this.mem, xa);
     try {
       const first = this.eraseIndex(xa, index);
       return first === XA_ZERO_ENTRY ? 0 : first;
     } finally {
-      xaUnlock(this.i32, xa);
+      xaUnlock(this.mem, xa);
     }
   }
 
@@ -253,7 +251,7 @@ export class XArray {
 
   /** `xa_destroy()`: free every node; the array is empty afterwards (entries are the caller's). */
   xaDestroy(xa: number): void {
-    xaLock(this.i32, xa);
+    xaLock(this.mem, xa);
     try {
       const head = this.u32[(xa + XA_HEAD) >>> 2]!;
       this.wrEntry(xa + XA_HEAD, 0);
@@ -263,7 +261,7 @@ export class XArray {
       this.u32[(xa + XA_FLAGS) >>> 2] = flags >>> 0;
       if (xaIsNode(head)) this.freeNodes(head - 2);
     } finally {
-      xaUnlock(this.i32, xa);
+      xaUnlock(this.mem, xa);
     }
   }
 

@@ -16,6 +16,8 @@
 import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf } from "./ctype.js";
 import { STRUCT_XARRAY, STRUCT_XA_NODE, XA_CHUNK_SIZE, XA_MAX_MARKS } from "./structs.js";
+import { spinLock, spinUnlock } from "../smp/spinlock.js";
+import type { CpuView } from "../smp/percpu.js";
 
 export const XARRAY_LAYOUT = layoutOf(STRUCT_XARRAY, LP64);
 export const XA_NODE_LAYOUT = layoutOf(STRUCT_XA_NODE, LP64);
@@ -164,15 +166,12 @@ export function nodeFindMark(u32: Uint32Array, node: number, offset: number, mar
   return hi !== 0 ? 32 + ctz32(hi) : XA_CHUNK_SIZE;
 }
 
-// ---- xa_lock: a spinlock_t word, taken with Atomics so a worker attached to the buffer is a CPU ----
+// ---- xa_lock: a spinlock_t word (src/smp/spinlock.ts), so a worker attached to the buffer is a CPU ----
 
-export function xaLock(i32: Int32Array, xa: number): void {
-  const w = (xa + XA_LOCK) >>> 2;
-  while (Atomics.compareExchange(i32, w, 0, 1) !== 0) {
-    // spin: another CPU holds it
-  }
+export function xaLock(v: CpuView, xa: number): void {
+  spinLock(v, xa + XA_LOCK);
 }
 
-export function xaUnlock(i32: Int32Array, xa: number): void {
-  Atomics.store(i32, (xa + XA_LOCK) >>> 2, 0);
+export function xaUnlock(v: CpuView, xa: number): void {
+  spinUnlock(v, xa + XA_LOCK);
 }

@@ -17,7 +17,9 @@
 import type { Machine } from "../mem/machine.js";
 import type { PhysMem } from "../mem/physmem.js";
 import * as PHYS from "../mem/physmem.js";
-const { MACH_CPU, MACH_IN_SOFTIRQ, MACH_PP_CHECKS } = PHYS;
+const { MACH_PP_CHECKS } = PHYS;
+import { SOFTIRQ_MASK, CPU_PREEMPT_COUNT } from "../smp/percpu.js";
+import { spinLock, spinUnlock } from "../smp/spinlock.js";
 import { Diag } from "../mem/diag.js";
 import * as PAGE from "../mem/page.js";
 const { PAGE_PP_MAGIC, PAGE_PP_REF_COUNT, PAGE_REFCOUNT, PAGE_DMA_ADDR, PAGE_FLAGS, PG_pp_in_pool, VMEMMAP_HI } = PAGE;
@@ -37,8 +39,6 @@ import {
   ptrRingEmpty,
   ptrRingCount,
   ptrRingForEach,
-  spinLock,
-  spinUnlock,
   PTR_RING_QUEUE,
   PTR_RING_SLOT,
   PTR_RING_PRODUCER_LOCK,
@@ -219,8 +219,6 @@ export class PagePools {
   private readonly mDmaMap: number;
   private readonly oCpuid: number;
   private readonly oNapi: number;
-  /** Word index of the machine header's current-CPU word. */
-  private readonly cpuIdx: number;
 
   constructor(
     readonly m: Machine,
@@ -268,7 +266,6 @@ export class PagePools {
     this.mDmaMap = o.dmaMap.mask;
     this.oCpuid = o.cpuid;
     this.oNapi = o.napi;
-    this.cpuIdx = (m.mem.machine + MACH_CPU) >>> 2;
   }
 
   // ------------------------------------------------------------------ create
@@ -591,7 +588,7 @@ export class PagePools {
           u32[slotIdx + 1] = VMEMMAP_HI;
           u32[countIdx] = count + 1;
           // recycle_stat_inc(pool, cached): this_cpu_inc() on the current CPU's copy.
-          const statIdx = (u32[(pool + this.oRecycleStats) >>> 2]! + u32[this.cpuIdx]! * RS_SIZE + RS_CACHED) >>> 2;
+          const statIdx = (u32[(pool + this.oRecycleStats) >>> 2]! + this.mem.cpu * RS_SIZE + RS_CACHED) >>> 2;
           if ((u32[statIdx] = (u32[statIdx]! + 1) >>> 0) === 0) u32[statIdx + 1]!++;
           if (sync || this.checks) this.cachedSlowPart(pool, page, dmaSyncSize, sync);
           return;
@@ -617,7 +614,7 @@ export class PagePools {
    */
   private directAllowed(pool: number): boolean {
     if (this.napiLocalEveryPut) return this.napiLocal(pool);
-    return this.u32[(this.mem.machine + MACH_IN_SOFTIRQ) >>> 2] !== 0;
+    return this.inSoftirq();
   }
 
   /** Someone else holds a page reference: the page leaves the pool. */
@@ -629,7 +626,7 @@ export class PagePools {
   /** `this_cpu_ptr(pool->recycle_stats)`: the current CPU's copy. */
   private recycleStat(pool: number): number {
     const u32 = this.u32;
-    return u32[(pool + this.oRecycleStats) >>> 2]! + u32[this.cpuIdx]! * this.recycleStatsSize;
+    return u32[(pool + this.oRecycleStats) >>> 2]! + this.mem.cpu * this.recycleStatsSize;
   }
 
   /**
@@ -644,10 +641,10 @@ export class PagePools {
     const ring = pool + this.oRing;
     let ok: boolean;
     if (this.statInRingLock) {
-      spinLock(this.i32, ring + PTR_RING_PRODUCER_LOCK);
+      spinLock(this.mem, ring + PTR_RING_PRODUCER_LOCK);
       ok = ptrRingProduceLocked(this.mem, ring, page) === 0;
       if (ok) this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring!);
-      spinUnlock(this.i32, ring + PTR_RING_PRODUCER_LOCK);
+      spinUnlock(this.mem, ring + PTR_RING_PRODUCER_LOCK);
     } else {
       ok = ptrRingProduce(this.mem, ring, page) === 0;
       if (ok) this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring!);
@@ -677,10 +674,13 @@ export class PagePools {
    * PREEMPT_RT; the emulated kernel is not RT.
    */
   napiLocal(pool: number): boolean {
-    const i32 = this.i32;
-    const mach = this.mem.machine;
-    if (i32[(mach + MACH_IN_SOFTIRQ) >>> 2] === 0) return false;
-    return this.ownsCpu(pool, i32[(mach + MACH_CPU) >>> 2]!);
+    if (!this.inSoftirq()) return false;
+    return this.ownsCpu(pool, this.mem.cpu);
+  }
+
+  /** `in_softirq()` of this thread's CPU (src/smp/percpu.ts). */
+  private inSoftirq(): boolean {
+    return (this.i32[(this.mem.cpuArea + CPU_PREEMPT_COUNT) >>> 2]! & SOFTIRQ_MASK) !== 0;
   }
 
   /** `pool->cpuid == cpu || napi->list_owner == cpu`, with the members this build has. */
@@ -706,8 +706,7 @@ export class PagePools {
     const loc = this.build.switches.napiLocality;
     let allowDirect = false;
     if (loc === "napi_pp_put_page" || loc === "cpuid") {
-      const mach = this.mem.machine;
-      if (this.i32[(mach + MACH_IN_SOFTIRQ) >>> 2] !== 0) allowDirect = this.ownsCpu(pool, this.i32[(mach + MACH_CPU) >>> 2]!);
+      if (this.inSoftirq()) allowDirect = this.ownsCpu(pool, this.mem.cpu);
     }
     this.putFullPage(pool, head, allowDirect);
     return true;
@@ -834,8 +833,8 @@ export class PagePools {
       // 271683bb2cf3: "Make sure all concurrent returns that may see the old value of destroy_cnt
       // have exited": take and drop the producer lock.
       const lock = pool + this.oRing + PTR_RING_PRODUCER_LOCK;
-      spinLock(this.i32, lock);
-      spinUnlock(this.i32, lock);
+      spinLock(this.mem, lock);
+      spinUnlock(this.mem, lock);
     }
     if (inflight === 0) this.freePool(pool);
     return inflight;

@@ -12,14 +12,19 @@
  *            tail ▲  head ▲             producer ▲
  *   (slots tail..head-1 are consumed but not yet zeroed: the producer still sees them as full)
  *
- * Locks are Atomics spin-lock words (spinlock_t), so a worker thread on the same SharedArrayBuffer is
- * a real second CPU. Slots hold 64-bit `netmem_ref` values; only the low word carries the pointer.
+ * Locks are Atomics spin-lock words (spinlock_t, src/smp/spinlock.ts), so a worker thread on the
+ * same SharedArrayBuffer is a real second CPU. Slots hold 64-bit `netmem_ref` values; only the low
+ * word carries the pointer, and it is the word that publishes: the producer stores the high word,
+ * then the low word with Atomics.store (the kernel's `smp_wmb()` + `WRITE_ONCE()`); the lockless
+ * consumer peeks it with Atomics.load (`READ_ONCE()`) and zeroes it last with Atomics.store, so a
+ * producer that sees NULL sees a slot whose high word is already clear.
  */
 import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf } from "../mem/ctype.js";
 import { STRUCT_PTR_RING } from "../mem/structs.js";
 import type { PhysMem } from "../mem/physmem.js";
 import * as PAGE from "../mem/page.js";
+import { spinLock, spinUnlock } from "../smp/spinlock.js";
 const { VMEMMAP_HI } = PAGE;
 
 export const PTR_RING_LAYOUT = layoutOf(STRUCT_PTR_RING, LP64);
@@ -37,17 +42,6 @@ export const PTR_RING_SLOT = 8;
 /** `SMP_CACHE_BYTES` on x86-64. */
 const SMP_CACHE_BYTES = 64;
 
-/** `spin_lock()` on an Atomics word: CAS 0 → 1, spinning while another CPU holds it. */
-export function spinLock(i32: Int32Array, addr: number): void {
-  const idx = addr >>> 2;
-  while (Atomics.compareExchange(i32, idx, 0, 1) !== 0) {
-    // Another worker holds it; a real spin. Atomics.wait is not allowed on the main thread.
-  }
-}
-
-export function spinUnlock(i32: Int32Array, addr: number): void {
-  Atomics.store(i32, addr >>> 2, 0);
-}
 
 /**
  * `__ptr_ring_set_size()` + `ptr_ring_init()`: the batch is two cache lines of pointers (16), or 1
@@ -73,18 +67,18 @@ export function ptrRingProduceLocked(mem: PhysMem, r: number, ptr: number): numb
   const size = u32[(r + PTR_RING_SIZE) >>> 2]!;
   const producer = u32[(r + PTR_RING_PRODUCER) >>> 2]!;
   const slot = (u32[(r + PTR_RING_QUEUE) >>> 2]! + producer * PTR_RING_SLOT) >>> 2;
-  if (size === 0 || u32[slot] !== 0) return -28;
-  u32[slot] = ptr;
+  if (size === 0 || Atomics.load(u32, slot) !== 0) return -28;
   u32[slot + 1] = VMEMMAP_HI;
+  Atomics.store(u32, slot, ptr);
   u32[(r + PTR_RING_PRODUCER) >>> 2] = producer + 1 >= size ? 0 : producer + 1;
   return 0;
 }
 
 /** `ptr_ring_produce()`: takes the producer lock. */
 export function ptrRingProduce(mem: PhysMem, r: number, ptr: number): number {
-  spinLock(mem.i32, r + PTR_RING_PRODUCER_LOCK);
+  spinLock(mem, r + PTR_RING_PRODUCER_LOCK);
   const ret = ptrRingProduceLocked(mem, r, ptr);
-  spinUnlock(mem.i32, r + PTR_RING_PRODUCER_LOCK);
+  spinUnlock(mem, r + PTR_RING_PRODUCER_LOCK);
   return ret;
 }
 
@@ -94,7 +88,7 @@ export function ptrRingEmpty(mem: PhysMem, r: number): boolean {
   const size = u32[(r + PTR_RING_SIZE) >>> 2]!;
   if (size === 0) return true;
   const head = u32[(r + PTR_RING_CONSUMER_HEAD) >>> 2]!;
-  return u32[(u32[(r + PTR_RING_QUEUE) >>> 2]! + head * PTR_RING_SLOT) >>> 2] === 0;
+  return Atomics.load(u32, (u32[(r + PTR_RING_QUEUE) >>> 2]! + head * PTR_RING_SLOT) >>> 2) === 0;
 }
 
 /**
@@ -107,7 +101,7 @@ export function ptrRingConsumeLocked(mem: PhysMem, r: number): number {
   if (size === 0) return 0;
   const queue = u32[(r + PTR_RING_QUEUE) >>> 2]!;
   const head = u32[(r + PTR_RING_CONSUMER_HEAD) >>> 2]!;
-  const ptr = u32[(queue + head * PTR_RING_SLOT) >>> 2]!;
+  const ptr = Atomics.load(u32, (queue + head * PTR_RING_SLOT) >>> 2);
   if (ptr === 0) return 0;
   // __ptr_ring_discard_one()
   const tail = u32[(r + PTR_RING_CONSUMER_TAIL) >>> 2]!;
@@ -115,8 +109,8 @@ export function ptrRingConsumeLocked(mem: PhysMem, r: number): number {
   if (next - tail >= u32[(r + PTR_RING_BATCH) >>> 2]! || next >= size) {
     for (let h = next - 1; h >= tail; h--) {
       const s = (queue + h * PTR_RING_SLOT) >>> 2;
-      u32[s] = 0;
       u32[s + 1] = 0;
+      Atomics.store(u32, s, 0);
     }
     u32[(r + PTR_RING_CONSUMER_TAIL) >>> 2] = next >= size ? 0 : next;
   }
@@ -127,9 +121,9 @@ export function ptrRingConsumeLocked(mem: PhysMem, r: number): number {
 
 /** `ptr_ring_consume()`: takes the consumer lock. */
 export function ptrRingConsume(mem: PhysMem, r: number): number {
-  spinLock(mem.i32, r + PTR_RING_CONSUMER_LOCK);
+  spinLock(mem, r + PTR_RING_CONSUMER_LOCK);
   const ptr = ptrRingConsumeLocked(mem, r);
-  spinUnlock(mem.i32, r + PTR_RING_CONSUMER_LOCK);
+  spinUnlock(mem, r + PTR_RING_CONSUMER_LOCK);
   return ptr;
 }
 

@@ -13,7 +13,8 @@
  */
 import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf, struct, m, U32, INT, ptr } from "../mem/ctype.js";
-import { MACH_STACK, MACH_CPU, MACH_IN_SOFTIRQ } from "../mem/physmem.js";
+import { MACH_STACK } from "../mem/physmem.js";
+import { CPU_PREEMPT_COUNT, setServingSoftirq } from "../smp/percpu.js";
 import type { PagePools } from "./page_pool.js";
 import { GFP_ZERO } from "../mem/buddy.js";
 import { PpemuError, checkInt, showValue } from "../errors.js";
@@ -134,17 +135,20 @@ export class NetStack {
   /** `skb_free_frag`-style free of one page, in the stack's CPU context. */
   skbFreePage(page: number): void {
     const mem = this.pps.mem;
-    const mach = mem.machine;
-    const savedCpu = mem.rd32(mach + MACH_CPU);
-    const savedSoftirq = mem.rd32(mach + MACH_IN_SOFTIRQ);
-    mem.wr32(mach + MACH_CPU, mem.rd32(this.st + ST_CPU));
-    mem.wr32(mach + MACH_IN_SOFTIRQ, mem.rd32(this.st + ST_IN_SOFTIRQ));
-    if (!this.napiPpPutPage(page)) {
-      mem.wr32(this.st + ST_FREED_NON_PP, mem.rd32(this.st + ST_FREED_NON_PP) + 1);
-      this.pps.m.pa.putPage(page);
+    // A thread playing several CPUs runs the free as the stack's CPU, then goes back.
+    const savedCpu = mem.cpu;
+    mem.bindCpu(mem.rd32(this.st + ST_CPU));
+    const savedPreempt = mem.rd32(mem.cpuArea + CPU_PREEMPT_COUNT);
+    setServingSoftirq(mem, mem.rd32(this.st + ST_IN_SOFTIRQ) !== 0);
+    try {
+      if (!this.napiPpPutPage(page)) {
+        mem.wr32(this.st + ST_FREED_NON_PP, mem.rd32(this.st + ST_FREED_NON_PP) + 1);
+        this.pps.m.pa.putPage(page);
+      }
+    } finally {
+      mem.wr32(mem.cpuArea + CPU_PREEMPT_COUNT, savedPreempt);
+      mem.bindCpu(savedCpu);
     }
-    mem.wr32(mach + MACH_CPU, savedCpu);
-    mem.wr32(mach + MACH_IN_SOFTIRQ, savedSoftirq);
   }
 
   /** `napi_pp_put_page()`: the build's skb free path; false when the page is no page_pool page. */

@@ -13,7 +13,7 @@
  */
 import { bootPpSystem, type PpSystem } from "../pool/index.js";
 import { PP_FLAG_DMA_MAP } from "../pool/page_pool.js";
-import { MACH_CPU, MACH_IN_SOFTIRQ } from "../mem/physmem.js";
+import { setServingSoftirq } from "../smp/percpu.js";
 import { DMA_FROM_DEVICE } from "../dma/index.js";
 import { runUnbind, UNBIND_DEFAULTS, type UnbindVerdict } from "./unbind.js";
 import type { KernelBuild } from "../builds/types.js";
@@ -93,8 +93,8 @@ function bootRig(build: KernelBuild, poolSize: number, pages: number): Rig {
   const pool = sys.pps.create({ flags: PP_FLAG_DMA_MAP, poolSize, dev, dmaDir: DMA_FROM_DEVICE, napiCpu: 0 });
   if (pool < 0) throw new Error(`page_pool_create(pool_size ${poolSize}) failed: ${pool}`);
   const mem = sys.m.mem;
-  mem.wr32(mem.machine + MACH_CPU, 0);
-  mem.wr32(mem.machine + MACH_IN_SOFTIRQ, 1);
+  mem.bindCpu(0);
+  setServingSoftirq(mem, true);
   return { sys, pool, held: [] };
 }
 

@@ -19,7 +19,7 @@ import { NetStack } from "../pool/stack.js";
 import { PP_FLAG_DMA_MAP, PP_FLAG_DMA_SYNC_DEV, DEFER_TIME_MS } from "../pool/page_pool.js";
 import { netdevCreate, netdevUnregister } from "../pool/netdev.js";
 import { DMA_FROM_DEVICE } from "../dma/index.js";
-import { MACH_CPU, MACH_IN_SOFTIRQ } from "../mem/physmem.js";
+import { setServingSoftirq } from "../smp/percpu.js";
 import { PAGE_DMA_ADDR } from "../mem/page.js";
 import { GFP_ZERO } from "../mem/buddy.js";
 import { accountFrames, type FrameAccount } from "../mem/accounting.js";
@@ -142,8 +142,8 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
 
   // The driver's RX ring lives in the buffer too.
   const rx = m.slab.kmalloc(Math.max(8, n * 8), GFP_ZERO);
-  mem.wr32(mem.machine + MACH_CPU, 0);
-  mem.wr32(mem.machine + MACH_IN_SOFTIRQ, 1);
+  mem.bindCpu(0);
+  setServingSoftirq(mem, true);
   let allocated = 0;
   for (let i = 0; i < n; i++) {
     const page = pps.allocPages(pool);
@@ -166,7 +166,7 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
 
   // Unbind: the driver's remove path, in process context: napi_disable(), return the RX ring,
   // page_pool_destroy(), then unregister_netdev() (its pools move to loopback) and the unbind.
-  mem.wr32(mem.machine + MACH_IN_SOFTIRQ, 0);
+  setServingSoftirq(mem, false);
   pps.napiDisable(pps.napiOf(pool));
   for (let i = 0; i < allocated; i++) {
     const page = mem.rdPtr(rx + i * 8);

@@ -8,7 +8,7 @@ import { PP_FLAG_DMA_MAP, PP_FLAG_DMA_SYNC_DEV, E2BIG, EINVAL } from "../../src/
 import { NetStack } from "../../src/pool/stack.js";
 import { netdevCreate, netdevUnregister } from "../../src/pool/netdev.js";
 import { DMA_FROM_DEVICE } from "../../src/dma/index.js";
-import { MACH_CPU, MACH_IN_SOFTIRQ } from "../../src/mem/physmem.js";
+import { setServingSoftirq } from "../../src/smp/percpu.js";
 import { PAGE_PP_REF_COUNT } from "../../src/mem/page.js";
 import { PTR_RING_SIZE } from "../../src/pool/ptr_ring.js";
 import { Diag } from "../../src/mem/diag.js";
@@ -20,8 +20,8 @@ function boot(kernel: string): PpSystem {
 
 function ctx(sys: PpSystem, cpu: number, softirq: boolean): void {
   const mem = sys.m.mem;
-  mem.wr32(mem.machine + MACH_CPU, cpu);
-  mem.wr32(mem.machine + MACH_IN_SOFTIRQ, softirq ? 1 : 0);
+  mem.bindCpu(cpu);
+  setServingSoftirq(mem, softirq);
 }
 
 describe("page_pool_init()", () => {

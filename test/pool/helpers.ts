@@ -5,7 +5,8 @@ import type { NetStack } from "../../src/pool/stack.js";
 import { PP_FLAG_DMA_MAP, type PagePoolParams } from "../../src/pool/page_pool.js";
 import type { KernelBuild } from "../../src/builds/index.js";
 import { accountFrames, assertAccounted, type FrameAccount } from "../../src/mem/accounting.js";
-import { MACH_CPU, MACH_IN_SOFTIRQ, type PhysMemOptions } from "../../src/mem/physmem.js";
+import type { PhysMemOptions } from "../../src/mem/physmem.js";
+import { setServingSoftirq } from "../../src/smp/percpu.js";
 
 export interface Rig extends PpSystem {
   readonly dev: number;
@@ -38,8 +39,8 @@ export function accounted(sys: PpSystem, stack?: NetStack): FrameAccount {
 
 /** Run on `cpu`, in softirq (NAPI) context or not. */
 export function context(sys: PpSystem, cpu: number, inSoftirq: boolean): void {
-  sys.m.mem.wr32(sys.m.mem.machine + MACH_CPU, cpu);
-  sys.m.mem.wr32(sys.m.mem.machine + MACH_IN_SOFTIRQ, inSoftirq ? 1 : 0);
+  sys.m.mem.bindCpu(cpu);
+  setServingSoftirq(sys.m.mem, inSoftirq);
 }
 
 /** Allocate `n` pages; every one must succeed. */

@@ -12,7 +12,7 @@ import { ItemBlockTracking, ITEM_STATE, ITEM_PP_NETMEM, PAGE_POOL_ITEM_USED, PAG
 import { XarrayTracking, getDmaIndex } from "../../src/builds/xarray.js";
 import { PP_FLAG_DMA_MAP, PP_FLAG_DMA_SYNC_DEV } from "../../src/pool/page_pool.js";
 import { allLayouts, defaultBuildOf, findBuild, registerBuild, unregisterBuild, type KernelBuild } from "../../src/builds/index.js";
-import { MACH_CPU, MACH_IN_SOFTIRQ } from "../../src/mem/physmem.js";
+import { setServingSoftirq } from "../../src/smp/percpu.js";
 import { PAGE_PP_ITEM, PAGE_DMA_ADDR } from "../../src/mem/page.js";
 import { accountFrames } from "../../src/mem/accounting.js";
 import { Diag } from "../../src/mem/diag.js";
@@ -67,8 +67,8 @@ function boot(build: KernelBuild, poolSize: number): World {
 /** The driver runs on CPU 0: in NAPI (softirq) for the RX path, in process context otherwise. */
 function ctx(w: World, softirq: boolean): void {
   const mem = w.sys.m.mem;
-  mem.wr32(mem.machine + MACH_CPU, 0);
-  mem.wr32(mem.machine + MACH_IN_SOFTIRQ, softirq ? 1 : 0);
+  mem.bindCpu(0);
+  setServingSoftirq(mem, softirq);
 }
 
 /** Apply one op; returns what the op itself yielded (pages allocated, returned …). */
