@@ -10,6 +10,7 @@ export { bootPpSystem, attachPpSystem, ppClaimers, type PpSystem } from "./pool/
 export { bootMachine, attachMachine, type Machine } from "./mem/machine.js";
 export type { PhysMemOptions } from "./mem/physmem.js";
 export { PpemuError, type PpemuErrorCode } from "./errors.js";
+export * from "./smp/index.js";
 export {
   allBuilds,
   allLayouts,

@@ -148,6 +148,7 @@ const V6_12_SWITCHES: BuildSwitches = {
   negativeRetryStops: false,
   syncNeedsDevice: true,
   releaseProducerBarrier: false,
+  syncUnderRcu: false,
   userId: true,
   destroyResetsCpuid: false,
   ppFlagAll: 0xf,

@@ -34,6 +34,7 @@ import { Diag } from "../mem/diag.js";
 import { llistAdd, llistAddLocked, llistDelAll } from "../mem/llist.js";
 import { itemGeometry, itemTarget, type ItemGeometry } from "../mem/item_geometry.js";
 import { spinLock, spinUnlock } from "../smp/spinlock.js";
+import { rcuReadLock, rcuReadUnlock, synchronizeNet } from "../smp/rcu.js";
 import { orPpSignature, isPpPageMasked } from "../pool/pp_info.js";
 import { ppDmaUnmap, poolDmaMap } from "../pool/pp_dma.js";
 import type { PoolOffsets } from "../pool/pool_offsets.js";
@@ -285,27 +286,35 @@ export class ItemBlockTracking implements Tracking {
   }
 
   /**
-   * `__page_pool_release_page_dma()` (v11): before destroy, unmap without the lock (no scan can
-   * race); after destroy, under `item_lock`, and only if the scan has not unmapped it already.
+   * `__page_pool_release_page_dma()` (v11): `destroy_cnt` is read inside `rcu_read_lock()`, paired
+   * with the `synchronize_net()` destroy runs before its scan. Not destroyed: unmap without the lock
+   * (every scan waits for this read section to end); destroyed: under `item_lock`, and only if the
+   * scan has not unmapped it already.
    */
   releaseDma(pool: number, page: number): void {
     const u32 = this.u32;
     if (!poolDmaMap(u32, this.o, pool)) return;
-    const dc = this.o.destroyCnt;
-    const destroyed = u32[(pool + dc) >>> 2] !== 0 || u32[((pool + dc) >>> 2) + 1] !== 0;
-    if (!destroyed) {
-      this.unmapItem(pool, page);
-      return;
-    }
-    spinLock(this.mem, pool + this.PP_ITEM_LOCK);
+    const mem = this.mem;
+    const dc = (pool + this.o.destroyCnt) >>> 2;
+    rcuReadLock(mem);
     try {
-      const item = u32[(page + PAGE_PP_ITEM) >>> 2]!;
-      if (item !== 0 && (Atomics.load(u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) !== 0) {
+      const destroyed = Atomics.load(u32, dc) !== 0 || Atomics.load(u32, dc + 1) !== 0;
+      if (!destroyed) {
         this.unmapItem(pool, page);
+        return;
+      }
+      spinLock(mem, pool + this.PP_ITEM_LOCK);
+      try {
+        const item = u32[(page + PAGE_PP_ITEM) >>> 2]!;
+        if (item !== 0 && (Atomics.load(u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) !== 0) {
+          this.unmapItem(pool, page);
+        }
+      } finally {
+        // A strict machine throws its fault from inside the unmap: the lock must not stay held.
+        spinUnlock(mem, pool + this.PP_ITEM_LOCK);
       }
     } finally {
-      // A strict machine throws its fault from inside the unmap: the lock must not stay held.
-      spinUnlock(this.mem, pool + this.PP_ITEM_LOCK);
+      rcuReadUnlock(mem);
     }
   }
 
@@ -363,15 +372,17 @@ export class ItemBlockTracking implements Tracking {
   }
 
   /**
-   * `page_pool_destroy()` with pages still in flight (v11): stop syncing (then synchronize_net(), a
-   * no-op here: no return is mid-sync), and scan every block. An item seen MAPPED without the lock
+   * `page_pool_destroy()` with pages still in flight (v11, `page_pool_item_unmap()`): stop syncing,
+   * `synchronize_net()` so every return that read `destroy_cnt == 0` has finished its lockless
+   * unmap, then scan every block (unlocked, as v11 does: hazard (b) of KERNEL-FACTS §3). An item seen MAPPED without the lock
    * is released through `__page_pool_release_page_dma()`, which re-derives the item from
    * `page->pp_item` and re-tests MAPPED under `item_lock` — whoever locks first unmaps, once.
    */
   onDestroyInflight(pool: number): void {
     const mem = this.mem;
     if (!poolDmaMap(this.u32, this.o, pool)) return;
-    this.u32[(pool + this.o.dmaSync.off) >>> 2]! &= ~this.o.dmaSync.mask;
+    Atomics.and(this.u32, (pool + this.o.dmaSync.off) >>> 2, ~this.o.dmaSync.mask);
+    synchronizeNet(mem);
     const head = pool + this.PP_ITEM_BLOCKS;
     for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) {
       const block = e - this.BLK_LIST;

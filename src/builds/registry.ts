@@ -161,6 +161,7 @@ export function buildConfigWord(s: BuildSwitches): number {
   w |= (s.destroyResetsCpuid ? 1 : 0) << 14;
   if (s.ppFlagAll >>> 4 !== 0) throw new Error(`ppFlagAll 0x${s.ppFlagAll.toString(16)} does not fit the config word`);
   w |= s.ppFlagAll << 15; // 4 bits
+  w |= (s.syncUnderRcu ? 1 : 0) << 19;
   return w >>> 0;
 }
 

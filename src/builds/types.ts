@@ -74,6 +74,11 @@ export interface BuildSwitches {
   readonly syncNeedsDevice: boolean;
   /** `page_pool_release()` takes and drops the ring's producer lock after computing in-flight (271683bb2cf3, v6.16). */
   readonly releaseProducerBarrier: boolean;
+  /**
+   * `page_pool_dma_sync_for_device()` re-tests `dma_sync` inside `rcu_read_lock()`, paired with the
+   * scrub's `synchronize_net()` (ee62ce7a1d90, v6.16, with the xarray tracking).
+   */
+  readonly syncUnderRcu: boolean;
   /** Networking netlink ids and `user.id` exist (v6.8+): the pool's id is what the warning prints. */
   readonly userId: boolean;
   /**

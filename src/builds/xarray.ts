@@ -28,6 +28,7 @@ import { ppDmaUnmap, poolDmaMap, PP_DMA_ATTRS } from "../pool/pp_dma.js";
 import { setPpInfoPp, clearPpInfoPp, isPpPageMasked, poolOfPp } from "../pool/pp_info.js";
 import type { PoolOffsets } from "../pool/pool_offsets.js";
 import { registerBuild } from "./registry.js";
+import { synchronizeNet } from "../smp/rcu.js";
 import { V6_15_SWITCHES } from "./classic.js";
 import type { BuildSwitches, KernelBuild, Tracking, TrackingContext, TrackingLayout, TrackingUsage } from "./types.js";
 import { POOL_STRUCTS_V6_16, POOL_STRUCTS_V6_18, POOL_STRUCTS_MAINLINE } from "./xarray_structs.js";
@@ -171,20 +172,36 @@ export class XarrayTracking implements Tracking {
     return id !== 0 && this.xa.xaLoad(pool + this.DMA_MAPPED, id) === page;
   }
 
-  /** First scrub of a DMA pool: stop syncing, then unmap every registered page (`xa_for_each`). */
+  /**
+   * `page_pool_scrub()`'s first pass of a DMA pool (`!pool->destroy_cnt++ && pool->dma_map`):
+   *
+   *     if (pool->dma_sync) {
+   *         pool->dma_sync = false;
+   *         if (dma_dev_need_sync(pool->p.dev) && !xa_empty(&pool->dma_mapped))
+   *             synchronize_net();
+   *     }
+   *     xa_for_each(&pool->dma_mapped, id, ptr)
+   *         __page_pool_release_page_dma(pool, ptr);      // mainline: __page_pool_unmap_netmem_dma()
+   *
+   * synchronize_net() waits for returners that read the old `dma_sync` inside rcu_read_lock()
+   * (page_pool_dma_sync_for_device) to finish their sync before anything is unmapped. xa_for_each
+   * is xa_find()/xa_find_after() under RCU, so it sees every entry that stays registered while it
+   * walks, however returners on other CPUs erase and free nodes meanwhile; each entry is released
+   * with the same xa_cmpxchg(id, page → NULL) the returners use, so exactly one side unmaps it.
+   */
   onFirstScrub(pool: number): void {
     const u32 = this.u32;
     if (!poolDmaMap(u32, this.o, pool)) return;
     const sync = this.o.dmaSync;
-    // `if (pool->dma_sync) { pool->dma_sync = false; synchronize_net(); }` — one CPU: no reader to wait for.
-    if ((u32[(pool + sync.off) >>> 2]! & sync.mask) !== 0) u32[(pool + sync.off) >>> 2]! &= ~sync.mask;
     const xa = pool + this.DMA_MAPPED;
-    for (let id = this.xa.xaFind(xa, 0); id >= 0; id = this.xa.xaFind(xa, id + 1)) {
-      const page = this.xa.xaLoad(xa, id);
-      if (this.scrub === "release") this.releaseDma(pool, page);
-      else this.unmapOnly(pool, page, id);
-      if (id === 0xffffffff) break;
+    const w = (pool + sync.off) >>> 2;
+    if ((Atomics.load(u32, w) & sync.mask) !== 0) {
+      // Disable page_pool_dma_sync_for_device(): the bit's word is read by returners on other CPUs.
+      Atomics.and(u32, w, ~sync.mask);
+      if (this.dma.dmaDevNeedSync(this.mem.rdPtr(pool + this.o.dev)) && !this.xa.xaEmpty(xa)) synchronizeNet(this.mem);
     }
+    if (this.scrub === "release") this.xa.xaForEach(xa, (_id, page) => this.releaseDma(pool, page));
+    else this.xa.xaForEach(xa, (id, page) => this.unmapOnly(pool, page, id));
   }
 
   /**
@@ -272,6 +289,8 @@ const V6_16_SWITCHES: BuildSwitches = {
   napiLocality: "napi_local_rt",
   // 271683bb2cf3 "page_pool: Fix use-after-free in page_pool_recycle_in_ring" (v6.16, CVE-2025-38129).
   releaseProducerBarrier: true,
+  // ee62ce7a1d90 (v6.16): the sync re-tests dma_sync under rcu_read_lock(), for the scrub's synchronize_net().
+  syncUnderRcu: true,
 };
 
 const XA_MASK = G.PP_MAGIC_MASK;

@@ -7,6 +7,7 @@ import { scenarioCommand } from "./cmd-scenario.js";
 import { explainCommand } from "./cmd-explain.js";
 import { benchCommand } from "./cmd-bench.js";
 import { compareCommand } from "./cmd-compare.js";
+import { stressCommand } from "./cmd-stress.js";
 
 export const COMMANDS: readonly Command[] = [
   reportCommand,
@@ -16,4 +17,5 @@ export const COMMANDS: readonly Command[] = [
   benchCommand,
   compareCommand,
   explainCommand,
+  stressCommand,
 ];

@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { readFileSync, realpathSync } from "node:fs";
 import { COMMANDS } from "./commands.js";
 import { PpemuError } from "../errors.js";
+import { terminateAllCpus } from "../smp/runner.js";
 import { EXIT_EPIPE, OutputError, UsageError, abandonOutputFiles, ioReason, processIo, type Io } from "./common.js";
 
 export function mainHelp(): string {
@@ -114,6 +115,7 @@ if (isEntryPoint()) {
   for (const [sig, n] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
     process.on(sig, () => {
       abandonOutputFiles();
+      terminateAllCpus();
       process.exit(128 + n);
     });
   }

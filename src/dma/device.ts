@@ -12,6 +12,8 @@
  *  │ live                           │ mappings present in the table                            │
  *  │ unmap_after_unbind … outlived  │ violations, one counter per kind (every one counted)     │
  *  │ dd_leak_addr, dd_leak_size     │ the entry dma-debug named in the unbind report           │
+ *  │ need_sync                      │ dma_dev_need_sync()                                      │
+ *  │ iova_rbtree_lock (spinlock_t)  │ the domain's lock (SMP, below); in the tail padding      │
  *  ╘════════════════════════════════╧══════════════════════════════════════════════════════════╛
  *
  * DMA_MAPPING_ERROR is 0 here, not the kernel's ~0: page_pool stores the dma address in
@@ -35,9 +37,32 @@
  *    it reports at unbind: in the kernel a later unmap of one of them finds it and is silent (and
  *    a second unmap of it would be an error the emulator does not report, its domain being gone).
  *  - the emulator's IOMMU: any DMA call through an unbound device, a `ppemu:` line each, always.
+ *
+ * SMP (a worker thread attached to the same SharedArrayBuffer is another CPU):
+ *  - `iova_rbtree_lock` (the kernel's `iova_domain.iova_rbtree_lock`, per domain; it also stands
+ *    for dma-debug's hash-bucket lock, because the emulator's dma-debug entries ARE the domain's
+ *    head ioptes — HEAD|UNMAPPED is dma-debug remembering a freed entry) serialises, per device:
+ *    the `bound` test and its clearing at unbind, IOVA allocation and free, the high-water mark, the
+ *    iopte writes of map and unmap, the lookup an unmap or sync makes, `live`, and the teardown.
+ *    So two CPUs unmapping one IOVA are ordered: the second finds the entry HEAD|UNMAPPED under the
+ *    lock and is counted as a double unmap; an unmap racing unbind is either before it (a normal
+ *    unmap, `live` - 1) or after it (unmap_after_unbind, `live` untouched): `live` cannot wrap.
+ *    Diagnostics are recorded after the lock is dropped (a strict machine throws from mem.diag).
+ *    Lock order: caller's locks (item_lock, xa_lock) → iova_rbtree_lock → zone->lock.
+ *  - counters: every read-modify-write is an Atomics operation. `maps`, `unmaps`, `syncs` stay u64
+ *    (lo/hi): Atomics.add on the low word, and the one CPU whose add returned 0xffffffff carries
+ *    into the high word, so the count is exact; a reader racing that carry could see it 2^32 short
+ *    for an instant (deviceStats retries while the high word moves). They are bumped after the lock
+ *    is dropped. `live` (u32) changes only under the lock, with Atomics so lockless readers load
+ *    it whole. The violation counters are u32 (Atomics.add); the IOMMU's machine-wide counters
+ *    (nr_devices, nr_bound, table_pages, dma-debug's error_count / show_num_errors) are shared by
+ *    every device's lock and change with Atomics only (show_num_errors with a CAS, so exactly the
+ *    first num_errors errors of the machine print).
+ *  - not locked: the IOMMU's device list (deviceCreate / deviceDestroy, control path, one CPU).
  */
 import { LP64 } from "../arch.js";
-import { layoutOf, offsetOf, m, struct, array, U8, U32, U64T, LIST_HEAD } from "../mem/ctype.js";
+import { layoutOf, offsetOf, m, struct, array, U8, U32, U64T, LIST_HEAD, SPINLOCK_T } from "../mem/ctype.js";
+import { spinLock, spinUnlock } from "../smp/spinlock.js";
 import { Diag, encodeDiagSize, type DiagResolver } from "../mem/diag.js";
 import { MACH_IOMMU, type PhysMem } from "../mem/physmem.js";
 import type { PageAlloc } from "../mem/buddy.js";
@@ -109,6 +134,12 @@ export const STRUCT_PPEMU_DEVICE = struct("ppemu_device", [
    * bouncing through swiotlb); 0 for a cache-coherent device, which v6.11+ page_pool never syncs.
    */
   m("need_sync", U32),
+  /**
+   * `iova_domain.iova_rbtree_lock` of `domain` (see the file comment for what it covers). It sits in
+   * what was the struct's tail padding, so no other offset moved, and an older image reads 0
+   * (unlocked) here.
+   */
+  m("iova_rbtree_lock", SPINLOCK_T),
 ]);
 
 export const DEVICE_LAYOUT = layoutOf(STRUCT_PPEMU_DEVICE, LP64);
@@ -130,6 +161,29 @@ export const DEV_UNMAP_UNKNOWN = offsetOf(DEVICE_LAYOUT, "unmap_unknown");
 export const DEV_OUTLIVED_DRIVER = offsetOf(DEVICE_LAYOUT, "outlived_driver");
 export const DEV_DD_LEAK_ADDR = offsetOf(DEVICE_LAYOUT, "dd_leak_addr");
 export const DEV_DD_LEAK_SIZE = offsetOf(DEVICE_LAYOUT, "dd_leak_size");
+export const DEV_IOVA_LOCK = offsetOf(DEVICE_LAYOUT, "iova_rbtree_lock");
+
+/** `u64 += 1` from any CPU (see the file comment): exact, the carry applied once by whoever wrapped the low word. */
+function atomicInc64(u32: Uint32Array, addr: number): void {
+  const i = addr >>> 2;
+  if (Atomics.add(u32, i, 1) === 0xffffffff) Atomics.add(u32, i + 1, 1);
+}
+
+/** A u64 counter below 2^53 read while other CPUs may bump it: the high word is read until it holds still. */
+function atomicRd64(u32: Uint32Array, addr: number): number {
+  const i = addr >>> 2;
+  for (;;) {
+    const hi = Atomics.load(u32, i + 1);
+    const lo = Atomics.load(u32, i);
+    if (Atomics.load(u32, i + 1) === hi) return hi * 0x1_0000_0000 + lo;
+  }
+}
+
+/** What an unmap or sync found under the lock; the counters and diags follow after the unlock. */
+const OUTCOME_OK = 0;
+const OUTCOME_AFTER_UNBIND = 1;
+const OUTCOME_DOUBLE = 2;
+const OUTCOME_UNKNOWN = 3;
 
 /** dma-debug's hash (kernel/dma/debug.c): `HASH_SIZE` 16384 buckets, index `(dev_addr >> 13) & 16383`. */
 const DD_HASH_FN_SHIFT = 13;
@@ -233,31 +287,42 @@ export class Dma {
    * then, unless all_errors, num_errors -= 1 while above 0. (The driver filter is not modelled.)
    */
   private dmaDebugError(kind: Diag, a: number, b: number, c: number): void {
-    const mem = this.mem;
+    const u32 = this.mem.u32;
     const io = this.iommu;
-    mem.wr32(io + IOMMU_DD_ERROR_COUNT, (mem.rd32(io + IOMMU_DD_ERROR_COUNT) + 1) >>> 0);
-    const all = mem.rd32(io + IOMMU_DD_ALL_ERRORS) !== 0;
-    const num = mem.rd32(io + IOMMU_DD_NUM_ERRORS);
-    if (!all && num > 0) mem.wr32(io + IOMMU_DD_NUM_ERRORS, num - 1);
-    if (all || num > 0) mem.diag(kind, a, b, c);
+    Atomics.add(u32, (io + IOMMU_DD_ERROR_COUNT) >>> 2, 1);
+    let print = Atomics.load(u32, (io + IOMMU_DD_ALL_ERRORS) >>> 2) !== 0;
+    if (!print) {
+      // show_num_errors -= 1 while above 0, as one step: of CPUs erring at once, exactly as many
+      // print as there were errors left to show.
+      const w = (io + IOMMU_DD_NUM_ERRORS) >>> 2;
+      for (let num = Atomics.load(u32, w); num !== 0; ) {
+        const seen = Atomics.compareExchange(u32, w, num, num - 1);
+        if (seen === num) {
+          print = true;
+          break;
+        }
+        num = seen;
+      }
+    }
+    if (print) this.mem.diag(kind, a, b, c);
   }
 
   /** debugfs `dma-api/all_errors`: print every dma-debug error, not only the first `num_errors`. */
   setDmaDebugAllErrors(on: boolean): void {
-    this.mem.wr32(this.iommu + IOMMU_DD_ALL_ERRORS, on ? 1 : 0);
+    Atomics.store(this.mem.u32, (this.iommu + IOMMU_DD_ALL_ERRORS) >>> 2, on ? 1 : 0);
   }
 
   /** debugfs `dma-api/num_errors`: how many more dma-debug errors to print. */
   setDmaDebugNumErrors(n: number): void {
-    this.mem.wr32(this.iommu + IOMMU_DD_NUM_ERRORS, Math.max(0, Math.floor(n)) >>> 0);
+    Atomics.store(this.mem.u32, (this.iommu + IOMMU_DD_NUM_ERRORS) >>> 2, Math.max(0, Math.floor(n)) >>> 0);
   }
 
   dmaDebugState(): DmaDebugState {
-    const mem = this.mem;
+    const u32 = this.mem.u32;
     return {
-      errorCount: mem.rd32(this.iommu + IOMMU_DD_ERROR_COUNT),
-      allErrors: mem.rd32(this.iommu + IOMMU_DD_ALL_ERRORS) !== 0,
-      numErrors: mem.rd32(this.iommu + IOMMU_DD_NUM_ERRORS),
+      errorCount: Atomics.load(u32, (this.iommu + IOMMU_DD_ERROR_COUNT) >>> 2),
+      allErrors: Atomics.load(u32, (this.iommu + IOMMU_DD_ALL_ERRORS) >>> 2) !== 0,
+      numErrors: Atomics.load(u32, (this.iommu + IOMMU_DD_NUM_ERRORS) >>> 2),
     };
   }
 
@@ -266,13 +331,14 @@ export class Dma {
     return dmaDiagResolver(this.mem);
   }
 
+  /** nr_devices / nr_bound: machine-wide, so atomic. */
   private bumpIommu(off: number, n: number): void {
-    const a = this.iommu + off;
-    this.mem.wr32(a, (this.mem.rd32(a) + n) >>> 0);
+    if (n >= 0) Atomics.add(this.mem.u32, (this.iommu + off) >>> 2, n);
+    else Atomics.sub(this.mem.u32, (this.iommu + off) >>> 2, -n);
   }
 
   isBound(dev: number): boolean {
-    return this.mem.rd32(dev + DEV_BOUND) !== 0;
+    return Atomics.load(this.mem.u32, (dev + DEV_BOUND) >>> 2) !== 0;
   }
 
   deviceId(dev: number): number {
@@ -295,33 +361,49 @@ export class Dma {
    * within a bucket the kernel keeps map order, the emulator takes the higher address). Then the
    * domain is torn down and its table pages go back to the page allocator. The device struct stays,
    * marked unbound, so later DMA calls through it are counted as violations.
+   *
+   * All of it, from the `bound` test to the teardown, runs under the device's iova_rbtree_lock: an
+   * unmap on another CPU is wholly before (its mapping is not counted, `live` already lower) or
+   * wholly after (unmap_after_unbind; it finds the domain gone and touches nothing), so the count
+   * plus the unmaps before it is every mapping, and `live` ends at 0 without wrapping. The report
+   * is printed after the unlock.
    */
   deviceUnbind(dev: number): void {
     const mem = this.mem;
-    if (mem.rd32(dev + DEV_BOUND) === 0) return;
-    const id = mem.rd32(dev + DEV_ID);
+    const u32 = mem.u32;
+    const lock = dev + DEV_IOVA_LOCK;
     let count = 0;
     let pick: MappingInfo | null = null;
-    let pickKey = -1;
-    this.forEachMapping(dev, (mp) => {
-      count++;
-      const key = ((mp.dmaAddr >>> DD_HASH_FN_SHIFT) & DD_HASH_FN_MASK) * 2 ** 32 + mp.dmaAddr;
-      if (key > pickKey) {
-        pickKey = key;
-        pick = mp;
+    spinLock(mem, lock);
+    try {
+      if (Atomics.load(u32, (dev + DEV_BOUND) >>> 2) === 0) return;
+      let pickKey = -1;
+      this.forEachMapping(dev, (mp) => {
+        count++;
+        const key = ((mp.dmaAddr >>> DD_HASH_FN_SHIFT) & DD_HASH_FN_MASK) * 2 ** 32 + mp.dmaAddr;
+        if (key > pickKey) {
+          pickKey = key;
+          pick = mp;
+        }
+      });
+      Atomics.add(u32, (dev + DEV_OUTLIVED_DRIVER) >>> 2, count);
+      if (pick !== null) {
+        const e: MappingInfo = pick;
+        mem.wr32(dev + DEV_DD_LEAK_ADDR, e.dmaAddr);
+        mem.wr32(dev + DEV_DD_LEAK_SIZE, e.size);
       }
-    });
-    mem.wr32(dev + DEV_OUTLIVED_DRIVER, mem.rd32(dev + DEV_OUTLIVED_DRIVER) + count);
+      Atomics.store(u32, (dev + DEV_BOUND) >>> 2, 0);
+      // Every mapping the table held is gone with the domain (they are in outlived_driver now).
+      Atomics.store(u32, (dev + DEV_LIVE) >>> 2, 0);
+      this.table.domainTeardown(dev + DEV_DOMAIN);
+    } finally {
+      spinUnlock(mem, lock);
+    }
+    this.bumpIommu(IOMMU_NR_BOUND, -1);
     if (pick !== null) {
       const e: MappingInfo = pick;
-      mem.wr32(dev + DEV_DD_LEAK_ADDR, e.dmaAddr);
-      mem.wr32(dev + DEV_DD_LEAK_SIZE, e.size);
-      this.dmaDebugError(Diag.DMA_DEBUG_PENDING, id, count, e.dir & 3);
+      this.dmaDebugError(Diag.DMA_DEBUG_PENDING, mem.rd32(dev + DEV_ID), count, e.dir & 3);
     }
-    mem.wr32(dev + DEV_BOUND, 0);
-    mem.wr32(dev + DEV_LIVE, 0);
-    this.table.domainTeardown(dev + DEV_DOMAIN);
-    this.bumpIommu(IOMMU_NR_BOUND, -1);
   }
 
   /** Release the device struct (unbinding first if still bound). */
@@ -351,7 +433,8 @@ export class Dma {
    */
   dmaMapPage(dev: number, page: number, offset: number, size: number, dir: number, attrs: number): number {
     const mem = this.mem;
-    if (mem.rd32(dev + DEV_BOUND) === 0 || size <= 0) return DMA_MAPPING_ERROR;
+    const u32 = mem.u32;
+    if (size <= 0) return DMA_MAPPING_ERROR;
     const shift = this.pageShift;
     const inPage = offset & (this.pageSize - 1);
     const pfn = mem.pageToPfn(page) + (offset >>> shift);
@@ -359,30 +442,41 @@ export class Dma {
     const order = nrPages === 1 ? 0 : 32 - Math.clz32(nrPages - 1);
     if (order >= NR_IOVA_ORDERS) return DMA_MAPPING_ERROR;
     const dom = dev + DEV_DOMAIN;
-    const iovaPfn = this.table.allocIova(dom, order);
-    if (iovaPfn === 0) return DMA_MAPPING_ERROR;
-    const pgd = mem.rdPtr(dom + DOMAIN_PGD);
-    const common = ((dir & 0x3) << IOPTE_DIR_SHIFT) | (order << IOPTE_ORDER_SHIFT);
-    const n = 1 << order;
-    for (let i = 0; i < n; i++) {
-      const e = this.table.pteBelowHwm(pgd, iovaPfn + i);
-      if (i < nrPages) {
-        mem.wr32(e + IOPTE_PFN, pfn + i);
-        mem.wr32(e + IOPTE_FLAGS, IOPTE_PRESENT | common);
-      } else {
-        // Padding of the power-of-two block: reserved, nothing translates here.
-        mem.wr32(e + IOPTE_PFN, 0);
-        mem.wr32(e + IOPTE_FLAGS, common);
+    const lock = dev + DEV_IOVA_LOCK;
+    let iovaPfn = 0;
+    spinLock(mem, lock);
+    try {
+      // `bound` is tested under the lock: unbind clears it and tears the domain down under it.
+      if (Atomics.load(u32, (dev + DEV_BOUND) >>> 2) !== 0) iovaPfn = this.table.allocIova(dom, order);
+      if (iovaPfn !== 0) {
+        const pgd = mem.rdPtr(dom + DOMAIN_PGD);
+        const common = ((dir & 0x3) << IOPTE_DIR_SHIFT) | (order << IOPTE_ORDER_SHIFT);
+        const n = 1 << order;
+        for (let i = 0; i < n; i++) {
+          const e = this.table.pteBelowHwm(pgd, iovaPfn + i);
+          mem.wr32(e + IOPTE_LEN, 0);
+          mem.wr32(e + IOPTE_NEXT, 0);
+          if (i < nrPages) {
+            mem.wr32(e + IOPTE_PFN, pfn + i);
+            if (i !== 0) Atomics.store(u32, (e + IOPTE_FLAGS) >>> 2, IOPTE_PRESENT | common);
+          } else {
+            // Padding of the power-of-two block: reserved, nothing translates here.
+            mem.wr32(e + IOPTE_PFN, 0);
+            Atomics.store(u32, (e + IOPTE_FLAGS) >>> 2, common);
+          }
+        }
+        const head = this.table.pteBelowHwm(pgd, iovaPfn);
+        mem.wr32(head + IOPTE_LEN, size);
+        const skip = (attrs & DMA_ATTR_SKIP_CPU_SYNC) !== 0 ? IOPTE_SKIP_CPU_SYNC : 0;
+        // The head's flags word publishes the mapping (dma-debug's entry): stored last.
+        Atomics.store(u32, (head + IOPTE_FLAGS) >>> 2, (IOPTE_PRESENT | IOPTE_HEAD | skip | common | (inPage << IOPTE_OFFSET_SHIFT)) >>> 0);
+        Atomics.add(u32, (dev + DEV_LIVE) >>> 2, 1);
       }
-      mem.wr32(e + IOPTE_LEN, 0);
-      mem.wr32(e + IOPTE_NEXT, 0);
+    } finally {
+      spinUnlock(mem, lock);
     }
-    const head = this.table.pteBelowHwm(pgd, iovaPfn);
-    mem.wr32(head + IOPTE_LEN, size);
-    const skip = (attrs & DMA_ATTR_SKIP_CPU_SYNC) !== 0 ? IOPTE_SKIP_CPU_SYNC : 0;
-    mem.wr32(head + IOPTE_FLAGS, (IOPTE_PRESENT | IOPTE_HEAD | skip | common | (inPage << IOPTE_OFFSET_SHIFT)) >>> 0);
-    mem.inc64(dev + DEV_MAPS);
-    mem.wr32(dev + DEV_LIVE, mem.rd32(dev + DEV_LIVE) + 1);
+    if (iovaPfn === 0) return DMA_MAPPING_ERROR;
+    atomicInc64(u32, dev + DEV_MAPS);
     return (((iovaPfn << shift) >>> 0) + inPage) >>> 0;
   }
 
@@ -399,60 +493,83 @@ export class Dma {
    */
   dmaUnmapPage(dev: number, dmaAddr: number, size: number, _dir: number, _attrs: number): void {
     const mem = this.mem;
-    if (mem.rd32(dev + DEV_BOUND) === 0) {
-      mem.wr32(dev + DEV_UNMAP_AFTER_UNBIND, mem.rd32(dev + DEV_UNMAP_AFTER_UNBIND) + 1);
-      mem.diag(Diag.DMA_UNMAP_AFTER_UNBIND, dmaAddr, mem.rd32(dev + DEV_ID));
-      return;
-    }
+    const u32 = mem.u32;
     const dom = dev + DEV_DOMAIN;
     const iovaPfn = dmaAddr >>> this.pageShift;
-    const e = iovaPfn === 0 || iovaPfn >= mem.rd32(dom + DOMAIN_IOVA_HWM) ? 0 : this.table.pte(dom, iovaPfn);
-    const flags = e === 0 ? 0 : mem.rd32(e + IOPTE_FLAGS);
-    if ((flags & (IOPTE_PRESENT | IOPTE_HEAD)) !== (IOPTE_PRESENT | IOPTE_HEAD)) {
-      if ((flags & (IOPTE_HEAD | IOPTE_UNMAPPED)) === (IOPTE_HEAD | IOPTE_UNMAPPED)) {
-        mem.wr32(dev + DEV_DOUBLE_UNMAP, mem.rd32(dev + DEV_DOUBLE_UNMAP) + 1);
-        this.dmaDebugError(Diag.DMA_DOUBLE_UNMAP, dmaAddr, mem.rd32(dev + DEV_ID), encodeDiagSize(size));
+    const lock = dev + DEV_IOVA_LOCK;
+    let outcome = OUTCOME_OK;
+    spinLock(mem, lock);
+    // Nothing in here can throw: plain loads and stores on the table, no allocation, no diag.
+    if (Atomics.load(u32, (dev + DEV_BOUND) >>> 2) === 0) {
+      outcome = OUTCOME_AFTER_UNBIND;
+    } else {
+      const e = iovaPfn === 0 || iovaPfn >= mem.rd32(dom + DOMAIN_IOVA_HWM) ? 0 : this.table.pte(dom, iovaPfn);
+      const flags = e === 0 ? 0 : mem.rd32(e + IOPTE_FLAGS);
+      if ((flags & (IOPTE_PRESENT | IOPTE_HEAD)) !== (IOPTE_PRESENT | IOPTE_HEAD)) {
+        // dma-debug's check_unmap: an entry it remembers as freed, or none at all.
+        outcome = (flags & (IOPTE_HEAD | IOPTE_UNMAPPED)) === (IOPTE_HEAD | IOPTE_UNMAPPED) ? OUTCOME_DOUBLE : OUTCOME_UNKNOWN;
       } else {
-        this.unknown(dev, Diag.DMA_UNMAP_UNKNOWN, dmaAddr, size);
+        const order = (flags & IOPTE_ORDER_MASK) >>> IOPTE_ORDER_SHIFT;
+        const pgd = mem.rdPtr(dom + DOMAIN_PGD);
+        const n = 1 << order;
+        for (let i = 1; i < n; i++) {
+          const t = this.table.pteBelowHwm(pgd, iovaPfn + i);
+          Atomics.store(u32, (t + IOPTE_FLAGS) >>> 2, mem.rd32(t + IOPTE_FLAGS) & ~IOPTE_PRESENT);
+        }
+        Atomics.store(u32, (e + IOPTE_FLAGS) >>> 2, ((flags & ~IOPTE_PRESENT) | IOPTE_UNMAPPED) >>> 0);
+        this.table.freeIova(dom, iovaPfn, order);
+        Atomics.sub(u32, (dev + DEV_LIVE) >>> 2, 1);
       }
-      return;
     }
-    const order = (flags & IOPTE_ORDER_MASK) >>> IOPTE_ORDER_SHIFT;
-    const pgd = mem.rdPtr(dom + DOMAIN_PGD);
-    const n = 1 << order;
-    for (let i = 1; i < n; i++) {
-      const t = this.table.pteBelowHwm(pgd, iovaPfn + i);
-      mem.wr32(t + IOPTE_FLAGS, mem.rd32(t + IOPTE_FLAGS) & ~IOPTE_PRESENT);
+    spinUnlock(mem, lock);
+    if (outcome === OUTCOME_OK) {
+      atomicInc64(u32, dev + DEV_UNMAPS);
+    } else if (outcome === OUTCOME_AFTER_UNBIND) {
+      Atomics.add(u32, (dev + DEV_UNMAP_AFTER_UNBIND) >>> 2, 1);
+      mem.diag(Diag.DMA_UNMAP_AFTER_UNBIND, dmaAddr, mem.rd32(dev + DEV_ID));
+    } else if (outcome === OUTCOME_DOUBLE) {
+      Atomics.add(u32, (dev + DEV_DOUBLE_UNMAP) >>> 2, 1);
+      this.dmaDebugError(Diag.DMA_DOUBLE_UNMAP, dmaAddr, mem.rd32(dev + DEV_ID), encodeDiagSize(size));
+    } else {
+      this.unknown(dev, Diag.DMA_UNMAP_UNKNOWN, dmaAddr, size);
     }
-    mem.wr32(e + IOPTE_FLAGS, ((flags & ~IOPTE_PRESENT) | IOPTE_UNMAPPED) >>> 0);
-    this.table.freeIova(dom, iovaPfn, order);
-    mem.inc64(dev + DEV_UNMAPS);
-    mem.wr32(dev + DEV_LIVE, mem.rd32(dev + DEV_LIVE) - 1);
   }
 
   /** An unmap or sync of an IOVA dma-debug has no entry for: both count in `unmap_unknown`. */
   private unknown(dev: number, kind: Diag, dmaAddr: number, size: number): void {
     const mem = this.mem;
-    mem.wr32(dev + DEV_UNMAP_UNKNOWN, mem.rd32(dev + DEV_UNMAP_UNKNOWN) + 1);
+    Atomics.add(mem.u32, (dev + DEV_UNMAP_UNKNOWN) >>> 2, 1);
     this.dmaDebugError(kind, dmaAddr, mem.rd32(dev + DEV_ID), encodeDiagSize(size));
   }
 
-  /** The shared check of both sync directions: the IOVA page must translate. */
+  /**
+   * The shared check of both sync directions: the IOVA page must translate. dma-debug's check_sync
+   * looks its entry up under the bucket lock; here that is the iova_rbtree_lock, which also orders
+   * the lookup against an unbind tearing the table down.
+   */
   private sync(dev: number, dmaAddr: number, size: number): void {
     const mem = this.mem;
-    if (mem.rd32(dev + DEV_BOUND) === 0) {
-      mem.wr32(dev + DEV_SYNC_AFTER_UNBIND, mem.rd32(dev + DEV_SYNC_AFTER_UNBIND) + 1);
-      mem.diag(Diag.DMA_SYNC_AFTER_UNBIND, dmaAddr, mem.rd32(dev + DEV_ID));
-      return;
-    }
+    const u32 = mem.u32;
     const dom = dev + DEV_DOMAIN;
     const iovaPfn = dmaAddr >>> this.pageShift;
-    const e = iovaPfn === 0 || iovaPfn >= mem.rd32(dom + DOMAIN_IOVA_HWM) ? 0 : this.table.pte(dom, iovaPfn);
-    if (e === 0 || (mem.rd32(e + IOPTE_FLAGS) & IOPTE_PRESENT) === 0) {
-      this.unknown(dev, Diag.DMA_SYNC_UNKNOWN, dmaAddr, size);
-      return;
+    const lock = dev + DEV_IOVA_LOCK;
+    let outcome = OUTCOME_OK;
+    spinLock(mem, lock);
+    if (Atomics.load(u32, (dev + DEV_BOUND) >>> 2) === 0) {
+      outcome = OUTCOME_AFTER_UNBIND;
+    } else {
+      const e = iovaPfn === 0 || iovaPfn >= mem.rd32(dom + DOMAIN_IOVA_HWM) ? 0 : this.table.pte(dom, iovaPfn);
+      if (e === 0 || (mem.rd32(e + IOPTE_FLAGS) & IOPTE_PRESENT) === 0) outcome = OUTCOME_UNKNOWN;
     }
-    mem.inc64(dev + DEV_SYNCS);
+    spinUnlock(mem, lock);
+    if (outcome === OUTCOME_OK) {
+      atomicInc64(u32, dev + DEV_SYNCS);
+    } else if (outcome === OUTCOME_AFTER_UNBIND) {
+      Atomics.add(u32, (dev + DEV_SYNC_AFTER_UNBIND) >>> 2, 1);
+      mem.diag(Diag.DMA_SYNC_AFTER_UNBIND, dmaAddr, mem.rd32(dev + DEV_ID));
+    } else {
+      this.unknown(dev, Diag.DMA_SYNC_UNKNOWN, dmaAddr, size);
+    }
   }
 
   /** `dma_sync_single_for_device()`. `dmaAddr` may point anywhere inside a live mapping. */
@@ -468,11 +585,14 @@ export class Dma {
   /** `iommu_iova_to_phys()`: the physical address a dma address translates to, 0 when none. */
   iovaToPhys(dev: number, dmaAddr: number): number {
     const mem = this.mem;
+    const u32 = mem.u32;
     const dom = dev + DEV_DOMAIN;
     const iovaPfn = dmaAddr >>> this.pageShift;
-    if (iovaPfn === 0 || iovaPfn >= mem.rd32(dom + DOMAIN_IOVA_HWM)) return 0;
+    // Lockless, like the kernel's page-table walk (see iommu.ts): the words that publish are loaded
+    // with Atomics, the pfn after PRESENT.
+    if (iovaPfn === 0 || iovaPfn >= Atomics.load(u32, (dom + DOMAIN_IOVA_HWM) >>> 2)) return 0;
     const e = this.table.pte(dom, iovaPfn);
-    if (e === 0 || (mem.rd32(e + IOPTE_FLAGS) & IOPTE_PRESENT) === 0) return 0;
+    if (e === 0 || (Atomics.load(u32, (e + IOPTE_FLAGS) >>> 2) & IOPTE_PRESENT) === 0) return 0;
     return ((mem.rd32(e + IOPTE_PFN) << this.pageShift) >>> 0) + (dmaAddr & (this.pageSize - 1));
   }
 
@@ -489,10 +609,14 @@ export class Dma {
   }
 
   liveMappings(dev: number): number {
-    return this.mem.rd32(dev + DEV_LIVE);
+    return Atomics.load(this.mem.u32, (dev + DEV_LIVE) >>> 2);
   }
 
-  /** Visit every live mapping (head entries with PRESENT), in IOVA order. */
+  /**
+   * Visit every live mapping (head entries with PRESENT), in IOVA order. Takes no lock (reports,
+   * explain, and deviceUnbind, which calls it with the lock held): on a machine whose other CPUs are
+   * mapping it is a snapshot of nothing in particular. The callback must not call the DMA API.
+   */
   forEachMapping(dev: number, cb: (mp: MappingInfo) => void): void {
     const mem = this.mem;
     const dom = dev + DEV_DOMAIN;
@@ -514,22 +638,25 @@ export class Dma {
     }
   }
 
+  /** Each counter loaded whole (Atomics); the set is not one snapshot while other CPUs run. */
   deviceStats(dev: number): DeviceStats {
     const mem = this.mem;
+    const u32 = mem.u32;
+    const ld = (off: number): number => Atomics.load(u32, (dev + off) >>> 2);
     return {
-      id: mem.rd32(dev + DEV_ID),
+      id: ld(DEV_ID),
       name: this.deviceName(dev),
-      bound: mem.rd32(dev + DEV_BOUND) !== 0,
-      maps: mem.rd64(dev + DEV_MAPS),
-      unmaps: mem.rd64(dev + DEV_UNMAPS),
-      syncs: mem.rd64(dev + DEV_SYNCS),
-      live: mem.rd32(dev + DEV_LIVE),
-      unmapAfterUnbind: mem.rd32(dev + DEV_UNMAP_AFTER_UNBIND),
-      syncAfterUnbind: mem.rd32(dev + DEV_SYNC_AFTER_UNBIND),
-      doubleUnmap: mem.rd32(dev + DEV_DOUBLE_UNMAP),
-      unmapUnknown: mem.rd32(dev + DEV_UNMAP_UNKNOWN),
-      outlivedDriver: mem.rd32(dev + DEV_OUTLIVED_DRIVER),
-      tablePages: mem.rd32(dev + DEV_DOMAIN + DOMAIN_TABLE_PAGES),
+      bound: ld(DEV_BOUND) !== 0,
+      maps: atomicRd64(u32, dev + DEV_MAPS),
+      unmaps: atomicRd64(u32, dev + DEV_UNMAPS),
+      syncs: atomicRd64(u32, dev + DEV_SYNCS),
+      live: ld(DEV_LIVE),
+      unmapAfterUnbind: ld(DEV_UNMAP_AFTER_UNBIND),
+      syncAfterUnbind: ld(DEV_SYNC_AFTER_UNBIND),
+      doubleUnmap: ld(DEV_DOUBLE_UNMAP),
+      unmapUnknown: ld(DEV_UNMAP_UNKNOWN),
+      outlivedDriver: ld(DEV_OUTLIVED_DRIVER),
+      tablePages: ld(DEV_DOMAIN + DOMAIN_TABLE_PAGES),
     };
   }
 }

@@ -30,10 +30,27 @@
  * the high-water mark moves over them — so a free block's `next` link always has an entry to live
  * in, and a lookup below the mark never finds a hole. Leaves are freed only when the domain is torn
  * down, at unbind.
+ *
+ * Locking (SMP: a worker thread on the same SharedArrayBuffer is another CPU). Every domain
+ * operation that changes state — allocIova, freeIova (the free lists and `iova_hwm`: the kernel's
+ * rbtree and rcache), the iopte writes of a map or unmap, and domainTeardown — runs with the
+ * owning device's `iova_rbtree_lock` held (struct ppemu_device, src/dma/device.ts: the domain is
+ * embedded there, as the kernel's iova_domain is in the DMA cookie; the caller takes it).
+ * domainInit runs before the device is published, so no other CPU can see the domain yet. The
+ * lock nests outside `zone->lock` (a leaf is allocated, and at teardown freed, under it), and
+ * nothing the IOMMU calls takes a DMA lock, so the order is fixed. The machine-wide counters of
+ * struct ppemu_iommu are shared by every device's lock and change with Atomics only.
+ *
+ * Lockless readers (iommu_iova_to_phys, explain, reports) load the pgd pointer, a pgd slot and an
+ * iopte's flags word with Atomics: a leaf is zeroed before its slot is published, an iopte's flags
+ * word (PRESENT) is stored with Atomics after its pfn, and teardown unpublishes the pgd before
+ * freeing anything. (Without RCU a lockless reader racing a teardown can still read a just-freed
+ * table page; the kernel's iova_to_phys against a concurrent unmap is no better defined.)
  */
 import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf, m, struct, array, ptr, U32, LIST_HEAD } from "../mem/ctype.js";
 import { MAX_PAGE_ORDER, MACH_IOMMU, type PhysMem } from "../mem/physmem.js";
+import { DIRECT_MAP_HI } from "../mem/page.js";
 import { GFP_ZERO, type PageAlloc } from "../mem/buddy.js";
 import type { Machine } from "../mem/machine.js";
 
@@ -200,17 +217,21 @@ export class IommuTable {
     return true;
   }
 
+  /** Machine-wide table pages: every device's lock changes it, so it is an atomic u32. */
   private addTablePages(n: number): void {
-    const a = this.iommu + IOMMU_TABLE_PAGES;
-    this.mem.wr32(a, (this.mem.rd32(a) + n) >>> 0);
+    if (n >= 0) Atomics.add(this.mem.u32, (this.iommu + IOMMU_TABLE_PAGES) >>> 2, n);
+    else Atomics.sub(this.mem.u32, (this.iommu + IOMMU_TABLE_PAGES) >>> 2, -n);
   }
 
-  /** The iopte of an IOVA pfn, or 0 when the domain has no leaf there (torn down or above the mark). */
+  /**
+   * The iopte of an IOVA pfn, or 0 when the domain has no leaf there (torn down or above the mark).
+   * Safe without the lock: the pgd pointer and the slot are loaded with Atomics.
+   */
   pte(dom: number, iovaPfn: number): number {
-    const mem = this.mem;
-    const pgd = mem.rdPtr(dom + DOMAIN_PGD);
+    const u32 = this.mem.u32;
+    const pgd = Atomics.load(u32, (dom + DOMAIN_PGD) >>> 2);
     if (pgd === 0 || iovaPfn >= this.limit) return 0;
-    const leaf = mem.rdPtr(pgd + ((iovaPfn >>> this.leafShift) << PGD_SLOT_SHIFT));
+    const leaf = Atomics.load(u32, (pgd + ((iovaPfn >>> this.leafShift) << PGD_SLOT_SHIFT)) >>> 2);
     if (leaf === 0) return 0;
     return leaf + ((iovaPfn & this.leafMask) << IOPTE_SHIFT);
   }
@@ -236,7 +257,7 @@ export class IommuTable {
   /**
    * `alloc_iova_fast()`: an IOVA block of 2^order pages aligned to its size; 0 when the IOVA space
    * (or memory for a leaf) is exhausted. Exact-order free list first, then split a larger free
-   * block, then fresh space above the high-water mark.
+   * block, then fresh space above the high-water mark. Caller holds the device's iova_rbtree_lock.
    */
   allocIova(dom: number, order: number): number {
     const mem = this.mem;
@@ -270,7 +291,10 @@ export class IommuTable {
       if (mem.rdPtr(slot) !== 0) continue;
       const page = this.pa.allocPages(0, GFP_ZERO);
       if (page === 0) return 0;
-      mem.wrPtr(slot, mem.pageAddress(page));
+      // Publish the zeroed leaf: tag word first, then the low word a lockless walker loads.
+      const leaf = mem.pageAddress(page);
+      mem.u32[(slot >>> 2) + 1] = DIRECT_MAP_HI;
+      Atomics.store(mem.u32, slot >>> 2, leaf);
       mem.wr32(dom + DOMAIN_TABLE_PAGES, mem.rd32(dom + DOMAIN_TABLE_PAGES) + 1);
       this.addTablePages(1);
     }
@@ -286,20 +310,31 @@ export class IommuTable {
     return start;
   }
 
-  /** `free_iova_fast()`: return a block to its order's free list (LIFO: it is reused first). */
+  /** `free_iova_fast()`: return a block to its order's free list (LIFO: it is reused first). Caller holds the lock. */
   freeIova(dom: number, iovaPfn: number, order: number): void {
     const pgd = this.mem.rdPtr(dom + DOMAIN_PGD);
     if (pgd !== 0) this.pushFree(dom, pgd, iovaPfn, order);
   }
 
-  /** Number of blocks on each order's free list (reports and tests; walks the lists). */
+  /**
+   * Number of blocks on each order's free list (reports and tests; walks the lists). A list longer
+   * than the IOVA pfns below the mark can hold (a cycle: a block freed twice) or a link at or above
+   * the mark stops the walk and counts as -1 for that order, so a corrupted domain cannot hang a
+   * report.
+   */
   freeBlocks(dom: number): number[] {
     const mem = this.mem;
     const pgd = mem.rdPtr(dom + DOMAIN_PGD);
+    const hwm = mem.rd32(dom + DOMAIN_IOVA_HWM);
     const out: number[] = [];
     for (let k = 0; k < NR_IOVA_ORDERS; k++) {
       let n = 0;
-      for (let p = mem.rd32(dom + DOMAIN_FREE_IOVA + 4 * k); p !== 0 && pgd !== 0; p = mem.rd32(this.pteBelowHwm(pgd, p) + IOPTE_NEXT)) n++;
+      for (let p = mem.rd32(dom + DOMAIN_FREE_IOVA + 4 * k); p !== 0 && pgd !== 0; p = mem.rd32(this.pteBelowHwm(pgd, p) + IOPTE_NEXT)) {
+        if (p >= hwm || ++n > hwm) {
+          n = -1;
+          break;
+        }
+      }
       out.push(n);
     }
     return out;
@@ -317,16 +352,22 @@ export class IommuTable {
     }
   }
 
-  /** Tear the domain down: every table page back to the page allocator, the IOVA space forgotten. */
+  /**
+   * Tear the domain down: every table page back to the page allocator, the IOVA space forgotten.
+   * Caller holds the lock. The pgd is unpublished first, so a lockless walker that starts now finds
+   * no table.
+   */
   domainTeardown(dom: number): void {
     const mem = this.mem;
     const pgd = mem.rdPtr(dom + DOMAIN_PGD);
     if (pgd === 0) return;
+    Atomics.store(mem.u32, (dom + DOMAIN_PGD) >>> 2, 0);
     let freed = 0;
     for (let l = 0; l < this.pgdEntries; l++) {
       const slot = pgd + (l << PGD_SLOT_SHIFT);
       const leaf = mem.rdPtr(slot);
       if (leaf === 0) continue;
+      Atomics.store(mem.u32, slot >>> 2, 0);
       mem.wrPtr(slot, 0);
       this.pa.freePages(mem.virtToPage(leaf), 0);
       freed++;

@@ -22,6 +22,17 @@
  *
  * The hot paths (order-0 alloc and free, bulk alloc) are integer arithmetic on the buffer's u32 view:
  * no objects, no closures.
+ *
+ * SMP. `zone->lock` (the header's `zone_lock` word, a spinlock_t: src/smp/spinlock.ts) serialises
+ * every free-list, `nr_free` and NR_FREE_PAGES change: __rmqueue_smallest() with its expand(),
+ * __free_one_page() with its merges, the bulk allocator's loop. As in mm/page_alloc.c, what only
+ * touches a page its caller owns runs outside it: prep_new_page() after the block left the lists,
+ * free_pages_prepare()'s checks and poisoning before it goes back. Nothing inside the lock reports
+ * a diagnostic (a strict machine throws from diag()), so no path leaves with the lock held; an
+ * uncontended lock is one CAS and one exchange. `_refcount` is an atomic_t (Atomics on its word,
+ * page.ts): the CPU whose put_page_testzero() drops the last reference is the one that frees.
+ *
+ *   lock order: xa_lock → kmem_cache.list_lock → zone->lock → diag_lock
  */
 import { LP64, archConsts } from "../arch.js";
 import { layoutOf, offsetOf, LIST_HEAD } from "./ctype.js";
@@ -33,6 +44,7 @@ import {
   MACH_NR_FREE_PAGES,
   MACH_PAGE_POISON,
   MACH_PP_MAGIC_MASK,
+  MACH_ZONE_LOCK,
   FREE_AREA_SIZE,
   FREE_AREA_FREE_LIST,
   FREE_AREA_NR_FREE,
@@ -56,10 +68,13 @@ import {
   PG_head,
   PG_reserved,
   pageTypeWord,
+  pageRefCount,
+  setPageCount,
   VMEMMAP_HI,
   DIRECT_MAP_HI,
 } from "./page.js";
 import { Diag } from "./diag.js";
+import { spinLock, spinUnlock } from "../smp/spinlock.js";
 
 /** `__GFP_ZERO`: hand the memory out zeroed. */
 export const GFP_ZERO = 1;
@@ -100,6 +115,8 @@ export class PageAlloc {
   private readonly freeArea: number;
   private readonly nrFreePagesW: number;
   private readonly poisonW: number;
+  /** Byte address of `zone->lock`. */
+  private readonly zoneLock: number;
 
   /** Attach to a machine whose page allocator is already initialised. */
   constructor(mem: PhysMem) {
@@ -110,6 +127,7 @@ export class PageAlloc {
     this.freeArea = mem.machine + MACH_FREE_AREA;
     this.nrFreePagesW = (mem.machine + MACH_NR_FREE_PAGES) >>> 2;
     this.poisonW = (mem.machine + MACH_PAGE_POISON) >>> 2;
+    this.zoneLock = mem.machine + MACH_ZONE_LOCK;
   }
 
   /**
@@ -125,12 +143,14 @@ export class PageAlloc {
     }
     mem.wr32(mem.machine + MACH_NR_FREE_PAGES, 0);
     let pfn = mem.firstAllocatablePfn;
+    spinLock(mem, pa.zoneLock);
     while (pfn < mem.nrFrames) {
       let order = pfn === 0 ? MAX_PAGE_ORDER : Math.min(MAX_PAGE_ORDER, 31 - Math.clz32(pfn & -pfn));
       while (pfn + (1 << order) > mem.nrFrames) order--;
       pa.freeOne(pfn, order, true);
       pfn += 1 << order;
     }
+    spinUnlock(mem, pa.zoneLock);
     return pa;
   }
 
@@ -156,7 +176,11 @@ export class PageAlloc {
     if (this.mem.shouldFail(FailSite.PAGE_ALLOC)) return 0;
     // WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER) and NULL, as __alloc_pages does.
     if (!(order >= 0 && order <= MAX_PAGE_ORDER)) return 0;
+    // rmqueue_buddy(): the lists under zone->lock; prep_new_page() on the block, now ours, after.
+    const mem = this.mem;
+    spinLock(mem, this.zoneLock);
     const page = this.rmqueue(order | 0);
+    spinUnlock(mem, this.zoneLock);
     if (page !== 0) this.prepNewPage(page, order | 0, gfp);
     return page;
   }
@@ -174,6 +198,10 @@ export class PageAlloc {
     if (i >= nr) return i;
     // prepare_alloc_pages() runs should_fail_alloc_page() once per bulk call.
     if (this.mem.shouldFail(FailSite.PAGE_ALLOC)) return i;
+    // One lock round for the whole batch, as the kernel's bulk loop holds its pcp lock; the slot
+    // and the new page's own words are written inside it (they belong to this caller).
+    const mem = this.mem;
+    spinLock(mem, this.zoneLock);
     while (i < nr) {
       const w = (pageArray + i * 8) >>> 2;
       if (u32[w] !== 0) {
@@ -187,10 +215,14 @@ export class PageAlloc {
       u32[w + 1] = VMEMMAP_HI; // the slot holds a struct page *
       i++;
     }
+    spinUnlock(mem, this.zoneLock);
     return i;
   }
 
-  /** __rmqueue_smallest(): take the first block of the smallest order >= `order`, split the rest. */
+  /**
+   * __rmqueue_smallest(): take the first block of the smallest order >= `order`, split the rest.
+   * Caller holds zone->lock.
+   */
   private rmqueue(order: number): number {
     const u32 = this.u32;
     for (let cur = order; cur <= MAX_PAGE_ORDER; cur++) {
@@ -213,8 +245,7 @@ export class PageAlloc {
   /** prep_new_page(): one reference, zeroing for __GFP_ZERO, compound metadata for order > 0. */
   private prepNewPage(page: number, order: number, gfp: number): void {
     const u32 = this.u32;
-    const w = page >>> 2;
-    u32[w + W_REFCOUNT] = 1;
+    setPageCount(u32, page, 1); // set_page_refcounted()
     if ((gfp & GFP_ZERO) !== 0) {
       const base = (page >>> STRUCT_PAGE_SHIFT) << this.pageShift;
       this.mem.u8.fill(0, base, base + ((1 << this.pageShift) << order));
@@ -262,18 +293,42 @@ export class PageAlloc {
       mem.diag(Diag.BAD_PAGE_STATE, pfn, ch);
       return;
     }
-    const ref = u32[w + W_REFCOUNT]!;
-    if (ref === 0) {
-      mem.diag(this.inFreeBlock(pfn) ? Diag.DOUBLE_FREE : Diag.BAD_PAGE_STATE, pfn, 0);
+    // put_page_testzero(): VM_BUG_ON_PAGE(page_ref_count(page) == 0), then one atomic decrement;
+    // only the CPU that dropped the last reference goes on to free the block.
+    const rw = w + W_REFCOUNT;
+    if (Atomics.load(u32, rw) === 0) {
+      this.reportFreeOfFree(pfn);
       return;
     }
-    u32[w + W_REFCOUNT] = ref - 1;
-    if (ref !== 1) return;
+    const ref = Atomics.sub(u32, rw, 1);
+    if (ref !== 1) {
+      if (ref === 0) {
+        // Another CPU dropped the last reference between the test and the decrement: undo.
+        Atomics.add(u32, rw, 1);
+        this.reportFreeOfFree(pfn);
+      }
+      return;
+    }
     if (!this.freePagesPrepare(page, order)) return;
+    const zl = this.zoneLock;
+    spinLock(mem, zl);
     this.freeOne(pfn, order, false);
+    spinUnlock(mem, zl);
   }
 
-  /** free_pages_prepare(): refuse bad pages, undo compound metadata, poison. */
+  /** A free of a page whose `_refcount` is 0: a double free if it lies in a free block. Cold path. */
+  private reportFreeOfFree(pfn: number): void {
+    const mem = this.mem;
+    spinLock(mem, this.zoneLock);
+    const free = this.inFreeBlock(pfn);
+    spinUnlock(mem, this.zoneLock); // before diag(): a strict machine throws from it
+    mem.diag(free ? Diag.DOUBLE_FREE : Diag.BAD_PAGE_STATE, pfn, 0);
+  }
+
+  /**
+   * free_pages_prepare(): refuse bad pages, undo compound metadata, poison. Runs without
+   * zone->lock: the last reference is gone, so the block belongs to this CPU alone.
+   */
   private freePagesPrepare(page: number, order: number): boolean {
     const u32 = this.u32;
     const mem = this.mem;
@@ -339,7 +394,7 @@ export class PageAlloc {
   /**
    * __free_one_page(): merge with free buddies as far as they go, then put the block on its list —
    * at the tail when the next-order buddy is free too (buddy_merge_likely), or when `toTail`
-   * (FPI_TO_TAIL) says so.
+   * (FPI_TO_TAIL) says so. Caller holds zone->lock.
    */
   private freeOne(pfn: number, order: number, toTail: boolean): void {
     const u32 = this.u32;
@@ -363,7 +418,7 @@ export class PageAlloc {
     this.addToFreeList(pfn << STRUCT_PAGE_SHIFT, order, toTail);
   }
 
-  /** __add_to_free_list() + set_buddy_order(). */
+  /** __add_to_free_list() + set_buddy_order(). Caller holds zone->lock. */
   private addToFreeList(page: number, order: number, tail: boolean): void {
     const u32 = this.u32;
     const w = page >>> 2;
@@ -389,7 +444,7 @@ export class PageAlloc {
     u32[this.nrFreePagesW] = u32[this.nrFreePagesW]! + (1 << order);
   }
 
-  /** __del_page_from_free_list(): unlink, clear PageBuddy and the order. */
+  /** __del_page_from_free_list(): unlink, clear PageBuddy and the order. Caller holds zone->lock. */
   private delFromFreeList(page: number, order: number): void {
     const u32 = this.u32;
     const w = page >>> 2;
@@ -409,7 +464,10 @@ export class PageAlloc {
     u32[this.nrFreePagesW] = u32[this.nrFreePagesW]! - (1 << order);
   }
 
-  /** Is the frame inside a free buddy block (its head or one of its tails)? Error paths only. */
+  /**
+   * Is the frame inside a free buddy block (its head or one of its tails)? Error paths and
+   * quiescent inspection only: it reads the free blocks without zone->lock.
+   */
   inFreeBlock(pfn: number): boolean {
     const u32 = this.u32;
     for (let o = 0; o <= MAX_PAGE_ORDER; o++) {
@@ -434,21 +492,29 @@ export class PageAlloc {
     return (this.u32[w + W_FLAGS]! & HEAD_FLAG) !== 0 ? this.u32[w + PAGE_WORDS + W_FLAGS]! & COMPOUND_ORDER_MASK : 0;
   }
 
-  /** `page_count()`: the head's `_refcount`. */
+  /** `page_count()`: the head's `_refcount` (`atomic_read`). */
   pageCount(page: number): number {
-    return this.u32[(this.compoundHead(page) + PAGE_REFCOUNT) >>> 2]!;
+    return pageRefCount(this.u32, this.compoundHead(page));
   }
 
-  /** `get_page()`. Taking a reference on a page nobody holds is a use after free. */
+  /**
+   * `get_page()`: an atomic increment. Taking a reference on a page nobody holds is a use after
+   * free (the kernel's VM_BUG_ON): reported, and the count is left at 0 — the test and the
+   * increment are one compare-exchange, so a concurrent last put cannot be resurrected.
+   */
   getPage(page: number): void {
+    const u32 = this.u32;
     const head = this.compoundHead(page);
     const w = (head + PAGE_REFCOUNT) >>> 2;
-    const ref = this.u32[w]!;
-    if (ref === 0) {
-      this.mem.diag(Diag.BAD_PAGE_STATE, head >>> STRUCT_PAGE_SHIFT, 0);
-      return;
+    for (let ref = Atomics.load(u32, w); ; ) {
+      if (ref === 0) {
+        this.mem.diag(Diag.BAD_PAGE_STATE, head >>> STRUCT_PAGE_SHIFT, 0);
+        return;
+      }
+      const seen = Atomics.compareExchange(u32, w, ref, ref + 1);
+      if (seen === ref) return;
+      ref = seen;
     }
-    this.u32[w] = ref + 1;
   }
 
   /** `put_page()`: drop a reference on the head; the last one frees the whole compound page. */

@@ -9,8 +9,10 @@
  *   ╘══════════════════════════════════════════════╛
  *
  * Counters are exact; the ring keeps the most recent records. The text is rebuilt from the record,
- * so a saved image or another worker reads the same diagnostics. In strict mode the first fault
- * throws a `KernelFault` instead.
+ * so a saved image or another worker reads the same diagnostics. Counters, first records and ring
+ * change under the header's `diag_lock` (PhysMem.diag), so reports from several CPUs are each
+ * counted once and each get their own slot. In strict mode the first fault throws a `KernelFault`
+ * instead, before the lock is taken or anything is counted.
  *
  * Every kind has an origin. Kernel kinds print what the kernel prints, verbatim (each entry of
  * DIAG_INFO names the function it comes from; WARN()s are rendered as `warnLine` says). Emulator

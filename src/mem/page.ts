@@ -85,3 +85,29 @@ export const PAGE_POISON = 0xaa;
 /** High words that make a 64-bit pointer read like a kernel one in dumps. */
 export const VMEMMAP_HI = 0xffffea00;
 export const DIRECT_MAP_HI = 0xffff8880;
+
+// ---- `_refcount` (include/linux/page_ref.h): an atomic_t, so every CPU's update counts ----
+// (The page allocator's own get_page()/put_page() are in buddy.ts, with their debug checks.)
+
+const W_PAGE_REFCOUNT = PAGE_REFCOUNT >>> 2;
+
+/** `page_ref_count()`: `atomic_read(&page->_refcount)`. */
+export function pageRefCount(u32: Uint32Array, page: number): number {
+  return Atomics.load(u32, (page >>> 2) + W_PAGE_REFCOUNT);
+}
+
+/** `set_page_count()`: `atomic_set()`. */
+export function setPageCount(u32: Uint32Array, page: number, v: number): void {
+  // atomic_set() is a plain (relaxed) store: the page is not yet, or no longer, shared.
+  u32[(page >>> 2) + W_PAGE_REFCOUNT] = v;
+}
+
+/** `page_ref_inc()`, returning the count before (`atomic_fetch_inc`). */
+export function pageRefInc(u32: Uint32Array, page: number): number {
+  return Atomics.add(u32, (page >>> 2) + W_PAGE_REFCOUNT, 1);
+}
+
+/** `put_page_testzero()` / `page_ref_dec_and_test()`: drop a reference, true when it was the last. */
+export function pageRefDecAndTest(u32: Uint32Array, page: number): boolean {
+  return Atomics.sub(u32, (page >>> 2) + W_PAGE_REFCOUNT, 1) === 1;
+}

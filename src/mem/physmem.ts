@@ -31,6 +31,7 @@ import {
   DIRECT_MAP_HI,
 } from "./page.js";
 import { Diag, KernelFault, NR_DIAG_KINDS, formatDiag, type DiagResolver } from "./diag.js";
+import { spinLock, spinUnlock } from "../smp/spinlock.js";
 
 /** Buddy orders 0..MAX_PAGE_ORDER (the kernel's default MAX_PAGE_ORDER is 10: 4 MiB blocks). */
 export const MAX_PAGE_ORDER = 10;
@@ -519,11 +520,9 @@ export class PhysMem {
 
   // ---- ids (pools, devices) ----
 
+  /** A machine-wide id, unique across CPUs (`atomic_inc_return() - 1`). */
   nextId(): number {
-    const a = this.machine + MACH_NEXT_ID;
-    const id = this.rd32(a);
-    this.wr32(a, id + 1);
-    return id;
+    return Atomics.add(this.u32, (this.machine + MACH_NEXT_ID) >>> 2, 1);
   }
 
   // ---- failure injection ----
@@ -536,28 +535,39 @@ export class PhysMem {
     const f = this.machine + MACH_FAIL + site * FAIL_SIZE;
     this.wr32(f + FAIL_SPACE, opts.space ?? 0);
     this.wr32(f + FAIL_INTERVAL, Math.max(1, opts.interval ?? 1));
-    this.wr32(f + FAIL_TIMES, opts.times === 0 ? 0xffffffff : (opts.times ?? 1));
     this.wr32(f + FAIL_CALLS, 0);
+    // Armed last: a CPU that sees `times` sees the rest of the site.
+    Atomics.store(this.u32, (f + FAIL_TIMES) >>> 2, opts.times === 0 ? 0xffffffff : (opts.times ?? 1));
   }
   clearFail(site: FailSite): void {
-    this.wr32(this.machine + MACH_FAIL + site * FAIL_SIZE + FAIL_TIMES, 0);
+    Atomics.store(this.u32, (this.machine + MACH_FAIL + site * FAIL_SIZE + FAIL_TIMES) >>> 2, 0);
   }
-  /** `should_fail()`: true when this call at `site` is to fail. Cheap when the site is disarmed. */
+  /**
+   * `should_fail()`: true when this call at `site` is to fail. Cheap when the site is disarmed.
+   * Every counter is an atomic read-modify-write, so calls from several CPUs are each counted
+   * once and a site armed for `times` failures injects exactly that many.
+   */
   shouldFail(site: FailSite): boolean {
     const f = this.machine + MACH_FAIL + site * FAIL_SIZE;
-    const times = this.rd32(f + FAIL_TIMES);
-    if (times === 0) return false; // disarmed: one load on the hot path
-    const calls = this.rd32(f + FAIL_CALLS) + 1;
-    this.wr32(f + FAIL_CALLS, calls);
-    const space = this.rd32(f + FAIL_SPACE);
+    const u32 = this.u32;
+    const tw = (f + FAIL_TIMES) >>> 2;
+    if (u32[tw] === 0) return false; // disarmed: one load on the hot path
+    const calls = Atomics.add(u32, (f + FAIL_CALLS) >>> 2, 1) + 1;
+    const space = u32[(f + FAIL_SPACE) >>> 2]!;
     if (calls <= space) return false;
-    if ((calls - space - 1) % this.rd32(f + FAIL_INTERVAL) !== 0) return false;
-    if (times !== 0xffffffff) this.wr32(f + FAIL_TIMES, times - 1);
-    this.wr32(f + FAIL_INJECTED, this.rd32(f + FAIL_INJECTED) + 1);
+    if ((calls - space - 1) % u32[(f + FAIL_INTERVAL) >>> 2]! !== 0) return false;
+    // atomic_dec_not_zero(&attr->times), unless it is forever (-1).
+    for (let times = Atomics.load(u32, tw); times !== 0xffffffff; ) {
+      if (times === 0) return false; // another CPU took the last one
+      const seen = Atomics.compareExchange(u32, tw, times, times - 1);
+      if (seen === times) break;
+      times = seen;
+    }
+    Atomics.add(u32, (f + FAIL_INJECTED) >>> 2, 1);
     return true;
   }
   failInjected(site: FailSite): number {
-    return this.rd32(this.machine + MACH_FAIL + site * FAIL_SIZE + FAIL_INJECTED);
+    return Atomics.load(this.u32, (this.machine + MACH_FAIL + site * FAIL_SIZE + FAIL_INJECTED) >>> 2);
   }
 
   // ---- diagnostics ----
@@ -569,10 +579,16 @@ export class PhysMem {
     this.wr32(this.machine + MACH_STRICT, on ? 1 : 0);
   }
 
-  /** Record an emulated kernel fault (or throw it, when strict). */
+  /**
+   * Record an emulated kernel fault (or throw it, when strict: before any lock or counter). The
+   * counters, first records and log ring change under `diag_lock`, so two CPUs' reports are each
+   * counted and each get their own slot. Nothing is called inside it that could throw or report.
+   */
   diag(kind: Diag, a: number, b: number, c = 0): void {
     const h = this.machine;
     if (this.rd32(h + MACH_STRICT) !== 0) throw new KernelFault(kind, a, b, c, this.diagResolver);
+    const lock = h + MACH_DIAG_LOCK;
+    spinLock(this, lock);
     const cnt = h + MACH_DIAG_COUNT + kind * 4;
     const count = this.rd32(cnt);
     this.wr32(cnt, count + 1);
@@ -583,6 +599,7 @@ export class PhysMem {
     const head = this.rd32(h + MACH_DIAG_LOG_HEAD);
     this.writeDiagRecord((this.rd32(h + MACH_DIAG_LOG_PFN) << this.pageShift) + head * DIAG_RECORD_SIZE, kind, a, b, c);
     this.wr32(h + MACH_DIAG_LOG_HEAD, head + 1 === cap ? 0 : head + 1);
+    spinUnlock(this, lock);
   }
 
   private writeDiagRecord(rec: number, kind: number, a: number, b: number, c: number): void {

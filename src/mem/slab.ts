@@ -21,6 +21,16 @@
  * debugging; here it lets the frame accounting find every slab). An empty slab goes straight back
  * to the page allocator (min_partial = 0). kmalloc size classes are powers of two from 8 to
  * PAGE_SIZE/2; bigger requests are a page allocation typed PGTY_large_kmalloc (___kmalloc_large_node).
+ *
+ * SMP. Each cache has one `list_lock` (kmem_cache_node's, folded in with the lists; a spinlock_t
+ * word, src/smp/spinlock.ts). It covers every slab's freelist, `inuse`, the partial/full lists and
+ * the cache counters: kmem_cache_alloc()/kmem_cache_free()/kmalloc()/kfree() take it once. As in
+ * mm/slub.c the page allocator is never entered under it: a new slab is allocated and its
+ * freelist built with the lock dropped (allocate_slab()), then linked under it; an empty slab is
+ * unlinked and untyped under it and freed after the unlock (discard_slab()). Large kmallocs are
+ * the page allocator's alone. Diagnostics are reported after the unlock.
+ *
+ *   lock order: xa_lock → list_lock → zone->lock → diag_lock
  */
 import {
   type PhysMem,
@@ -30,7 +40,7 @@ import {
 } from "./physmem.js";
 import { type PageAlloc, GFP_ZERO } from "./buddy.js";
 import { LP64 } from "../arch.js";
-import { layoutOf, offsetOf, m, struct, array, ptr, UINT, UCHAR, LIST_HEAD } from "./ctype.js";
+import { layoutOf, offsetOf, m, struct, array, ptr, UINT, UCHAR, LIST_HEAD, SPINLOCK_T } from "./ctype.js";
 import {
   PAGE_LRU_NEXT,
   PAGE_MAPPING,
@@ -42,6 +52,7 @@ import {
   pageTypeWord,
 } from "./page.js";
 import { Diag } from "./diag.js";
+import { spinLock, spinUnlock } from "../smp/spinlock.js";
 
 /** Caches the root table has room for (kmalloc uses 9–13 of them). */
 export const MAX_KMEM_CACHES = 32;
@@ -77,6 +88,11 @@ export const STRUCT_KMEM_CACHE = struct("kmem_cache", [
   m("nr_partial", UINT),
   m("nr_full", UINT),
   m("inuse", UINT),
+  /**
+   * `kmem_cache_node.list_lock`: the lists, every slab's freelist and the counters above. In what
+   * was padding before `partial`, so the struct keeps its size and older images read it unlocked.
+   */
+  m("list_lock", SPINLOCK_T),
   m("partial", LIST_HEAD),
   m("full", LIST_HEAD),
 ]);
@@ -103,6 +119,7 @@ const KC_NR_SLABS = offsetOf(KMEM_CACHE_LAYOUT, "nr_slabs");
 const KC_NR_PARTIAL = offsetOf(KMEM_CACHE_LAYOUT, "nr_partial");
 const KC_NR_FULL = offsetOf(KMEM_CACHE_LAYOUT, "nr_full");
 const KC_INUSE = offsetOf(KMEM_CACHE_LAYOUT, "inuse");
+export const KC_LIST_LOCK = offsetOf(KMEM_CACHE_LAYOUT, "list_lock");
 export const KC_PARTIAL = offsetOf(KMEM_CACHE_LAYOUT, "partial");
 export const KC_FULL = offsetOf(KMEM_CACHE_LAYOUT, "full");
 const SR_NR_CACHES = offsetOf(SLAB_ROOT_LAYOUT, "nr_caches");
@@ -234,6 +251,7 @@ export class Slab {
     mem.wr32(cache + KC_OBJECT_SIZE, size);
     mem.wr32(cache + KC_SIZE, stride);
     mem.wr32(cache + KC_OO, (order << OO_SHIFT) | objects);
+    mem.wr32(cache + KC_LIST_LOCK, 0); // spin_lock_init()
     mem.listInit(cache + KC_PARTIAL);
     mem.listInit(cache + KC_FULL);
     mem.wr32(root + SR_NR_CACHES, nr + 1);
@@ -288,12 +306,23 @@ export class Slab {
 
   /** `kmem_cache_alloc(cache, gfp)`: an object address or 0. */
   kmemCacheAlloc(cache: number, gfp = 0): number {
-    if (this.mem.shouldFail(FailSite.KMALLOC)) return 0;
+    const mem = this.mem;
+    if (mem.shouldFail(FailSite.KMALLOC)) return 0;
     const u32 = this.u32;
     const partial = cache + KC_PARTIAL;
-    const first = u32[partial >>> 2]!;
-    const slab = first !== partial ? first - PAGE_LRU_NEXT : this.newSlab(cache);
-    if (slab === 0) return 0;
+    const lock = cache + KC_LIST_LOCK;
+    spinLock(mem, lock);
+    let first = u32[partial >>> 2]!;
+    if (first === partial) {
+      // ___slab_alloc() → new_slab(): the page allocator without the list lock.
+      spinUnlock(mem, lock);
+      const page = this.newSlab(cache);
+      if (page === 0) return 0;
+      spinLock(mem, lock);
+      this.addSlab(cache, page);
+      first = u32[partial >>> 2]!;
+    }
+    const slab = first - PAGE_LRU_NEXT;
     const sw = slab >>> 2;
     const obj = u32[sw + W_FREELIST]!;
     const next = u32[obj >>> 2]!;
@@ -308,11 +337,15 @@ export class Slab {
       u32[(cache + KC_NR_PARTIAL) >>> 2] = u32[(cache + KC_NR_PARTIAL) >>> 2]! - 1;
       u32[(cache + KC_NR_FULL) >>> 2] = u32[(cache + KC_NR_FULL) >>> 2]! + 1;
     }
-    if ((gfp & GFP_ZERO) !== 0) this.mem.u8.fill(0, obj, obj + u32[(cache + KC_SIZE) >>> 2]!);
+    spinUnlock(mem, lock);
+    if ((gfp & GFP_ZERO) !== 0) mem.u8.fill(0, obj, obj + u32[(cache + KC_SIZE) >>> 2]!);
     return obj;
   }
 
-  /** allocate_slab(): a new slab with every object on its freelist, in address order. */
+  /**
+   * allocate_slab(): a new slab with every object on its freelist, in address order. Runs without
+   * the list lock (the page is this CPU's until addSlab() links it); 0 when the page allocator fails.
+   */
   private newSlab(cache: number): number {
     const mem = this.mem;
     const u32 = this.u32;
@@ -331,10 +364,15 @@ export class Slab {
     mem.wrPtr(page + PAGE_MAPPING, cache);
     mem.wrPtr(page + PAGE_INDEX, base);
     u32[sw + W_INUSE] = 0;
-    mem.listAdd(page + PAGE_LRU_NEXT, cache + KC_PARTIAL);
+    return page;
+  }
+
+  /** Link a new slab at the head of `partial` and count it. Caller holds the list lock. */
+  private addSlab(cache: number, page: number): void {
+    const u32 = this.u32;
+    this.mem.listAdd(page + PAGE_LRU_NEXT, cache + KC_PARTIAL);
     u32[(cache + KC_NR_PARTIAL) >>> 2] = u32[(cache + KC_NR_PARTIAL) >>> 2]! + 1;
     u32[(cache + KC_NR_SLABS) >>> 2] = u32[(cache + KC_NR_SLABS) >>> 2]! + 1;
-    return page;
   }
 
   /** `kmem_cache_free(cache, obj)`. An object of another cache, or no live object, is reported. */
@@ -372,11 +410,12 @@ export class Slab {
       return;
     }
     const head = this.largeHead(addr);
-    if (head === 0) {
+    // free_large_kmalloc(): untype, then the page allocator. The untyping is a compare-exchange,
+    // so of two CPUs kfreeing the same large allocation only one frees it.
+    if (head === 0 || Atomics.compareExchange(this.u32, (head + PAGE_TYPE) >>> 2, PAGE_TYPE_LARGE_KMALLOC, PAGE_TYPE_NONE) !== PAGE_TYPE_LARGE_KMALLOC) {
       this.mem.diag(Diag.KFREE_INVALID, addr, 0);
       return;
     }
-    this.u32[(head + PAGE_TYPE) >>> 2] = PAGE_TYPE_NONE;
     this.pa.freePages(head, this.pa.compoundOrder(head));
   }
 
@@ -425,23 +464,33 @@ export class Slab {
     return false;
   }
 
-  /** do_slab_free(): push on the freelist; full → partial; empty → back to the page allocator. */
+  /**
+   * do_slab_free(): push on the freelist; full → partial; empty → back to the page allocator.
+   * `slab` was found without the lock: under it, it must still be a slab of `cache` (a racing
+   * kfree of the same object may have emptied and discarded it).
+   */
   private slabFree(cache: number, slab: number, obj: number): void {
     const u32 = this.u32;
     const mem = this.mem;
     const objects = u32[(cache + KC_OO) >>> 2]! & OO_MASK;
-    if (this.onFreelist(slab, obj, objects)) {
+    const sw = slab >>> 2;
+    const lock = cache + KC_LIST_LOCK;
+    spinLock(mem, lock);
+    if (u32[sw + W_TYPE] !== PAGE_TYPE_SLAB || u32[sw + W_MAPPING] !== cache || this.onFreelist(slab, obj, objects)) {
+      spinUnlock(mem, lock); // before diag(): a strict machine throws from it
       mem.diag(Diag.KFREE_INVALID, obj, cache);
       return;
     }
-    const sw = slab >>> 2;
     mem.wrPtr(obj, u32[sw + W_FREELIST]!);
     mem.wrPtr(slab + PAGE_INDEX, obj);
     const inuse = u32[sw + W_INUSE]! - 1;
     u32[sw + W_INUSE] = inuse;
     u32[(cache + KC_INUSE) >>> 2] = u32[(cache + KC_INUSE) >>> 2]! - 1;
     if (inuse === 0) {
-      this.discardSlab(cache, slab, objects === 1);
+      this.removeSlab(cache, slab, objects === 1);
+      spinUnlock(mem, lock);
+      // discard_slab() after the unlock: the page allocator takes its own lock.
+      this.pa.freePages(slab, u32[(cache + KC_OO) >>> 2]! >>> OO_SHIFT);
       return;
     }
     if (inuse === objects - 1) {
@@ -450,10 +499,15 @@ export class Slab {
       u32[(cache + KC_NR_FULL) >>> 2] = u32[(cache + KC_NR_FULL) >>> 2]! - 1;
       u32[(cache + KC_NR_PARTIAL) >>> 2] = u32[(cache + KC_NR_PARTIAL) >>> 2]! + 1;
     }
+    spinUnlock(mem, lock);
   }
 
-  /** discard_slab(): untype the head, clear the slab words, free the pages. */
-  private discardSlab(cache: number, slab: number, wasFull: boolean): void {
+  /**
+   * An empty slab leaves the cache: unlinked, uncounted, untyped and its slab words cleared, so no
+   * other CPU can find it as a slab once the list lock drops. Caller holds the list lock and then
+   * frees the pages.
+   */
+  private removeSlab(cache: number, slab: number, wasFull: boolean): void {
     const u32 = this.u32;
     const mem = this.mem;
     const sw = slab >>> 2;
@@ -468,7 +522,6 @@ export class Slab {
     u32[sw + W_FREELIST + 1] = 0;
     u32[sw + W_INUSE] = 0;
     u32[sw + W_INUSE + 1] = 0;
-    this.pa.freePages(slab, u32[(cache + KC_OO) >>> 2]! >>> OO_SHIFT);
   }
 }
 

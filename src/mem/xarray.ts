@@ -29,9 +29,20 @@
  *    returns the id instead of writing it through `u32 *id`.
  *  - The nodes a store needs are counted first and allocated together before the tree is touched
  *    (what xas_nomem() preallocation achieves), so an allocation failure leaves the tree unchanged.
- *  - Writers take `xa_lock` (a spin lock word, Atomics); readers (xaLoad, xaFind) run lockless as
- *    RCU readers would, but nodes are freed at once (no grace period), so readers on other workers
- *    racing with erases must take the lock themselves.
+ *  - Writers take `xa_lock` (a spin lock word, Atomics). Readers (xaLoad, xaFind, xaForEach) take
+ *    no lock: each lookup runs inside rcu_read_lock()/rcu_read_unlock() as xa_load() and xa_find()
+ *    do, reads slots, `xa_head` and `parent` with Atomics.load (rcu_dereference) and restarts from
+ *    the head on XA_RETRY_ENTRY (xas_retry). Writers publish a slot, the head or a parent link with
+ *    Atomics.store after the node behind it is initialised (rcu_assign_pointer).
+ *  - A node leaves the tree through `xa_node_free()`: `array` = XA_RCU_FREE, then call_rcu() on its
+ *    rcu_head; the callback (radix_tree_node_rcu_free) clears slots, marks and private_list and
+ *    kmem_cache_frees it. Until a grace period has passed the node keeps shift, offset, parent and
+ *    its slots, so a reader inside it finishes its walk (xas_shrink and xas_free_nodes leave
+ *    XA_RETRY_ENTRY where an entry moved or went away). On one CPU with no other CPU in a read
+ *    section the grace period ends at once and the node is freed inside call_rcu(), as before.
+ *    Kernel writers call call_rcu() before unlinking the node, safe there because xa_lock disables
+ *    preemption and so holds off the grace period; here a grace period may end inside call_rcu(),
+ *    so each node is unlinked (and a new root's parent cleared) before it is queued.
  */
 import { offsetOf } from "./ctype.js";
 import { XA_CHUNK_SHIFT, XA_CHUNK_SIZE } from "./structs.js";
@@ -39,12 +50,13 @@ import { FailSite, MACHINE_LAYOUT, type PhysMem } from "./physmem.js";
 import { DIRECT_MAP_HI, VMEMMAP_HI } from "./page.js";
 import { GFP_ZERO } from "./buddy.js";
 import type { Machine } from "./machine.js";
-import { xaCheck, xaCountNodes } from "./xarray_check.js";
+import { xaCheck, xaCountNodes, xaRcuPendingNodes } from "./xarray_check.js";
+import { rcuReadLock, rcuReadUnlock, callRcu, setRcuCallback, RCU_CB_BASE, RcuCallback } from "../smp/rcu.js";
 import {
   XA_LOCK, XA_FLAGS, XA_HEAD, XA_NODE_SIZE, XA_NODE_SHIFT, XA_NODE_OFFSET, XA_NODE_COUNT,
-  XA_NODE_NR_VALUES, XA_NODE_PARENT, XA_NODE_ARRAY, XA_NODE_PRIVATE_LIST, XA_NODE_SLOTS as SLOTS,
-  XA_CHUNK_MASK, XA_FLAGS_TRACK_FREE, XA_FLAGS_ZERO_BUSY, XA_FLAGS_FREE as FLAGS_FREE,
-  XA_FLAGS_ALL_MARKS, XA_FREE_MARK, XA_ZERO_ENTRY, ENOMEM, EBUSY, EINVAL, POW2,
+  XA_NODE_NR_VALUES, XA_NODE_PARENT, XA_NODE_ARRAY, XA_NODE_PRIVATE_LIST, XA_NODE_RCU_HEAD, XA_NODE_SLOTS as SLOTS,
+  XA_NODE_MARKS, XA_MARK_BYTES, XA_CHUNK_MASK, XA_FLAGS_TRACK_FREE, XA_FLAGS_ZERO_BUSY, XA_FLAGS_FREE as FLAGS_FREE,
+  XA_FLAGS_ALL_MARKS, XA_FREE_MARK, XA_ZERO_ENTRY, XA_RETRY_ENTRY, XA_RCU_FREE, ENOMEM, EBUSY, EINVAL, POW2,
   xaIsNode, xaMkNode, xaMaxIndex,
   nodeGetMark, nodeSetMark, nodeClearMark, nodeAnyMark, nodeMarkAll, nodeFindMark, xaLock, xaUnlock,
 } from "./xarray_node.js";
@@ -52,6 +64,24 @@ import {
 export * from "./xarray_node.js";
 
 const MACH_XA_NODE_CACHE = offsetOf(MACHINE_LAYOUT, "xa_node_cache");
+const XA_NODE_FREE_FUNC = RCU_CB_BASE + RcuCallback.XA_NODE_FREE;
+const SLOTS_BYTES = XA_CHUNK_SIZE * 8;
+const MARKS_BYTES = XA_MARK_BYTES * 3;
+
+/**
+ * `radix_tree_node_rcu_free()` (lib/radix-tree.c): "Must only free zeroed nodes into the slab":
+ * clear the slots and the marks (tags), re-init private_list (the rcu_head overlaid it), then
+ * kmem_cache_free to radix_tree_node_cachep, whose pointer the machine header keeps.
+ */
+function radixTreeNodeRcuFree(m: { mem: PhysMem; slab: { kmemCacheFree(cache: number, obj: number): void } }, head: number): void {
+  const mem = m.mem;
+  const node = head - XA_NODE_RCU_HEAD;
+  mem.u8.fill(0, node + SLOTS, node + SLOTS + SLOTS_BYTES);
+  mem.u8.fill(0, node + XA_NODE_MARKS, node + XA_NODE_MARKS + MARKS_BYTES);
+  mem.listInit(node + XA_NODE_PRIVATE_LIST);
+  m.slab.kmemCacheFree(mem.rdPtr(mem.machine + MACH_XA_NODE_CACHE), node);
+}
+setRcuCallback(RcuCallback.XA_NODE_FREE, radixTreeNodeRcuFree);
 
 type Slab = Machine["slab"];
 
@@ -59,14 +89,20 @@ export class XArray {
   readonly mem: PhysMem;
   /** `radix_tree_node_cachep`: created once per machine, its pointer kept in the machine header. */
   readonly nodeCache: number;
+  private readonly m: Machine;
   private readonly slab: Slab;
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
   /** Addresses below this are in the memmap: a stored entry there is a `struct page *`. */
   private readonly memmapEnd: number;
+  /** Out-parameter of `find()`: the entry at the index it returned (this thread's, never shared). */
+  private found = 0;
+  /** Out-parameter of a lookup that met XA_RETRY_ENTRY: the index to restart from. */
+  private retryAt = 0;
 
   constructor(m: Machine) {
     this.mem = m.mem;
+    this.m = m;
     this.slab = m.slab;
     this.u8 = m.mem.u8;
     this.u32 = m.mem.u32;
@@ -92,7 +128,7 @@ export class XArray {
 
   /** `xa_empty()`. */
   xaEmpty(xa: number): boolean {
-    return this.u32[(xa + XA_HEAD) >>> 2] === 0;
+    return Atomics.load(this.u32, (xa + XA_HEAD) >>> 2) === 0;
   }
 
   xaFlags(xa: number): number {
@@ -101,15 +137,23 @@ export class XArray {
 
   /** The raw `xa_head` low word (NULL, an entry for index 0, or a node | 2). */
   xaHead(xa: number): number {
-    return this.u32[(xa + XA_HEAD) >>> 2]!;
+    return Atomics.load(this.u32, (xa + XA_HEAD) >>> 2);
   }
 
-  /** `xa_load()`: the entry at `index`, 0 when absent (a reserved/zero entry reads as 0 too). */
+  /**
+   * `xa_load()`: the entry at `index`, 0 when absent (a reserved/zero entry reads as 0 too). Takes
+   * and releases the RCU read lock; lockless against writers on other CPUs.
+   */
   xaLoad(xa: number, index: number): number {
-    const node = this.walk(xa, index);
-    if (node < 0) return 0;
-    const e = this.u32[this.slotAddr(xa, node, index) >>> 2]!;
-    return e === XA_ZERO_ENTRY ? 0 : e;
+    rcuReadLock(this.mem);
+    try {
+      let e: number;
+      do e = this.loadRcu(xa, index);
+      while (e === XA_RETRY_ENTRY);
+      return e === XA_ZERO_ENTRY ? 0 : e;
+    } finally {
+      rcuReadUnlock(this.mem);
+    }
   }
 
   /**
@@ -206,46 +250,24 @@ export class XArray {
 
   /**
    * The lowest index >= `start` holding an entry, or -1 (`xa_find(xa, &index, ULONG_MAX,
-   * XA_PRESENT)`; reserved ids are skipped). Allocation-free: iterate with `xaFind(xa, i + 1)`.
+   * XA_PRESENT)`; reserved ids are skipped). Allocation-free: iterate with `xaFind(xa, i + 1)`
+   * (`xa_find_after()`). Takes and releases the RCU read lock, as xa_find() does.
    */
   xaFind(xa: number, start: number): number {
-    const u32 = this.u32;
-    const head = u32[(xa + XA_HEAD) >>> 2]!;
-    if (!xaIsNode(head)) return start === 0 && head !== 0 && head !== XA_ZERO_ENTRY ? 0 : -1;
-    let node = head - 2;
-    let shift = this.u8[node + XA_NODE_SHIFT]!;
-    if (start > xaMaxIndex(shift)) return -1;
-    let base = 0;
-    let offset = Math.floor(start / POW2[shift]!);
-    for (;;) {
-      if (offset === XA_CHUNK_SIZE) {
-        const parent = u32[(node + XA_NODE_PARENT) >>> 2]!;
-        if (parent === 0) return -1;
-        const off = this.u8[node + XA_NODE_OFFSET]!;
-        node = parent;
-        shift = this.u8[node + XA_NODE_SHIFT]!;
-        base -= off * POW2[shift]!;
-        offset = off + 1;
-        continue;
-      }
-      const e = u32[(node + SLOTS + offset * 8) >>> 2]!;
-      if (e === 0 || e === XA_ZERO_ENTRY) {
-        offset++;
-        continue;
-      }
-      const at = base + offset * POW2[shift]!;
-      if (shift === 0) return at;
-      node = e - 2;
-      base = at;
-      shift = this.u8[node + XA_NODE_SHIFT]!;
-      offset = at < start ? Math.floor((start - at) / POW2[shift]!) : 0;
-    }
+    return this.find(xa, start);
   }
 
-  /** `xa_for_each()`: every (index, entry) in index order; `cb` may modify the array. Not a hot path. */
+  /**
+   * `xa_for_each()`: every (index, entry) in index order, each step an `xa_find()` /
+   * `xa_find_after()` under the RCU read lock; `cb` runs outside it and may modify the array. An
+   * entry present for the whole walk is always seen, whatever other CPUs store, erase or free
+   * meanwhile; entries stored during the walk may or may not be. Not a hot path.
+   */
   xaForEach(xa: number, cb: (index: number, entry: number) => void): void {
-    for (let i = this.xaFind(xa, 0); i >= 0; i = i === 0xffffffff ? -1 : this.xaFind(xa, i + 1)) {
-      cb(i, this.xaLoad(xa, i));
+    for (let i = this.find(xa, 0); i >= 0; ) {
+      cb(i, this.found);
+      if (i === 0xffffffff) return;
+      i = this.find(xa, i + 1);
     }
   }
 
@@ -270,9 +292,107 @@ export class XArray {
     return xaCountNodes(this.mem, xa);
   }
 
+  /**
+   * Nodes of every xarray on the machine that have left their tree and wait for a grace period on
+   * some CPU's callback list: still slab objects, in no tree. The radix_tree_node cache's objects
+   * in use = the nodes of all trees + these.
+   */
+  xaRcuPending(): number {
+    return xaRcuPendingNodes(this.mem);
+  }
+
   /** The first violated tree invariant, or null (src/mem/xarray_check.ts). */
   xaCheck(xa: number): string | null {
     return xaCheck(this, xa);
+  }
+
+  // ---- RCU readers (lib/xarray.c: xa_find, xas_find, xas_load, xas_retry) ----
+
+  /** `xa_find()`: rcu_read_lock, `xas_find()` until it returns no retry entry, rcu_read_unlock. */
+  private find(xa: number, start: number): number {
+    rcuReadLock(this.mem);
+    try {
+      for (;;) {
+        const i = this.findOnce(xa, start);
+        if (i !== -2) return i;
+        start = this.retryAt; // xas_retry(): xas_reset(), the walk restarts from the head
+      }
+    } finally {
+      rcuReadUnlock(this.mem);
+    }
+  }
+
+  /**
+   * One `xas_find()` walk from the head: the lowest index >= `start` with an entry (its entry in
+   * `found`), -1 when there is none, -2 on XA_RETRY_ENTRY (restart from `retryAt`). Slots, the
+   * head and parent links are read with Atomics.load (rcu_dereference); a node reached here stays
+   * valid until this CPU's rcu_read_unlock().
+   */
+  private findOnce(xa: number, start: number): number {
+    const u8 = this.u8;
+    const u32 = this.u32;
+    const head = Atomics.load(u32, (xa + XA_HEAD) >>> 2);
+    if (!xaIsNode(head)) {
+      if (start !== 0 || head === 0 || head === XA_ZERO_ENTRY) return -1;
+      this.found = head;
+      return 0;
+    }
+    let node = head - 2;
+    let shift = u8[node + XA_NODE_SHIFT]!;
+    if (start > xaMaxIndex(shift)) return -1;
+    let base = 0;
+    let offset = Math.floor(start / POW2[shift]!);
+    for (;;) {
+      if (offset === XA_CHUNK_SIZE) {
+        // xa_parent(): a node freed meanwhile still has its parent and offset until the grace period.
+        const parent = Atomics.load(u32, (node + XA_NODE_PARENT) >>> 2);
+        if (parent === 0) return -1;
+        const off = u8[node + XA_NODE_OFFSET]!;
+        node = parent;
+        shift = u8[node + XA_NODE_SHIFT]!;
+        base -= off * POW2[shift]!;
+        offset = off + 1;
+        continue;
+      }
+      const e = Atomics.load(u32, (node + SLOTS + offset * 8) >>> 2);
+      if (e === 0 || e === XA_ZERO_ENTRY) {
+        offset++;
+        continue;
+      }
+      const at = base + offset * POW2[shift]!;
+      if (e === XA_RETRY_ENTRY) {
+        this.retryAt = at > start ? at : start;
+        return -2;
+      }
+      if (shift === 0) {
+        this.found = e;
+        return at;
+      }
+      if (!xaIsNode(e)) {
+        offset++; // a multi-index entry: not made by this emulator
+        continue;
+      }
+      node = e - 2;
+      base = at;
+      shift = u8[node + XA_NODE_SHIFT]!;
+      offset = at < start ? Math.floor((start - at) / POW2[shift]!) : 0;
+    }
+  }
+
+  /** One `xas_load()` walk: the slot's entry for `index` (0 if no slot), or XA_RETRY_ENTRY. */
+  private loadRcu(xa: number, index: number): number {
+    const u32 = this.u32;
+    let e = Atomics.load(u32, (xa + XA_HEAD) >>> 2);
+    if (!xaIsNode(e)) return index === 0 ? e : 0;
+    let node = e - 2;
+    let shift = this.u8[node + XA_NODE_SHIFT]!;
+    if (index >>> shift > XA_CHUNK_MASK) return 0;
+    for (;;) {
+      e = Atomics.load(u32, (node + SLOTS + ((index >>> shift) & XA_CHUNK_MASK) * 8) >>> 2);
+      if (shift === 0 || !xaIsNode(e)) return e;
+      node = e - 2;
+      shift = this.u8[node + XA_NODE_SHIFT]!;
+    }
   }
 
   // ---- the tree (lib/xarray.c) ----
@@ -298,12 +418,33 @@ export class XArray {
     return node === 0 ? xa + XA_HEAD : node + SLOTS + (index & XA_CHUNK_MASK) * 8;
   }
 
-  /** Write a slot (or xa_head / parent link): low word the pointer, high word its region tag. */
+  /**
+   * Write a slot or xa_head: high word the region tag, then the low word (the pointer readers
+   * compare) with Atomics.store — `rcu_assign_pointer()`: a node's initialisation is visible to a
+   * reader that loads the pointer.
+   */
   private wrEntry(addr: number, e: number): void {
     const i = addr >>> 2;
-    this.u32[i] = e;
     this.u32[i + 1] =
       e === 0 ? 0 : (e & 3) === 2 ? (e > 4096 ? DIRECT_MAP_HI : 0) : e < this.memmapEnd ? VMEMMAP_HI : DIRECT_MAP_HI;
+    Atomics.store(this.u32, i, e);
+  }
+
+  /** `rcu_assign_pointer(node->parent, p)` / `node->parent = NULL` where readers climb. */
+  private wrParent(node: number, p: number): void {
+    const i = (node + XA_NODE_PARENT) >>> 2;
+    this.u32[i + 1] = p === 0 ? 0 : DIRECT_MAP_HI;
+    Atomics.store(this.u32, i, p);
+  }
+
+  /**
+   * `xa_node_free()`: mark the node XA_RCU_FREE and call_rcu() it; radix_tree_node_rcu_free()
+   * returns it to the cache after a grace period (at once when no other CPU is reading). The node
+   * must already be out of the tree.
+   */
+  private nodeFree(node: number): void {
+    this.mem.wr64(node + XA_NODE_ARRAY, 0, XA_RCU_FREE);
+    callRcu(this.m, node + XA_NODE_RCU_HEAD, XA_NODE_FREE_FUNC);
   }
 
   /**
@@ -438,7 +579,7 @@ export class XArray {
       }
       if (xaIsNode(h)) {
         u8[h - 2 + XA_NODE_OFFSET] = 0;
-        this.mem.wrPtr(h - 2 + XA_NODE_PARENT, n);
+        this.wrParent(h - 2, n);
       }
       h = xaMkNode(n);
       this.wrEntry(headAddr, h);
@@ -511,26 +652,34 @@ export class XArray {
     return first;
   }
 
-  /** `xas_delete_node()`: free nodes whose count reached 0, bottom-up; then `xas_shrink()`. */
+  /**
+   * `xas_delete_node()`: free nodes whose count reached 0, bottom-up; then `xas_shrink()`. Each node
+   * is unlinked (its parent's slot or xa_head set to NULL) before it goes to `xa_node_free()`.
+   */
   private deleteNode(xa: number, node: number): void {
     const u8 = this.u8;
     for (;;) {
       if (u8[node + XA_NODE_COUNT] !== 0) break;
       const parent = this.u32[(node + XA_NODE_PARENT) >>> 2]!;
       const offset = u8[node + XA_NODE_OFFSET]!;
-      this.slab.kmemCacheFree(this.nodeCache, node);
       if (parent === 0) {
         this.wrEntry(xa + XA_HEAD, 0);
+        this.nodeFree(node);
         return;
       }
       this.wrEntry(parent + SLOTS + offset * 8, 0);
+      this.nodeFree(node);
       u8[parent + XA_NODE_COUNT]--;
       node = parent;
     }
     if (this.u32[(node + XA_NODE_PARENT) >>> 2] === 0) this.shrink(xa, node);
   }
 
-  /** `xas_shrink()`: while the root uses only slot 0, its child (or entry) becomes the head. */
+  /**
+   * `xas_shrink()`: while the root uses only slot 0, its child (or entry) becomes the head. The old
+   * root gets count 0 and, when the new head is no node, XA_RETRY_ENTRY in slot 0 (a reader there
+   * restarts); the new root's parent is cleared before the old root goes to `xa_node_free()`.
+   */
   private shrink(xa: number, node: number): void {
     const u8 = this.u8;
     const fw = (xa + XA_FLAGS) >>> 2;
@@ -539,36 +688,48 @@ export class XArray {
       let e = this.u32[(node + SLOTS) >>> 2]!;
       if (e === 0) break;
       if (!xaIsNode(e) && u8[node + XA_NODE_SHIFT] !== 0) break;
+      const child = xaIsNode(e) ? e - 2 : 0;
       if (e === XA_ZERO_ENTRY && (this.u32[fw]! & XA_FLAGS_ZERO_BUSY) !== 0) e = 0;
       this.wrEntry(xa + XA_HEAD, e);
       if ((this.u32[fw]! & XA_FLAGS_TRACK_FREE) !== 0 && !nodeGetMark(this.u32, node, 0, XA_FREE_MARK)) {
         this.u32[fw] = (this.u32[fw]! & ~FLAGS_FREE) >>> 0;
       }
-      this.slab.kmemCacheFree(this.nodeCache, node);
-      if (!xaIsNode(e)) break;
-      node = e - 2;
-      this.mem.wrPtr(node + XA_NODE_PARENT, 0);
+      u8[node + XA_NODE_COUNT] = 0;
+      u8[node + XA_NODE_NR_VALUES] = 0;
+      if (child === 0) this.wrEntry(node + SLOTS, XA_RETRY_ENTRY);
+      else this.wrParent(child, 0);
+      this.nodeFree(node);
+      if (child === 0) break;
+      node = child;
     }
   }
 
-  /** `xas_free_nodes()`: free a subtree, children before parents, without recursion. */
+  /**
+   * `xas_free_nodes()`: free a subtree already unlinked from the head, children before parents,
+   * without recursion. "There may be RCU walkers with references into the tree, so we must replace
+   * all entries with retry markers": every non-NULL slot that is not a child node.
+   */
   private freeNodes(top: number): void {
     const u8 = this.u8;
     let node = top;
     let offset = 0;
     for (;;) {
-      const e = this.u32[(node + SLOTS + offset * 8) >>> 2]!;
+      const slot = node + SLOTS + offset * 8;
+      const e = this.u32[slot >>> 2]!;
       if (u8[node + XA_NODE_SHIFT] !== 0 && xaIsNode(e)) {
         node = e - 2;
         offset = 0;
         continue;
       }
+      if (e !== 0) this.wrEntry(slot, XA_RETRY_ENTRY);
       offset++;
       while (offset === XA_CHUNK_SIZE) {
         const parent = this.u32[(node + XA_NODE_PARENT) >>> 2]!;
         offset = u8[node + XA_NODE_OFFSET]! + 1;
         const done = node === top;
-        this.slab.kmemCacheFree(this.nodeCache, node);
+        u8[node + XA_NODE_COUNT] = 0;
+        u8[node + XA_NODE_NR_VALUES] = 0;
+        this.nodeFree(node);
         if (done) return;
         node = parent;
       }

@@ -8,10 +8,15 @@
  *  - XA_FREE_MARK (ALLOC arrays): a leaf bit is set exactly when its slot is NULL, an interior bit
  *    when the slot is NULL or the child has any bit set, the array bit when the root has any;
  *    other arrays, and marks 1 and 2, have no bit set at all.
+ *
+ * A node that left its tree and waits for a grace period (`xa_node_free()` → call_rcu) is in no
+ * tree and not yet free: it is on some CPU's RCU callback list, `rcu-pending`. So the
+ * radix_tree_node cache's objects in use = the nodes of every tree + `xaRcuPendingNodes()`.
  */
 import { XA_CHUNK_SHIFT, XA_CHUNK_SIZE } from "./structs.js";
 import type { XArray } from "./xarray.js";
 import type { PhysMem } from "./physmem.js";
+import { forEachRcuCallback, RCU_CB_BASE, RcuCallback } from "../smp/rcu.js";
 import {
   XA_FLAGS,
   XA_HEAD,
@@ -21,7 +26,9 @@ import {
   XA_NODE_NR_VALUES,
   XA_NODE_PARENT,
   XA_NODE_ARRAY,
+  XA_NODE_RCU_HEAD,
   XA_NODE_SLOTS,
+  XA_RCU_FREE,
   XA_FLAGS_TRACK_FREE,
   XA_FLAGS_FREE,
   XA_FREE_MARK,
@@ -98,4 +105,39 @@ export function xaCountNodes(mem: PhysMem, xa: number): number {
     }
   }
   return n;
+}
+
+/**
+ * Each node queued by `xa_node_free()` and not yet freed, on every CPU's RCU callback list (node
+ * addresses, in list order per CPU). Read at a quiescent point: another CPU's list is read plainly.
+ */
+export function xaRcuPendingNodeList(mem: PhysMem): number[] {
+  const out: number[] = [];
+  const func = RCU_CB_BASE + RcuCallback.XA_NODE_FREE;
+  for (let cpu = 0; cpu < mem.nrCpus; cpu++) {
+    forEachRcuCallback(mem, cpu, (head, f) => {
+      if (f === func) out.push(head - XA_NODE_RCU_HEAD);
+    });
+  }
+  return out;
+}
+
+/** How many xarray nodes are rcu-pending (see `xaRcuPendingNodeList`). */
+export function xaRcuPendingNodes(mem: PhysMem): number {
+  return xaRcuPendingNodeList(mem).length;
+}
+
+/**
+ * The first inconsistency of an rcu-pending node, or null: each must be marked XA_RCU_FREE, have
+ * count 0 and appear once (a node queued twice would be freed twice).
+ */
+export function xaCheckRcuPending(mem: PhysMem): string | null {
+  const seen = new Set<number>();
+  for (const node of xaRcuPendingNodeList(mem)) {
+    if (seen.has(node)) return `rcu-pending node ${node}: queued twice`;
+    seen.add(node);
+    if (mem.rdPtr(node + XA_NODE_ARRAY) !== XA_RCU_FREE) return `rcu-pending node ${node}: array is not XA_RCU_FREE`;
+    if (mem.u8[node + XA_NODE_COUNT] !== 0) return `rcu-pending node ${node}: count ${mem.u8[node + XA_NODE_COUNT]}`;
+  }
+  return null;
 }

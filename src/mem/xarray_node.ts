@@ -36,6 +36,8 @@ export const XA_NODE_NR_VALUES = offsetOf(XA_NODE_LAYOUT, "nr_values");
 export const XA_NODE_PARENT = offsetOf(XA_NODE_LAYOUT, "parent");
 export const XA_NODE_ARRAY = offsetOf(XA_NODE_LAYOUT, "array");
 export const XA_NODE_PRIVATE_LIST = offsetOf(XA_NODE_LAYOUT, "private_list");
+/** `rcu_head` shares the union with `private_list` (@24): `xa_node_free()` queues the node through it. */
+export const XA_NODE_RCU_HEAD = offsetOf(XA_NODE_LAYOUT, "rcu_head");
 export const XA_NODE_SLOTS = offsetOf(XA_NODE_LAYOUT, "slots");
 export const XA_NODE_MARKS = offsetOf(XA_NODE_LAYOUT, "marks");
 /** Bytes of one mark bitmap (`unsigned long marks[mark][XA_MARK_LONGS]`). */
@@ -78,8 +80,15 @@ export const XA_FLAGS_ALLOC1 = XA_FLAGS_TRACK_FREE | XA_FLAGS_ZERO_BUSY;
 export function xaMkInternal(v: number): number {
   return ((v << 2) | 2) >>> 0;
 }
+/**
+ * What a node being freed leaves in the slots an RCU reader may still look at (xas_shrink's slot 0
+ * when the new head is not a node, every non-NULL non-node slot of xas_free_nodes): the reader
+ * restarts its walk from the head (`xas_retry()`).
+ */
 export const XA_RETRY_ENTRY = xaMkInternal(256);
 export const XA_ZERO_ENTRY = xaMkInternal(257);
+/** `XA_RCU_FREE` (`(struct xarray *)1`): `xa_node_free()` writes it to `node->array` before call_rcu. */
+export const XA_RCU_FREE = 1;
 /** `xa_mk_node()`: a node pointer stored in a slot is tagged as an internal entry. */
 export function xaMkNode(node: number): number {
   return (node | 2) >>> 0;

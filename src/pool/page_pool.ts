@@ -18,8 +18,9 @@ import type { Machine } from "../mem/machine.js";
 import type { PhysMem } from "../mem/physmem.js";
 import * as PHYS from "../mem/physmem.js";
 const { MACH_PP_CHECKS } = PHYS;
-import { SOFTIRQ_MASK, CPU_PREEMPT_COUNT } from "../smp/percpu.js";
+import { SOFTIRQ_MASK, CPU_PREEMPT_COUNT, softirqEnter, softirqExit } from "../smp/percpu.js";
 import { spinLock, spinUnlock } from "../smp/spinlock.js";
+import { rcuReadLock, rcuReadUnlock } from "../smp/rcu.js";
 import { Diag } from "../mem/diag.js";
 import * as PAGE from "../mem/page.js";
 const { PAGE_PP_MAGIC, PAGE_PP_REF_COUNT, PAGE_REFCOUNT, PAGE_DMA_ADDR, PAGE_FLAGS, PG_pp_in_pool, VMEMMAP_HI } = PAGE;
@@ -357,12 +358,31 @@ export class PagePools {
     }
   }
 
-  /** A NAPI instance (`struct ppemu_napi`) being polled on `cpu` (`list_owner = cpu`); 0 when out of memory. */
+  /**
+   * A NAPI instance (`struct ppemu_napi`); 0 when out of memory. `cpu` >= 0: one that stays
+   * scheduled on that CPU (`list_owner = cpu`, a single-thread shorthand); -1: idle until a
+   * `napiPollBegin` on the polling CPU.
+   */
   napiCreate(cpu: number): number {
     const napi = this.m.slab.kmalloc(NAPI_SIZE, GFP_ZERO);
     if (napi === 0) return 0;
     this.mem.wr32(napi + NAPI_LIST_OWNER, cpu);
     return napi;
+  }
+
+  /**
+   * A NAPI poll on this CPU begins: `____napi_schedule()` sets `list_owner = smp_processor_id()`
+   * and the poll runs in softirq (`net_rx_action()`). Pair with `napiPollEnd`.
+   */
+  napiPollBegin(napi: number): void {
+    softirqEnter(this.mem);
+    if (napi !== 0) Atomics.store(this.i32, (napi + NAPI_LIST_OWNER) >>> 2, this.mem.cpu);
+  }
+
+  /** `napi_complete_done()`: `list_owner = -1`, and the softirq ends. */
+  napiPollEnd(napi: number): void {
+    if (napi !== 0) Atomics.store(this.i32, (napi + NAPI_LIST_OWNER) >>> 2, -1);
+    softirqExit(this.mem);
   }
 
   /** `napi_disable()`: NAPI_STATE_SCHED held, `list_owner = -1` (the driver does this before destroy). */
@@ -536,10 +556,44 @@ export class PagePools {
     const o = this.o;
     const dev = this.mem.rdPtr(pool + o.dev);
     if (this.build.switches.syncNeedsDevice && !this.dma.dmaDevNeedSync(dev)) return;
+    if (this.build.switches.syncUnderRcu) {
+      rcuReadLock(this.mem);
+      try {
+        if ((Atomics.load(u32, (pool + this.oDmaSync) >>> 2) & this.mDmaSync) !== 0) this.syncNow(pool, page, dmaSyncSize, dev);
+      } finally {
+        rcuReadUnlock(this.mem);
+      }
+      return;
+    }
+    this.syncNow(pool, page, dmaSyncSize, dev);
+  }
+
+  /** `__page_pool_dma_sync_for_device()`. */
+  private syncNow(pool: number, page: number, dmaSyncSize: number, dev: number): void {
+    const u32 = this.u32;
+    const o = this.o;
     const maxLen = u32[(pool + o.maxLen) >>> 2]!;
     const size = dmaSyncSize >>> 0 < maxLen ? dmaSyncSize >>> 0 : maxLen;
     const dma = u32[(page + PAGE_DMA_ADDR) >>> 2]!;
     this.dma.dmaSyncSingleForDevice(dev, dma + u32[(pool + o.offset) >>> 2]!, size, u32[(pool + o.dmaDir) >>> 2]!);
+  }
+
+  /**
+   * v11 patch 4/4's `page_pool_dma_sync_for_device_rcu()`, after the page is already in the ring:
+   * test `dma_sync`, then re-test it inside `rcu_read_lock()`, paired with the `synchronize_net()`
+   * that follows destroy's clearing of `dma_sync` (page_pool_item_unmap()). The ring drain of
+   * destroy's first scrub runs before that clearing.
+   */
+  private syncForDeviceRcu(pool: number, page: number, dmaSyncSize: number): void {
+    const w = (pool + this.oDmaSync) >>> 2;
+    if ((Atomics.load(this.u32, w) & this.mDmaSync) === 0) return;
+    if (this.build.switches.syncNeedsDevice && !this.dma.dmaDevNeedSync(this.mem.rdPtr(pool + this.o.dev))) return;
+    rcuReadLock(this.mem);
+    try {
+      if ((Atomics.load(this.u32, w) & this.mDmaSync) !== 0) this.syncForDevice(pool, page, dmaSyncSize);
+    } finally {
+      rcuReadUnlock(this.mem);
+    }
   }
 
   // ------------------------------------------------------------------ put
@@ -555,11 +609,10 @@ export class PagePools {
     // page_pool_unref_and_test(): the fast case is pp_ref_count == 1, which stays 1 for recycling.
     // (Builds before v6.7 never set pp_ref_count: their non-frag pools skip the count.)
     const refIdx = (page + PAGE_PP_REF_COUNT) >>> 2;
-    const ref = u32[refIdx]!;
-    if (ref !== 1 && this.refCounted) {
-      u32[refIdx] = ref - 1;
-      if (ref - 1 !== 0) return;
-      u32[refIdx] = 1;
+    if (u32[refIdx] !== 1 && this.refCounted) {
+      // atomic_long_sub_return(1, &pp_ref_count): fragments of one page are put from any CPU.
+      if (Atomics.sub(u32, refIdx, 1) !== 1) return;
+      Atomics.store(u32, refIdx, 1);
     }
     this.putUnrefedPage(pool, page, dmaSyncSize, allowDirect);
   }
@@ -650,7 +703,7 @@ export class PagePools {
       if (ok) this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring!);
     }
     if (ok) {
-      if (this.syncAfterRecycle && (u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) !== 0) this.syncForDevice(pool, page, dmaSyncSize);
+      if (this.syncAfterRecycle) this.syncForDeviceRcu(pool, page, dmaSyncSize);
       return;
     }
     if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
@@ -854,7 +907,8 @@ export class PagePools {
       }
     }
     const first = mem.rd64(pool + o.destroyCnt) === 0;
-    mem.inc64(pool + o.destroyCnt);
+    // WRITE_ONCE(pool->destroy_cnt, pool->destroy_cnt + 1): returners on other CPUs read it.
+    Atomics.store(this.u32, (pool + o.destroyCnt) >>> 2, mem.rd32(pool + o.destroyCnt) + 1);
     if (first) this.t.onFirstScrub(pool);
     // page_pool_empty_ring()
     for (;;) {

@@ -18,6 +18,7 @@
 import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf, struct, m, ptr, U32, INT, ULONG, LIST_HEAD } from "../mem/ctype.js";
 import {
+  MACH_PAGE_POOLS_LOCK,
   MACH_POOLS,
   MACH_NEXT_POOL_ID,
   MACH_NEXT_POOL_GENERATION,
@@ -27,6 +28,7 @@ import {
   type PhysMem,
 } from "../mem/physmem.js";
 import { GFP_ZERO } from "../mem/buddy.js";
+import { spinLock, spinUnlock } from "../smp/spinlock.js";
 import type { Machine } from "../mem/machine.js";
 import { PpemuError } from "../errors.js";
 
@@ -68,9 +70,11 @@ export function poolListAdd(m: Machine, pool: number, id: number, ownNapi: numbe
   if (rec === 0) return 0;
   mem.wrPtr(rec + REC_POOL, pool);
   mem.wr32(rec + REC_ID, id);
-  mem.wr32(rec + REC_GENERATION, nextPoolGeneration(mem));
   mem.wrPtr(rec + REC_OWN_NAPI, ownNapi);
+  spinLock(mem, mem.machine + MACH_PAGE_POOLS_LOCK);
+  mem.wr32(rec + REC_GENERATION, nextPoolGeneration(mem));
   mem.listAddTail(rec + REC_LIST, mem.machine + MACH_POOLS);
+  spinUnlock(mem, mem.machine + MACH_PAGE_POOLS_LOCK);
   return rec;
 }
 
@@ -82,10 +86,12 @@ export function poolListDel(m: Machine, rec: number): void {
   const mem = m.mem;
   const ring = mem.machine + MACH_FREED_POOLS;
   const headAddr = mem.machine + MACH_FREED_POOLS_HEAD;
+  spinLock(mem, mem.machine + MACH_PAGE_POOLS_LOCK);
   const head = mem.rd32(headAddr) % NR_FREED_POOLS;
   mem.wr32(ring + head * 4, mem.rdPtr(rec + REC_POOL));
   mem.wr32(headAddr, (head + 1) % NR_FREED_POOLS);
   mem.listDel(rec + REC_LIST);
+  spinUnlock(mem, mem.machine + MACH_PAGE_POOLS_LOCK);
   const napi = mem.rdPtr(rec + REC_OWN_NAPI);
   if (napi !== 0) m.slab.kfree(napi);
   m.slab.kfree(rec);
@@ -103,15 +109,20 @@ function corrupt(): never {
   throw new PpemuError("CORRUPT_MACHINE", "ppemu: the machine's pool list does not end (a corrupt machine or image)");
 }
 
-/** The record of a live pool, or 0. */
+/** The record of a live pool, or 0 (under `page_pools_lock`). */
 export function poolRecord(mem: PhysMem, pool: number): number {
   const head = mem.machine + MACH_POOLS;
   let left = maxRecords(mem);
-  for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) {
-    if (mem.rdPtr(e - REC_LIST + REC_POOL) === pool) return e - REC_LIST;
-    if (--left < 0) corrupt();
+  spinLock(mem, mem.machine + MACH_PAGE_POOLS_LOCK);
+  try {
+    for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) {
+      if (mem.rdPtr(e - REC_LIST + REC_POOL) === pool) return e - REC_LIST;
+      if (--left < 0) corrupt();
+    }
+    return 0;
+  } finally {
+    spinUnlock(mem, mem.machine + MACH_PAGE_POOLS_LOCK);
   }
-  return 0;
 }
 
 /**
@@ -125,16 +136,25 @@ export function wasFreedPool(mem: PhysMem, pool: number): boolean {
   return false;
 }
 
-/** Every live pool, oldest first (the callback may free the pool it is given). */
+/**
+ * Every live pool, oldest first. The list is read under `page_pools_lock` and the callback runs
+ * after it is dropped (it may free the pool it is given, or any later one: a pool freed meanwhile
+ * is skipped).
+ */
 export function forEachPoolOnMachine(mem: PhysMem, cb: (pool: number) => void): void {
   const head = mem.machine + MACH_POOLS;
   let left = maxRecords(mem);
-  for (let e = mem.rdPtr(head); e !== head; ) {
-    const next = mem.rdPtr(e);
-    cb(mem.rdPtr(e - REC_LIST + REC_POOL));
-    e = next;
-    if (--left < 0) corrupt();
+  const pools: number[] = [];
+  spinLock(mem, mem.machine + MACH_PAGE_POOLS_LOCK);
+  try {
+    for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) {
+      pools.push(mem.rdPtr(e - REC_LIST + REC_POOL));
+      if (--left < 0) corrupt();
+    }
+  } finally {
+    spinUnlock(mem, mem.machine + MACH_PAGE_POOLS_LOCK);
   }
+  for (let k = 0; k < pools.length; k++) if (k === 0 || poolRecord(mem, pools[k]!) !== 0) cb(pools[k]!);
 }
 
 /** The pool's id as its record keeps it. */
@@ -147,7 +167,7 @@ export function poolRecordGeneration(mem: PhysMem, rec: number): number {
   return mem.rd32(rec + REC_GENERATION);
 }
 
-/** The next pool generation (cyclic from 1; an image older than the counter starts at 0). */
+/** The next pool generation (cyclic from 1; an image older than the counter starts at 0). Under `page_pools_lock`. */
 function nextPoolGeneration(mem: PhysMem): number {
   const a = mem.machine + MACH_NEXT_POOL_GENERATION;
   const gen = mem.rd32(a);
@@ -158,7 +178,9 @@ function nextPoolGeneration(mem: PhysMem): number {
 /** `page_pool_list()`'s id: the next of the machine's page_pools ids (cyclic from 1, as the xarray). */
 export function nextPoolId(mem: PhysMem): number {
   const a = mem.machine + MACH_NEXT_POOL_ID;
+  spinLock(mem, mem.machine + MACH_PAGE_POOLS_LOCK);
   const id = mem.rd32(a);
   mem.wr32(a, id === 0xffffffff ? 1 : id + 1);
+  spinUnlock(mem, mem.machine + MACH_PAGE_POOLS_LOCK);
   return id;
 }

@@ -14,7 +14,7 @@
 import { LP64 } from "../arch.js";
 import { layoutOf, offsetOf, struct, m, U32, INT, ptr } from "../mem/ctype.js";
 import { MACH_STACK } from "../mem/physmem.js";
-import { CPU_PREEMPT_COUNT, setServingSoftirq } from "../smp/percpu.js";
+import { CPU_PREEMPT_COUNT, setServingSoftirq, setPreemptCount } from "../smp/percpu.js";
 import type { PagePools } from "./page_pool.js";
 import { GFP_ZERO } from "../mem/buddy.js";
 import { PpemuError, checkInt, showValue } from "../errors.js";
@@ -146,7 +146,7 @@ export class NetStack {
         this.pps.m.pa.putPage(page);
       }
     } finally {
-      mem.wr32(mem.cpuArea + CPU_PREEMPT_COUNT, savedPreempt);
+      setPreemptCount(mem, savedPreempt);
       mem.bindCpu(savedCpu);
     }
   }

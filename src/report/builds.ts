@@ -32,6 +32,7 @@ export const SWITCH_ROWS: readonly [string, (s: BuildSwitches) => string][] = [
   ["negative in-flight retry", (s) => (s.negativeRetryStops ? "stops" : "forever")],
   ["syncs need dma_dev_need_sync()", (s) => (s.syncNeedsDevice ? "yes" : "no")],
   ["release takes the producer lock", (s) => (s.releaseProducerBarrier ? "yes" : "no")],
+  ["sync re-tests dma_sync under RCU", (s) => (s.syncUnderRcu ? "yes" : "no")],
   ["pool ids (user.id, netlink)", (s) => (s.userId ? "yes" : "no")],
   ["PP_FLAG_ALL", (s) => `0x${s.ppFlagAll.toString(16)}`],
 ];

@@ -16,6 +16,7 @@ export const JSON_SCHEMA_VERSIONS = {
   layout: 1,
   explain: 1,
   report: 1,
+  stress: 1,
   /** bench's file format has been versioned since before the convention: 2 gained `kernel`, 3 `command`. */
   bench: 3,
 } as const;

@@ -73,6 +73,9 @@ export const SOFTIRQ_SHIFT = PREEMPT_BITS; // 8
 export const SOFTIRQ_OFFSET = 1 << SOFTIRQ_SHIFT; // 0x100: serving a softirq
 export const SOFTIRQ_MASK = ((1 << SOFTIRQ_BITS) - 1) << SOFTIRQ_SHIFT; // 0xff00
 export const SOFTIRQ_DISABLE_OFFSET = 2 * SOFTIRQ_OFFSET; // 0x200: local_bh_disable()
+export const PREEMPT_MASK = (1 << PREEMPT_BITS) - 1; // 0xff
+/** preempt_count bits that make the CPU an RCU reader (softirq, BH off, preemption off). */
+export const RCU_READER_MASK = SOFTIRQ_MASK | PREEMPT_MASK;
 
 /** What the accessors need of a thread's view of the machine (PhysMem satisfies it). */
 export interface CpuView {
@@ -93,9 +96,23 @@ export function inServingSoftirq(v: CpuView): boolean {
   return (v.i32[(v.cpuArea + CPU_PREEMPT_COUNT) >>> 2]! & SOFTIRQ_OFFSET) !== 0;
 }
 
-function addPreempt(v: CpuView, delta: number): void {
+/**
+ * Change this CPU's preempt count. A softirq or BH-disabled region is an RCU read-side section
+ * (consolidated RCU: `synchronize_rcu()` waits for it), so leaving the last one is a quiescent
+ * state; both words are stored with Atomics so a grace period on another CPU sees them in order.
+ */
+function setPreempt(v: CpuView, count: number): void {
   const w = (v.cpuArea + CPU_PREEMPT_COUNT) >>> 2;
-  v.i32[w] = v.i32[w]! + delta;
+  const was = v.i32[w]!;
+  if ((was & RCU_READER_MASK) !== 0 && (count & RCU_READER_MASK) === 0) {
+    const q = (v.cpuArea + CPU_RCU_QS_CTR) >>> 2;
+    Atomics.store(v.i32, q, (v.i32[q]! + 1) | 0);
+  }
+  Atomics.store(v.i32, w, count);
+}
+
+function addPreempt(v: CpuView, delta: number): void {
+  setPreempt(v, v.i32[(v.cpuArea + CPU_PREEMPT_COUNT) >>> 2]! + delta);
 }
 
 /** `__local_bh_disable_ip(…, SOFTIRQ_OFFSET)` on softirq entry (`handle_softirqs()`). */
@@ -113,6 +130,18 @@ export function localBhEnable(v: CpuView): void {
   addPreempt(v, -SOFTIRQ_DISABLE_OFFSET);
 }
 
+/**
+ * `preempt_disable()` / `preempt_enable()`. Also how a thread models kernel code on a kernel without
+ * full preemption (PREEMPT_NONE / VOLUNTARY): it cannot be preempted between schedule points, so
+ * it is an RCU-sched reader for as long as it runs.
+ */
+export function preemptDisable(v: CpuView): void {
+  addPreempt(v, 1);
+}
+export function preemptEnable(v: CpuView): void {
+  addPreempt(v, -1);
+}
+
 /** `preempt_count()` of this CPU. */
 export function preemptCount(v: CpuView): number {
   return v.i32[(v.cpuArea + CPU_PREEMPT_COUNT) >>> 2]!;
@@ -124,5 +153,10 @@ export function preemptCount(v: CpuView): number {
  */
 export function setServingSoftirq(v: CpuView, on: boolean): void {
   const w = (v.cpuArea + CPU_PREEMPT_COUNT) >>> 2;
-  v.i32[w] = (v.i32[w]! & ~SOFTIRQ_MASK) | (on ? SOFTIRQ_OFFSET : 0);
+  setPreempt(v, (v.i32[w]! & ~SOFTIRQ_MASK) | (on ? SOFTIRQ_OFFSET : 0));
+}
+
+/** Set this CPU's whole preempt count (restoring a saved one). */
+export function setPreemptCount(v: CpuView, count: number): void {
+  setPreempt(v, count);
 }

@@ -4,7 +4,9 @@
  *
  * The model is Tree RCU reduced to one node:
  *  - `rcu_read_lock()` raises this CPU's `rcu_read_lock_nesting`; the outermost `rcu_read_unlock()`
- *    lowers it and bumps `rcu_qs_ctr`, a quiescent state.
+ *    lowers it and bumps `rcu_qs_ctr`, a quiescent state. Softirq, BH-disabled and
+ *    preempt-disabled regions are read sections too (consolidated RCU), so a NAPI poll holds a
+ *    grace period off until it ends (src/smp/percpu.ts bumps the counter when it does).
  *  - `rcu_state.gp_seq` (header) counts grace periods as the kernel's rcu_seq does: its low bit is
  *    set while one runs. A grace period starts with `rcu_qsmask` = the CPUs inside a read section
  *    right then, with their `rcu_qs_ctr` snapshot; a CPU leaves the mask once it is outside a read
@@ -32,7 +34,7 @@ import {
   MACH_RCU_QS_SNAP,
   type PhysMem,
 } from "../mem/physmem.js";
-import { CPU_RCU_NESTING, CPU_RCU_QS_CTR, CPU_RCU_CBLIST, CPU_RCU_CB_GP_SEQ, CPU_RCU_CB_COUNT } from "./percpu.js";
+import { CPU_RCU_NESTING, CPU_RCU_QS_CTR, CPU_RCU_CBLIST, CPU_RCU_CB_GP_SEQ, CPU_RCU_CB_COUNT, CPU_PREEMPT_COUNT, RCU_READER_MASK } from "./percpu.js";
 import { spinTrylock, spinUnlock } from "./spinlock.js";
 
 /** `__is_kvfree_rcu_offset()`: a func below this is the offset of the rcu_head in a kmalloc'd object. */
@@ -48,10 +50,13 @@ export const enum RcuCallback {
   XA_NODE_FREE = 1,
 }
 
-/** What a callback may touch: the thread's machine (a kfree needs the slab). */
+/**
+ * What a callback may touch: the thread's machine (a kfree needs the slab; an object of a
+ * kmem_cache goes back with kmem_cache_free, as `radix_tree_node_rcu_free()` frees a node).
+ */
 export interface RcuMachine {
   readonly mem: PhysMem;
-  readonly slab: { kfree(addr: number): void };
+  readonly slab: { kfree(addr: number): void; kmemCacheFree(cache: number, obj: number): void };
 }
 
 type CallbackFn = (m: RcuMachine, head: number) => void;
@@ -128,13 +133,15 @@ export function rcuGpAdvance(mem: PhysMem): void {
   const i32 = mem.i32;
   const seqW = (h + MACH_RCU_GP_SEQ) >>> 2;
   let seq = i32[seqW]!;
+  // rcu_gp_cleanup() for the one running, then rcu_gp_init() for the next, which may end at once.
+  if ((seq & 1) !== 0 && reportQs(mem)) seq = endGp(i32, seqW, seq);
   if ((seq & 1) === 0 && !seqDone(seq, Atomics.load(i32, (h + MACH_RCU_GP_SEQ_NEEDED) >>> 2))) {
-    // rcu_gp_init(): every CPU inside a read section now must pass a quiescent state.
+    // Every CPU inside a read section now must pass a quiescent state.
     let lo = 0;
     let hi = 0;
     for (let cpu = 0, n = mem.nrCpus; cpu < n; cpu++) {
       const area = mem.cpuAreaOf(cpu);
-      if (Atomics.load(i32, (area + CPU_RCU_NESTING) >>> 2) === 0) continue;
+      if (!inReader(i32, area)) continue;
       i32[((h + MACH_RCU_QS_SNAP) >>> 2) + cpu] = Atomics.load(i32, (area + CPU_RCU_QS_CTR) >>> 2);
       if (cpu < 32) lo |= 1 << cpu;
       else hi |= 1 << (cpu - 32);
@@ -143,13 +150,21 @@ export function rcuGpAdvance(mem: PhysMem): void {
     i32[((h + MACH_RCU_QSMASK) >>> 2) + 1] = hi;
     seq = (seq + 1) | 0;
     Atomics.store(i32, seqW, seq);
-  }
-  if ((seq & 1) !== 0 && reportQs(mem)) {
-    // rcu_gp_cleanup()
-    Atomics.store(i32, seqW, (seq + 1) | 0);
-    Atomics.notify(i32, seqW);
+    if (reportQs(mem)) endGp(i32, seqW, seq);
   }
   spinUnlock(mem, h + MACH_RCU_GP_LOCK);
+}
+
+function endGp(i32: Int32Array, seqW: number, seq: number): number {
+  const next = (seq + 1) | 0;
+  Atomics.store(i32, seqW, next);
+  Atomics.notify(i32, seqW);
+  return next;
+}
+
+/** Is the CPU whose slot is at `area` inside a read-side section of any flavour? */
+function inReader(i32: Int32Array, area: number): boolean {
+  return Atomics.load(i32, (area + CPU_RCU_NESTING) >>> 2) !== 0 || (Atomics.load(i32, (area + CPU_PREEMPT_COUNT) >>> 2) & RCU_READER_MASK) !== 0;
 }
 
 /** Clear the CPUs of `rcu_qsmask` that have passed a quiescent state; true when none is left. */
@@ -163,8 +178,7 @@ function reportQs(mem: PhysMem): boolean {
       const bit = 31 - Math.clz32(rest & -rest);
       const cpu = word * 32 + bit;
       const area = mem.cpuAreaOf(cpu);
-      const nesting = Atomics.load(i32, (area + CPU_RCU_NESTING) >>> 2);
-      if (nesting === 0 || Atomics.load(i32, (area + CPU_RCU_QS_CTR) >>> 2) !== i32[snapW + cpu]) mask &= ~(1 << bit);
+      if (!inReader(i32, area) || Atomics.load(i32, (area + CPU_RCU_QS_CTR) >>> 2) !== i32[snapW + cpu]) mask &= ~(1 << bit);
     }
     i32[maskW + word] = mask;
   }
@@ -189,7 +203,7 @@ const GP_WAIT_MS = 0.2;
  * Called inside a read section, or waiting on a CPU no thread can run, it cannot end: DEADLOCK.
  */
 export function synchronizeRcu(mem: PhysMem): void {
-  if (rcuReadLockHeld(mem)) {
+  if (rcuReadLockHeld(mem) || (mem.i32[(mem.cpuArea + CPU_PREEMPT_COUNT) >>> 2]! & RCU_READER_MASK) !== 0) {
     throw new PpemuError("DEADLOCK", `WARNING: suspicious RCU usage: Illegal synchronize_rcu() in RCU read-side critical section (CPU#${mem.cpu})`);
   }
   const i32 = mem.i32;
@@ -253,11 +267,10 @@ export function rcuPoll(m: RcuMachine): number {
   mem.wrPtr(area + CPU_RCU_CBLIST, 0);
   const n = mem.rd32(area + CPU_RCU_CB_COUNT);
   mem.wr32(area + CPU_RCU_CB_COUNT, 0);
-  for (let k = 0; head !== 0 && k < n; k++) {
-    const next = mem.rdPtr(head);
-    invoke(m, head, mem.rd32(head + RCU_HEAD_FUNC));
-    head = next;
-  }
+  // The list is newest first; callbacks run in the order they were queued, as the kernel's do.
+  const heads: number[] = [];
+  for (let k = 0; head !== 0 && k < n; k++, head = mem.rdPtr(head)) heads.push(head);
+  for (let k = heads.length - 1; k >= 0; k--) invoke(m, heads[k]!, mem.rd32(heads[k]! + RCU_HEAD_FUNC));
   return n;
 }
 

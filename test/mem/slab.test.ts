@@ -30,6 +30,8 @@ describe("struct layouts", () => {
       nr_partial: 24,
       nr_full: 28,
       inuse: 32,
+      // kmem_cache_node's list_lock, in what was the 4-byte hole before `partial`: same size.
+      list_lock: 36,
       partial: 40,
       full: 56,
     });

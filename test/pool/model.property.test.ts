@@ -156,7 +156,8 @@ function runModel(build: KernelBuild, ops: readonly Op[], stackCpu: number): Rig
         return;
       case "destroy":
         if (destroyed) return;
-        // The driver's remove path: napi_disable(), then page_pool_destroy() (no WARN).
+        // The driver's remove path, in process context: napi_disable(), then page_pool_destroy() (no WARN).
+        context(r, 0, false);
         pps.napiDisable(pps.napiOf(pool));
         pps.destroy(pool);
         destroyed = true;
