@@ -503,7 +503,7 @@ export class Dma {
     if (Atomics.load(u32, (dev + DEV_BOUND) >>> 2) === 0) {
       outcome = OUTCOME_AFTER_UNBIND;
     } else {
-      const e = iovaPfn === 0 || iovaPfn >= mem.rd32(dom + DOMAIN_IOVA_HWM) ? 0 : this.table.pte(dom, iovaPfn);
+      const e = this.headPte(dom, iovaPfn);
       const flags = e === 0 ? 0 : mem.rd32(e + IOPTE_FLAGS);
       if ((flags & (IOPTE_PRESENT | IOPTE_HEAD)) !== (IOPTE_PRESENT | IOPTE_HEAD)) {
         // dma-debug's check_unmap: an entry it remembers as freed, or none at all.
@@ -535,6 +535,11 @@ export class Dma {
     }
   }
 
+  /** The iopte of IOVA page `iovaPfn` of the domain, or 0 when it lies outside what was ever allocated (under the lock). */
+  private headPte(dom: number, iovaPfn: number): number {
+    return iovaPfn === 0 || iovaPfn >= this.mem.rd32(dom + DOMAIN_IOVA_HWM) ? 0 : this.table.pte(dom, iovaPfn);
+  }
+
   /** An unmap or sync of an IOVA dma-debug has no entry for: both count in `unmap_unknown`. */
   private unknown(dev: number, kind: Diag, dmaAddr: number, size: number): void {
     const mem = this.mem;
@@ -558,7 +563,7 @@ export class Dma {
     if (Atomics.load(u32, (dev + DEV_BOUND) >>> 2) === 0) {
       outcome = OUTCOME_AFTER_UNBIND;
     } else {
-      const e = iovaPfn === 0 || iovaPfn >= mem.rd32(dom + DOMAIN_IOVA_HWM) ? 0 : this.table.pte(dom, iovaPfn);
+      const e = this.headPte(dom, iovaPfn);
       if (e === 0 || (mem.rd32(e + IOPTE_FLAGS) & IOPTE_PRESENT) === 0) outcome = OUTCOME_UNKNOWN;
     }
     spinUnlock(mem, lock);

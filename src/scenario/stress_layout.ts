@@ -77,14 +77,5 @@ export function queueLength(ctl: Int32Array, q: number): number {
   return Atomics.load(ctl, q + Q_TAIL) - Atomics.load(ctl, q + Q_HEAD);
 }
 
-/** mulberry32: the programs' seeded PRNG (one per CPU, so a run is reproducible per CPU). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The programs' seeded PRNG (one per CPU, so a run is reproducible per CPU). */
+export { mulberry32 as prng } from "../prng.js";

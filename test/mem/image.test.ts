@@ -1,3 +1,4 @@
+import { mulberry32 } from "../../src/prng.js";
 import { describe, expect, it } from "vitest";
 import { brotliCompressSync } from "node:zlib";
 import { crc32c } from "@aws-crypto/crc32c";
@@ -243,18 +244,6 @@ describe("memory images: refusals, one line naming the cause", () => {
     });
   });
 });
-
-/** mulberry32: a small seeded PRNG, so every run flips the same bytes. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FLIP_SEED = 0x1a9e_5eed;
 const CORRUPTION_CODES: readonly ImageErrorCode[] = ["header-crc", "body-crc", "magic", "version", "truncated", "decompress", "size"];

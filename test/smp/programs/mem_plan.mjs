@@ -3,17 +3,8 @@
 // every exact count the CPU must report. A plan never looks at the other CPU, so its sequence is the
 // same however the two interleave; only an allocation failure could change it, and it is counted.
 
-/** mulberry32: a small seeded PRNG, [0, 1). */
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../../dist/src/prng.js";
+export { mulberry32 };
 
 /** Orders a buddy CPU allocates (order 0 most often, as page_pool and slab do). */
 export const BUDDY_ORDERS = [0, 0, 0, 0, 1, 1, 2, 3];

@@ -1,0 +1,14 @@
+/**
+ * mulberry32: the one small seeded PRNG of ppemu's programs and tests, [0, 1). Seeded choices make a
+ * CPU's sequence the same on every run (stress, the contention tests, the image corruption test).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
