@@ -130,8 +130,11 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
    */
   m("freed_pools", array(U32, 16)),
   m("freed_pools_head", U32),
-  /** Per-CPU context (src/smp/percpu.ts): slot k at `cpuSlotOffset(k)`, so CPUs 0…31 own a cache line each. */
-  m("cpus", array(STRUCT_PPEMU_CPU, MAX_NR_CPUS)),
+  /**
+   * Per-CPU context (src/smp/percpu.ts), interleaved so CPUs 0…31 own a cache line each: slot 2k
+   * is CPU k, slot 2k+1 is CPU k+32 (`cpuSlotOffset`); each slot names its CPU in `cpu`.
+   */
+  m("cpu_slots", array(STRUCT_PPEMU_CPU, MAX_NR_CPUS)),
   /** Serialises the diagnostic counters and log ring (the emulator's printk). */
   m("diag_lock", SPINLOCK_T),
   /** RCU (src/smp/rcu.ts): `rcu_state.gp_seq`, odd while a grace period runs. */
@@ -192,10 +195,9 @@ export const MACH_BUILD_CONFIG = offsetOf(MACHINE_LAYOUT, "build_config");
 export const MACH_BUILD_EXTRA = offsetOf(MACHINE_LAYOUT, "build_extra");
 export const MACH_NR_CPUS = offsetOf(MACHINE_LAYOUT, "nr_cpus");
 export const MACH_LOOPBACK = offsetOf(MACHINE_LAYOUT, "loopback");
-/** The emulated CPU the current code runs on, and whether it runs in softirq (NAPI) context. */
 export const MACH_ZONE_LOCK = offsetOf(MACHINE_LAYOUT, "zone_lock");
 export const MACH_PAGE_POOLS_LOCK = offsetOf(MACHINE_LAYOUT, "page_pools_lock");
-export const MACH_CPUS = offsetOf(MACHINE_LAYOUT, "cpus");
+export const MACH_CPUS = offsetOf(MACHINE_LAYOUT, "cpu_slots");
 export const MACH_DIAG_LOCK = offsetOf(MACHINE_LAYOUT, "diag_lock");
 export const MACH_RCU_GP_SEQ = offsetOf(MACHINE_LAYOUT, "rcu_gp_seq");
 export const MACH_RCU_GP_SEQ_NEEDED = offsetOf(MACHINE_LAYOUT, "rcu_gp_seq_needed");
