@@ -78,6 +78,8 @@ export interface BenchJson {
   readonly cpu: string;
   readonly date: string;
   readonly results: BenchResult[];
+  /** Present when an SMP test ran (`--test cross_cpu | page_pool02_ptr_ring_contended`); results is then []. */
+  readonly smp?: SmpJson;
 }
 
 export const RESULT_KEYS = ["kernel", "layout", "test", "ns_per_elem", "ops_per_sec", "rme_pct", "samples", "heap_delta_bytes"] as const;
@@ -85,3 +87,199 @@ export const RESULT_KEYS = ["kernel", "layout", "test", "ns_per_elem", "ops_per_
 /** bench_page_pool_simple's baselines on an Intel E5-1650 v4 @ 3.6 GHz (v6.13-rc6), ns per element. */
 export const BASELINE_ANCHOR_NS: Readonly<Partial<Record<BenchTest, number>>> = { for_loop: 0.284, atomic_inc: 4.769, lock: 10.431 };
 
+
+// ─── SMP tests: CPUs as worker threads on one machine (bench/cross_cpu.ts) ─────────────────────
+
+/**
+ * `cross_cpu`: bench_page_pool_cross_cpu. `page_pool02_ptr_ring_contended`: page_pool02_ptr_ring
+ * on CPU 0 while CPUs 1…N−1 put pages into the same pool's ring. Each runs only when named
+ * (`--test T`); `--test all` is the single-CPU suite.
+ */
+export const SMP_TESTS = ["cross_cpu", "page_pool02_ptr_ring_contended"] as const;
+export type SmpTest = (typeof SMP_TESTS)[number];
+
+/**
+ * bench_page_pool_cross_cpu's parameters, from netoptimizer/prototype-kernel
+ * kernel/lib/bench_page_pool_cross_cpu.c @d5548a5222a66b464698ba68d8b8b8f0fc4aed6a: `loops`
+ * 1,000,000 (per returning CPU), `returning_cpus` 2, `MY_POOL_SIZE` 32000, `pp_create(…, 256)`
+ * (256 pages pre-filled into the pool's ring), `SPSC_QUEUE_SZ` 1024, queues pre-filled with 0
+ * (`run_bench_pp_cpus(returning_cpus, nr_loops, SPSC_QUEUE_SZ, 0)`), `ndelay(400)` after the
+ * first page. Output through time_bench_print_stats_cpumask() (kernel/lib/time_bench.c
+ * @ed04e9380d4ead0bef5106ed20faddea67eab201).
+ */
+export const CROSS_CPU = {
+  loops: 1_000_000,
+  poolSize: 32000,
+  poolPrefill: 256,
+  queueSize: 1024,
+  firstPageDelayNs: 400,
+  /** time_bench needs invoke counts of at least 1000; the module parameter is a u32. */
+  minLoops: 1000,
+  maxLoops: 4294967295,
+} as const;
+export const CROSS_CPU_SOURCE = "netoptimizer/prototype-kernel kernel/lib/bench_page_pool_cross_cpu.c @d5548a5222a6";
+export const CONTENDED_SOURCE = "ppemu: bench_page_pool_simple's page_pool02_ptr_ring under contention (no kernel counterpart)";
+
+/** The contended 02: pool as page_pool02_ptr_ring's (1024, 64 pre-filled); pages handed to the other CPUs per round, in all. */
+export const CONTENDED = { poolSize: 1024, prefill: 64, share: 768, maxBatch: 8192, chunk: 32 } as const;
+
+/** What the parent asks one child to run: one SMP test of one build, one run of several. */
+export interface SmpRequest {
+  readonly kernel: string;
+  readonly test: SmpTest;
+  /** CPUs of the machine: CPU 0 allocates, CPUs 1…cpus−1 return. */
+  readonly cpus: number;
+  /** cross_cpu: pages each returning CPU returns in its timed loop. */
+  readonly loops: number;
+  /** tinybench time of the single-CPU page_pool02_ptr_ring reference, and the contended test's measuring time, ms. */
+  readonly timeMs: number;
+  readonly warmupMs: number;
+  /** 1-based: which of the runs this is. */
+  readonly run: number;
+}
+
+/** One CPU's time_bench record (time_bench_print_stats_cpumask prints one line per CPU). */
+export interface CrossCpuRecord {
+  readonly cpu: number;
+  /** "rx": the tasklet (pp_tasklet_simulate_rx_napi); "return": a returning kthread (time_pp_put_page_recycle). */
+  readonly role: "rx" | "return";
+  readonly invoke_count: number;
+  readonly time_interval_ns: number;
+  readonly ns_per_elem: number;
+  /** return: pages put back (the untimed first page included); rx: 0. */
+  readonly returned: number;
+  /** return: ptr_ring_consume() found the queue empty; rx: 0. */
+  readonly empty: number;
+  /** return: gave up after loops × 100 empty queues (the kernel's "abort on retries"); rx: stopped with every queue full after all returning CPUs finished. */
+  readonly aborted: boolean;
+  /** This CPU's recycle_stats over the run (the pool's per-CPU copy). */
+  readonly ring: number;
+  readonly ring_full: number;
+}
+
+/** The single-CPU page_pool02_ptr_ring measured in the same child process (tinybench, bench/pp_suite.ts). */
+export interface RefResult {
+  readonly ns_per_elem: number;
+  readonly rme_pct: number;
+  readonly samples: number;
+}
+
+export interface CrossCpuRun {
+  readonly test: "cross_cpu";
+  readonly kernel: string;
+  readonly layout: string;
+  readonly run: number;
+  readonly cpus: number;
+  readonly loops: number;
+  readonly ref_02: RefResult;
+  readonly per_cpu: CrossCpuRecord[];
+  /** Pages the tasklet put into the per-CPU queues (its `cnt`). */
+  readonly produced: number;
+  /** Queue full: page_pool_recycle_direct() instead. */
+  readonly full: number;
+  readonly out_of_pages: number;
+  /** Pages returned by all returning CPUs; `produced − left_in_queues`. */
+  readonly returned: number;
+  /** Pages still in the queues at the end (empty_ptr_ring() puts them back). */
+  readonly left_in_queues: number;
+  /** recycle_stats over the run, summed over CPUs (what page_pool_get_stats() reports). */
+  readonly ring: number;
+  readonly ring_full: number;
+  readonly cached: number;
+  /** alloc_stats over the run: fast + slow + refill, one per page_pool_alloc_pages() that returned a page. */
+  readonly allocs: number;
+  /** Mean over the returning CPUs of their ns per element: the time per returned page. */
+  readonly ns_per_returned_page: number;
+  readonly ratio_to_02: number;
+}
+
+export interface ContendedRun {
+  readonly test: "page_pool02_ptr_ring_contended";
+  readonly kernel: string;
+  readonly layout: string;
+  readonly run: number;
+  readonly cpus: number;
+  readonly ref_02: RefResult;
+  /** CPU 0's page_pool02_ptr_ring loop while CPUs 1…N−1 put into the pool's ring: median over rounds. */
+  readonly contended_ns: number;
+  /** The same loop, same pool, same worker, the other CPUs idle (interleaved rounds): median over rounds. */
+  readonly uncontended_ns: number;
+  readonly ratio: number;
+  readonly ratio_to_02: number;
+  /**
+   * Measured rounds of each kind; of them, the contended rounds the other CPUs really overlapped
+   * (≥ 0.25 of their puts per CPU-0 element): contended_ns, uncontended_ns and overlap are over
+   * those and their uncontended twins (over all rounds when none overlapped). CPU 0's elements in
+   * the contended rounds.
+   */
+  readonly rounds: number;
+  readonly overlapped_rounds: number;
+  readonly elements: number;
+  /** The other CPUs' page_pool_put_page(…, false) during contended rounds, and ns per put. */
+  readonly helper_puts: number;
+  readonly helper_ns_per_put: number;
+  /**
+   * The other CPUs' puts while CPU 0's timed loop ran, per CPU-0 element (median over rounds): how
+   * much the two really overlapped. Near 0 when the machine gave them one core between them.
+   */
+  readonly overlap: number;
+  readonly ring: number;
+  readonly ring_full: number;
+  readonly cached: number;
+}
+
+export type SmpRun = CrossCpuRun | ContendedRun;
+
+/** Median and range over the runs. */
+export interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Per (build, test): the runs' figures. `ns` is ns per returned page (cross_cpu) or the contended 02 ns/elem. */
+export interface SmpSummary {
+  readonly kernel: string;
+  readonly layout: string;
+  readonly test: SmpTest;
+  readonly runs: number;
+  readonly ns: Spread;
+  readonly ref_02_ns: Spread;
+  readonly ratio_to_02: Spread;
+  /** contended only (null for cross_cpu): the same worker's uncontended rounds, and contended ÷ uncontended. */
+  readonly uncontended_ns: Spread | null;
+  readonly ratio: Spread | null;
+  /** contended only: the other CPUs' puts per CPU-0 element while it ran (median over runs). */
+  readonly overlap: number | null;
+  /** Medians over the runs. */
+  readonly ring: number;
+  readonly ring_full: number;
+  readonly full: number;
+}
+
+/** The `smp` member of the bench document (present when an SMP test ran). */
+export interface SmpJson {
+  readonly test: SmpTest;
+  readonly cpus: number;
+  readonly loops: number;
+  readonly runs: number;
+  readonly source: string;
+  readonly results: SmpRun[];
+  readonly summary: SmpSummary[];
+}
+
+/**
+ * bench_page_pool_cross_cpu's own figures (module defaults: loops 1,000,000, returning_cpus 2), as
+ * posted with their source; one kernel, not per build. Joe Damato, "Re: [PATCH net-next 0/6] net:
+ * page_pool: Add page_pool stat counters", netdev 2022-01-27, 2× Xeon Gold 6140 @ 2.30 GHz,
+ * net-next e2cf07654efb (control kernel): CPU(0) 782.567 ns, CPU(1) 837.435 ns (returning), CPU(2)
+ * 418.758 ns (the tasklet), "Sum … Average: 1558 cycles(tsc) CPUs:3 step:2"; the same boot's
+ * bench_page_pool_simple tasklet_page_pool02_ptr_ring 18.585 ns.
+ */
+export const CROSS_CPU_ANCHOR = {
+  source: "Joe Damato, netdev 2022-01-27 (Xeon Gold 6140 @ 2.30 GHz, net-next e2cf07654efb, module defaults)",
+  returningNs: [782.567, 837.435],
+  taskletNs: 418.758,
+  averageCycles: 1558,
+  ptrRing02Ns: 18.585,
+} as const;

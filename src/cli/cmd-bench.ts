@@ -11,14 +11,28 @@ import {
   benchLegend,
   defaultBenchBuilds,
   runBench,
+  runSmpBench,
+  smpRunLines,
+  smpTable,
+  smpLegend,
+  SMP_TESTS,
+  CROSS_CPU,
+  type SmpTest,
 } from "../report/bench.js";
+import { CONTENDED } from "../../bench/catalog.js";
+import { MAX_NR_CPUS } from "../smp/percpu.js";
 import { referenceBuild } from "../builds/index.js";
 import { type Command, type Io, UsageError, choice, intArg, parse, buildsArg, buildsHelp, openOutputFile, writeOutputFile } from "./common.js";
 
 const NAME = "bench";
 
+/** Runs per build of an SMP test unless --runs says otherwise. */
+export const SMP_DEFAULT_RUNS = 5;
+
 const help = (): string => `usage: ppemu bench [--kernel B|B,C|all | --layout L|all] [--test T|all] [--time MS] [--quick]
                    [--json FILE|-] [--inline]
+       ppemu bench --test cross_cpu|page_pool02_ptr_ring_contended [--cpus N] [--loops N] [--runs R]
+                   [--kernel B|B,C|all | --layout L|all] [--time MS] [--quick] [--json FILE|-] [--inline]
 
 Mirror the kernel's bench_page_pool_simple on the emulated page_pool, each kernel build in its own
 child process (node --expose-gc, the built code in dist/), and print one time_bench-style line per test:
@@ -40,16 +54,40 @@ tests:
   page_pool01_fast_path_64M      the fast path alone on a 64 MiB machine
   page_pool01_fast_path_1G       the fast path alone on a 1 GiB machine
   Pools: order 0, pool_size 1024, 64 pages pre-filled into the ring, as the kernel module does.
+  all                            every test above (not the SMP tests below, which run only when named)
+
+SMP tests (CPUs are worker threads on one shared machine; each (run, build) its own process, run after
+run with the builds interleaved; the single-CPU page_pool02_ptr_ring is measured in the same process):
+  cross_cpu                      bench_page_pool_cross_cpu (prototype-kernel): CPU 0, a tasklet,
+                                 allocates and round-robins pages into one SPSC ptr_ring of 1024 per
+                                 returning CPU (full: page_pool_recycle_direct); CPUs 1…N-1 consume
+                                 and page_pool_put_page(pool, page, -1, false): the pool's ring as a
+                                 contended MPSC ring. pool_size 32000, 256 pages pre-filled.
+                                 Prints the module's lines, less cycles (ppemu has no TSC):
+  Type:<kernel>:page_pool_cross_cpu CPU(<n>) <N.nnn> ns (step:<N-1>) - (measurement period time:…) - (invoke count:…)
+  Sum Type:<kernel>:page_pool_cross_cpu Average: <ns> ns CPUs:<N> step:<N-1>
+                                 then per build ns per returned page (median, range over runs),
+                                 ÷ page_pool02_ptr_ring, recycle_stats ring / ring_full, full.
+  page_pool02_ptr_ring_contended page_pool02_ptr_ring on CPU 0 while CPUs 1…N-1 put pages CPU 0
+                                 handed them (${CONTENDED.share} per round in all) into the same pool's ring;
+                                 beside it the same loop uncontended (interleaved rounds, same worker)
+                                 and the ratio.
 
 options:
 ${buildsHelp(true)}
                     (default: each layout's default build: ${defaultBenchBuilds().join(", ")}); baselines always run
   --test T       one test name above, or all (default)
-  --time MS      tinybench time per test in ms (default ${FULL_TIMING.timeMs}; --quick ${QUICK_TIMING.timeMs})
+  --time MS      tinybench time per test in ms (default ${FULL_TIMING.timeMs}; --quick ${QUICK_TIMING.timeMs}); SMP tests: of the
+                 single-CPU page_pool02_ptr_ring reference, and of the contended test's rounds
   --quick        short runs (about 6–7 s in all), as ppemu report uses
+  --cpus N       SMP tests: CPUs of the machine, 2 … ${MAX_NR_CPUS} (default 2: CPU 0 allocates, CPU 1 returns)
+  --loops N      cross_cpu: pages each returning CPU returns in its timed loop, ${CROSS_CPU.minLoops} … ${CROSS_CPU.maxLoops}
+                 (default ${CROSS_CPU.loops.toLocaleString("en-US")}, the module's)
+  --runs R       SMP tests: runs per build, each in its own process, 2 … 100 (default ${SMP_DEFAULT_RUNS})
   --json FILE    also write the results as JSON to FILE ('-': JSON on stdout instead of the text):
                  { schema: 3, command: "bench", node, cpu, date, results: [{ kernel, layout, test, ns_per_elem, ops_per_sec,
-                   rme_pct, samples, heap_delta_bytes }] }
+                   rme_pct, samples, heap_delta_bytes }] }; an SMP test: results [] and
+                 smp: { test, cpus, loops, runs, source, results: [every run], summary: [per build] }
   --inline       run every build in this process (debugging: V8 then sees all builds at the same
                  call sites, and heap_delta has no forced GC unless node runs with --expose-gc)
   -h, --help     this text
@@ -98,11 +136,24 @@ export const benchCommand: Command = {
         quick: { type: "boolean" },
         json: { type: "string" },
         inline: { type: "boolean" },
+        cpus: { type: "string" },
+        loops: { type: "string" },
+        runs: { type: "string" },
       },
       false,
     );
     const builds = values.kernel === undefined && values.layout === undefined ? defaultBenchBuilds() : buildsArg(NAME, values, { multi: true, dflt: "all" }).map((b) => b.name);
-    const test = choice(NAME, "test", String(values.test ?? "all"), [...ALL_TESTS, "all"] as const);
+    const test = choice(NAME, "test", String(values.test ?? "all"), [...ALL_TESTS, ...SMP_TESTS, "all"] as const);
+    const smpTest = (SMP_TESTS as readonly string[]).includes(test) ? (test as SmpTest) : null;
+    if (smpTest === null) {
+      const stray = (["cpus", "loops", "runs"] as const).find((k) => values[k] !== undefined);
+      if (stray) throw new UsageError(`ppemu ${NAME}: --${stray} is for --test ${SMP_TESTS.join(" or ")}`);
+    } else if (smpTest !== "cross_cpu" && values.loops !== undefined) {
+      throw new UsageError(`ppemu ${NAME}: --loops is for --test cross_cpu`);
+    }
+    const nCpus = intArg(NAME, "cpus", values.cpus as string | undefined, 2, 2, MAX_NR_CPUS);
+    const loops = intArg(NAME, "loops", values.loops as string | undefined, CROSS_CPU.loops, CROSS_CPU.minLoops, CROSS_CPU.maxLoops);
+    const runs = intArg(NAME, "runs", values.runs as string | undefined, SMP_DEFAULT_RUNS, 2, 100);
     const quick = values.quick === true;
     const timing = quick ? QUICK_TIMING : FULL_TIMING;
     const timeMs = intArg(NAME, "time", values.time as string | undefined, timing.timeMs, 1, 600_000);
@@ -116,8 +167,9 @@ export const benchCommand: Command = {
     // Opened now, written at the end: a name that cannot be created fails before the benchmark runs.
     const jsonFd = jsonTarget !== undefined && !jsonOnly ? openOutputFile(NAME, "--json", jsonTarget) : -1;
 
-    const tests: readonly BenchTest[] = test === "all" ? ALL_TESTS : [test];
     const warmupMs = Math.min(timing.warmupMs, timeMs);
+    if (smpTest !== null) return runSmp(io, { builds, test: smpTest, cpus: nCpus, loops, runs, timeMs, warmupMs, inline: values.inline === true, jsonTarget, jsonFd });
+    const tests: readonly BenchTest[] = test === "all" ? ALL_TESTS : [test as BenchTest];
     if (!jsonOnly) io.out(`ppemu bench: ${builds.join(", ")}; ${timeMs} ms per test (+${warmupMs} ms warm-up)`);
     const json = await runBench({
       kernels: builds,
@@ -139,3 +191,58 @@ export const benchCommand: Command = {
     return 0;
   },
 };
+
+interface SmpCli {
+  readonly builds: readonly string[];
+  readonly test: SmpTest;
+  readonly cpus: number;
+  readonly loops: number;
+  readonly runs: number;
+  readonly timeMs: number;
+  readonly warmupMs: number;
+  readonly inline: boolean;
+  readonly jsonTarget: string | undefined;
+  readonly jsonFd: number;
+}
+
+const CLEAR_LINE = `\r${" ".repeat(100)}\r`;
+
+/** `--test cross_cpu | page_pool02_ptr_ring_contended`: progress on stderr when it is a terminal. */
+async function runSmp(io: Io, o: SmpCli): Promise<number> {
+  const jsonOnly = o.jsonTarget === "-";
+  const tty = process.stderr.isTTY === true;
+  const who = o.test === "cross_cpu" ? `CPU 0 the RX tasklet, CPU${o.cpus > 2 ? `s 1-${o.cpus - 1}` : " 1"} return${o.cpus > 2 ? "" : "s"}` : `CPU 0 runs page_pool02_ptr_ring, CPU${o.cpus > 2 ? `s 1-${o.cpus - 1}` : " 1"} put${o.cpus > 2 ? "" : "s"} into its ring`;
+  const what = o.test === "cross_cpu" ? `loops ${o.loops}, ` : `${o.timeMs} ms of rounds (+${o.warmupMs} ms warm-up), `;
+  if (!jsonOnly) {
+    io.out(`ppemu bench: ${o.test} on ${o.builds.join(", ")}; ${o.cpus} CPUs (${who}); ${what}${o.runs} runs per build, builds interleaved, each its own process; page_pool02_ptr_ring ${o.timeMs} ms (+${o.warmupMs} ms warm-up)`);
+  }
+  const t0 = Date.now();
+  const json = await runSmpBench({
+    kernels: o.builds,
+    test: o.test,
+    cpus: o.cpus,
+    loops: o.loops,
+    runs: o.runs,
+    timeMs: o.timeMs,
+    warmupMs: o.warmupMs,
+    inline: o.inline,
+    onStart: tty ? (req, i, n) => void process.stderr.write(`\rppemu bench: ${o.test} run ${req.run}/${o.runs}, ${req.kernel} (${i + 1}/${n}), ${((Date.now() - t0) / 1000).toFixed(0)} s   `) : undefined,
+    onRun: jsonOnly
+      ? undefined
+      : (r) => {
+          if (tty) process.stderr.write(CLEAR_LINE); // the progress line, before stdout writes under it
+          io.out(smpRunLines(r).join("\n"));
+        },
+  });
+  if (tty) process.stderr.write(CLEAR_LINE);
+  if (jsonOnly) {
+    io.out(JSON.stringify(json, null, 2));
+    return 0;
+  }
+  io.out(["", smpTable(json.smp!.summary), "", smpLegend(o.test)].join("\n"));
+  if (o.jsonTarget !== undefined) {
+    writeOutputFile(NAME, "--json", o.jsonTarget, o.jsonFd, JSON.stringify(json, null, 2) + "\n");
+    io.out(`wrote ${o.jsonTarget}`);
+  }
+  return 0;
+}

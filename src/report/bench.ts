@@ -10,6 +10,11 @@
  * JSON (schema 3): { schema: 3, command: "bench", node, cpu, date,
  *                    results: [{ kernel, layout, test, ns_per_elem, ops_per_sec, rme_pct, samples, heap_delta_bytes }] }
  * kernel and layout are "baseline" for for_loop, atomic_inc and lock.
+ *
+ * The SMP tests (`cross_cpu`, `page_pool02_ptr_ring_contended`: bench/cross_cpu.ts) run instead in
+ * one child per (run, build) — node --expose-gc dist/bench/smp_worker.js, whose CPUs are worker
+ * threads — run after run, the builds interleaved within each run; their document has `results: []`
+ * and an `smp` member (SmpJson: every run's figures and per build the median and range).
  */
 import { fork } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -27,7 +32,15 @@ import {
   DEFAULT_BENCH_BYTES,
   LAYOUT_TESTS,
   SCALE_TESTS,
+  CROSS_CPU_SOURCE,
+  CONTENDED_SOURCE,
+  type SmpJson,
+  type SmpRequest,
+  type SmpRun,
+  type SmpTest,
 } from "../../bench/catalog.js";
+import type { SmpReply } from "../../bench/smp_worker.js";
+import { summarize } from "../../bench/smp_report.js";
 import { allLayouts, defaultBuildOf, findBuild, referenceBuild } from "../builds/index.js";
 import type { WorkerReply } from "../../bench/pp_worker.js";
 import type { ReportSection } from "./section.js";
@@ -35,7 +48,9 @@ import { renderTable } from "./table.js";
 import { JSON_SCHEMA_VERSIONS } from "./json.js";
 
 export type { BenchJson, BenchResult, BenchTest } from "../../bench/catalog.js";
-export { ALL_TESTS, BASELINE_TESTS, LAYOUT_TESTS, SCALE_TESTS, RESULT_KEYS, BASELINE } from "../../bench/catalog.js";
+export { ALL_TESTS, BASELINE_TESTS, LAYOUT_TESTS, SCALE_TESTS, RESULT_KEYS, BASELINE, SMP_TESTS, CROSS_CPU } from "../../bench/catalog.js";
+export type { SmpJson, SmpRun, SmpTest, SmpSummary, CrossCpuRun, ContendedRun } from "../../bench/catalog.js";
+export { smpRunLines, smpTable, smpLegend, summarize, timeBenchNs, crossCpuLine } from "../../bench/smp_report.js";
 
 /** What `bench` runs when no build is named: each layout's default build. */
 export function defaultBenchBuilds(): string[] {
@@ -85,31 +100,38 @@ export function planRuns(o: Pick<BenchOptions, "kernels" | "tests" | "timeMs" | 
   return out;
 }
 
-/** dist/bench/pp_worker.js, from the build (dist/src/report) or from the sources (src/report). */
-export function workerPath(): string {
+/** dist/bench/pp_worker.js (or another child entry), from the build (dist/src/report) or from the sources (src/report). */
+export function workerPath(file = "pp_worker.js"): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const built = join(here, "..", "..", "bench", "pp_worker.js");
+  const built = join(here, "..", "..", "bench", file);
   if (import.meta.url.endsWith(".js")) return built;
-  return join(here, "..", "..", "dist", "bench", "pp_worker.js");
+  return join(here, "..", "..", "dist", "bench", file);
 }
 
-function runChild(req: SuiteRequest): Promise<BenchResult[]> {
-  const path = workerPath();
+/** Fork a child entry, send it one request, resolve with its one reply. */
+function forkOnce<Req extends { kernel: string }, Reply extends { ok: boolean }>(file: string, req: Req): Promise<Reply> {
+  const path = workerPath(file);
   if (!existsSync(path)) return Promise.reject(new Error(`ppemu bench: ${path} not found; run \`npm run build\` first`));
   return new Promise((resolve, reject) => {
     const child = fork(path, [], { execArgv: ["--expose-gc"], stdio: ["ignore", "ignore", "pipe", "ipc"] });
     let stderr = "";
-    let reply: WorkerReply | null = null;
+    let reply: Reply | null = null;
     child.stderr!.on("data", (b: Buffer) => void (stderr += b.toString()));
-    child.on("message", (m: WorkerReply) => void (reply = m));
+    child.on("message", (m: Reply) => void (reply = m));
     child.on("error", reject);
     child.on("exit", (code) => {
-      const r = reply as WorkerReply | null;
-      if (r?.ok) resolve(r.results);
-      else reject(new Error(r ? r.error : `ppemu bench: ${req.kernel} child exited with ${code}: ${stderr.trim()}`));
+      const r = reply as Reply | null;
+      if (r) resolve(r);
+      else reject(new Error(`ppemu bench: ${req.kernel} child exited with ${code}: ${stderr.trim()}`));
     });
     child.send(req);
   });
+}
+
+async function runChild(req: SuiteRequest): Promise<BenchResult[]> {
+  const r = await forkOnce<SuiteRequest, WorkerReply>("pp_worker.js", req);
+  if (r.ok) return r.results;
+  throw new Error(r.error);
 }
 
 async function runInline(req: SuiteRequest): Promise<BenchResult[]> {
@@ -128,6 +150,55 @@ export async function runBench(o: BenchOptions): Promise<BenchJson> {
     }
   }
   return { schema: JSON_SCHEMA_VERSIONS.bench, command: "bench", node: process.version, cpu: cpus()[0]?.model.trim() ?? "unknown", date: new Date().toISOString(), results };
+}
+
+// ─── SMP tests ─────────────────────────────────────────────────────────────────────────────────
+
+export interface SmpOptions {
+  readonly kernels: readonly string[];
+  readonly test: SmpTest;
+  /** CPUs of the machine (CPU 0 allocates; 1…cpus−1 return). */
+  readonly cpus: number;
+  /** cross_cpu: pages per returning CPU. */
+  readonly loops: number;
+  /** Runs per build, each in its own process. */
+  readonly runs: number;
+  readonly timeMs: number;
+  readonly warmupMs: number;
+  /** Run every request in this process (the CPUs are still worker threads). */
+  readonly inline?: boolean;
+  /** Called before each request (`index` 0-based of `total`) and with each result. */
+  readonly onStart?: (req: SmpRequest, index: number, total: number) => void;
+  readonly onRun?: (r: SmpRun) => void;
+}
+
+/** Run after run; within a run, every build in order: builds interleaved, each (run, build) its own process. */
+export function planSmpRuns(o: Pick<SmpOptions, "kernels" | "test" | "cpus" | "loops" | "runs" | "timeMs" | "warmupMs">): SmpRequest[] {
+  const out: SmpRequest[] = [];
+  for (let run = 1; run <= o.runs; run++) {
+    for (const kernel of o.kernels) out.push({ kernel, test: o.test, cpus: o.cpus, loops: o.loops, timeMs: o.timeMs, warmupMs: o.warmupMs, run });
+  }
+  return out;
+}
+
+async function runSmpChild(req: SmpRequest): Promise<SmpRun> {
+  const r = await forkOnce<SmpRequest, SmpReply>("smp_worker.js", req);
+  if (r.ok) return r.result;
+  throw new Error(r.error);
+}
+
+/** The plan, sequentially (two benchmarks at once would share cores); the bench document with `smp`. */
+export async function runSmpBench(o: SmpOptions): Promise<BenchJson> {
+  const plan = planSmpRuns(o);
+  const results: SmpRun[] = [];
+  for (const [i, req] of plan.entries()) {
+    o.onStart?.(req, i, plan.length);
+    const r = o.inline ? await (await import("../../bench/cross_cpu.js")).runSmp(req) : await runSmpChild(req);
+    results.push(r);
+    o.onRun?.(r);
+  }
+  const smp: SmpJson = { test: o.test, cpus: o.cpus, loops: o.test === "cross_cpu" ? o.loops : 0, runs: o.runs, source: o.test === "cross_cpu" ? CROSS_CPU_SOURCE : CONTENDED_SOURCE, results, summary: summarize(results) };
+  return { schema: JSON_SCHEMA_VERSIONS.bench, command: "bench", node: process.version, cpu: cpus()[0]?.model.trim() ?? "unknown", date: new Date().toISOString(), results: [], smp };
 }
 
 // ─── text ──────────────────────────────────────────────────────────────────────────────────────

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
-import { ALL_TESTS, RESULT_KEYS, planRuns, benchLine, ratiosOf, ratioTable, defaultBenchBuilds, kernelNs, type BenchResult } from "../../src/report/bench.js";
+import { ALL_TESTS, SMP_TESTS, RESULT_KEYS, planRuns, benchLine, ratiosOf, ratioTable, defaultBenchBuilds, kernelNs, type BenchResult } from "../../src/report/bench.js";
 import { allLayouts, defaultBuildOf, referenceBuild, layoutNames, buildNames } from "../../src/builds/index.js";
 import { medianWithMargin } from "../../bench/pp_suite.js";
 import { jsonTargetProblem } from "../../src/cli/cmd-bench.js";
@@ -20,7 +20,7 @@ describe("ppemu bench: argument errors", () => {
       [["--layout", "slab"], `ppemu bench: unknown layout 'slab' (valid: ${layoutNames().join(", ")}, all)\n`],
       [["--kernel", "v4.19"], `ppemu bench: unknown kernel build 'v4.19' (valid: ${buildNames().join(", ")}; or a layout: ${layoutNames().join(", ")})\n`],
       [["--kernel", "v6.1", "--layout", "classic"], "ppemu bench: give --kernel or --layout, not both\n"],
-      [["--test", "page_pool05"], `ppemu bench: unknown test 'page_pool05' (valid: ${[...ALL_TESTS, "all"].join(", ")})\n`],
+      [["--test", "page_pool05"], `ppemu bench: unknown test 'page_pool05' (valid: ${[...ALL_TESTS, ...SMP_TESTS, "all"].join(", ")})\n`],
       [["--time", "0"], "ppemu bench: --time must be a whole number from 1 to 600000, got '0'\n"],
       [["--time", "1.5"], "ppemu bench: --time must be a whole number from 1 to 600000, got '1.5'\n"],
       [["--json", ""], "ppemu bench: --json needs a file name or '-'\n"],
@@ -33,7 +33,7 @@ describe("ppemu bench: argument errors", () => {
     }
     const p = await run("bench", "classic");
     expect(p.code).toBe(2);
-    expect(p.err).toBe("ppemu bench: unexpected argument 'classic' (this command takes options only: --kernel, --layout, --test, --time, --quick, --json, --inline)\n");
+    expect(p.err).toBe("ppemu bench: unexpected argument 'classic' (this command takes options only: --kernel, --layout, --test, --time, --quick, --json, --inline, --cpus, --loops, --runs)\n");
     const h = await run("bench", "--help");
     expect(h.code).toBe(0);
     expect(h.out).toContain("usage: ppemu bench [--kernel B|B,C|all | --layout L|all]");

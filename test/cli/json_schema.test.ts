@@ -57,7 +57,7 @@ const CASES: [cmd: string, argv: string[], nested: (d: Doc) => Record<string, un
   ["explain", ["explain", "0x91ff0", "--kernel", "v11", "--at", "allocated", "--magic", "0x40", "--json"], (d) => (d.explanations as Doc[])[0]!],
   ["bench", ["bench", "--inline", "--test", "page_pool01_fast_path", "--time", "5", "--json", "-"], (d) => (d.results as Doc[])[0]!],
   ["report", ["report", "--no-bench", "--json"], (d) => ((d.sections as Doc).unbind as Doc)],
-  ["stress", ["stress", "--kernel", "v6.16", "--seconds", "1", "--json"], (d) => (d.results as Doc[])[0]!],
+  ["stress", ["stress", "--kernel", "mainline", "--seconds", "1", "--keep-going", "--json"], (d) => (d.results as Doc[])[0]!],
 ];
 
 describe("--json: one convention, one schema per command", () => {
