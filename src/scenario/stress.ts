@@ -68,8 +68,9 @@ export interface StressResult {
   readonly syncs_after_unbind: number;
   readonly stalled_warnings: number;
   /**
-   * Diagnostics the emulated kernel printed that a correct run does not (DMA-API errors, WARNs on a
-   * build that fixes the bug; not classic's by-design unmaps): a race the build has.
+   * What the emulated kernel did that a correct run does not, counted one by one: the device's
+   * DMA-API errors (every one, though dma-debug prints only its first), and the WARNs and BUGs it
+   * printed; not classic's by-design unmaps after unbind. A race the build has.
    */
   readonly kernel_diagnostics: number;
   readonly rounds_with_kernel_diagnostics: number;
