@@ -13,7 +13,7 @@ import { MAX_NR_CPUS } from "../smp/percpu.js";
 import { saveImage } from "../mem/image.js";
 import { PpemuError, checkInt, showValue } from "../errors.js";
 import { controlBytes, queueIdx, Q_RETURNED, Q_RETURNED_SOFTIRQ, S_ROUND } from "./stress_layout.js";
-import type { StressArgs, StressCpu0Result, StressReturnerResult } from "./stress_cpu.js";
+import type { StressArgs, StressCpu0Result, StressReturnerResult, ViolationKind } from "./stress_cpu.js";
 
 export interface StressOptions {
   /** The kernel build (a KernelBuild, a build name, or a layout name). */
@@ -78,8 +78,8 @@ export interface StressResult {
   /** 0, or 1: the run stops at the first violation (with keepGoing, only at a broken invariant). */
   readonly violations: number;
   readonly violation: string | null;
-  /** "invariant": the machine's own (a page lost, a frame unaccounted); "kernel": what the emulated kernel did. */
-  readonly violation_kind: "invariant" | "kernel" | null;
+  /** "invariant", "kernel" or "crash" (see ViolationKind in src/scenario/stress_cpu.ts). */
+  readonly violation_kind: ViolationKind | null;
   readonly violation_round: number | null;
 }
 
@@ -90,6 +90,24 @@ export interface StressRun {
 }
 
 const PROGRAM = compiledModule(import.meta.url, "./stress_cpu.js");
+
+/** CPU 0's result when its worker never returned one. */
+const NO_DRIVER: StressCpu0Result = {
+  rounds: 0,
+  handedOut: 0,
+  recycledDirect: 0,
+  returnedBeforeDestroy: 0,
+  unmapsAfterUnbind: 0,
+  syncsAfterUnbind: 0,
+  outlivedDriver: 0,
+  stalledWarnings: 0,
+  kernelEvents: 0,
+  kernelRounds: 0,
+  firstKernel: null,
+  violation: null,
+  violationKind: null,
+  violationRound: 0,
+};
 
 export const STRESS_DEFAULTS = { cpus: 2, seconds: 5, seed: 1, roundMs: 100, poolSize: 256, memBytes: 64 << 20 } as const;
 
@@ -141,8 +159,9 @@ export async function runStress(opts: StressOptions): Promise<StressRun> {
   try {
     results = await run.done;
   } catch (e) {
-    if (e instanceof CpuError) throw new PpemuError("DEADLOCK", `stress ${build.name}: ${e.message}`);
-    throw e;
+    // A worker died outside its program's own catch (or the run timed out): the machine as it is.
+    if (!(e instanceof CpuError) && !(e instanceof PpemuError)) throw e;
+    results = [{ ...NO_DRIVER, rounds: Atomics.load(ctl, S_ROUND), violation: e.message, violationKind: "crash" }];
   } finally {
     if (timer) clearInterval(timer);
   }
@@ -177,7 +196,7 @@ export async function runStress(opts: StressOptions): Promise<StressRun> {
     first_kernel_diagnostic: d.firstKernel,
     violations: violation === null ? 0 : 1,
     violation,
-    violation_kind: violation === null ? null : (d.violationKind ?? "invariant"),
+    violation_kind: violation === null ? null : (d.violationKind ?? (back.some((r) => r.crashed) ? "crash" : "invariant")),
     violation_round: violation === null ? null : d.violationRound || d.rounds,
   };
   const image = violation === null ? null : saveImage(mem, { command: `ppemu stress --kernel ${build.name} --cpus ${cpus} --seconds ${seconds} --seed ${seed} --preempt ${args.preempt}${args.keepGoing ? " --keep-going" : ""}` });

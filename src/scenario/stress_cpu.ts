@@ -75,7 +75,7 @@ export interface StressCpu0Result {
   readonly firstKernel: string | null;
   /** The violation that stopped the run, or null; its kind; the round it broke in. */
   readonly violation: string | null;
-  readonly violationKind: "invariant" | "kernel" | null;
+  readonly violationKind: ViolationKind | null;
   readonly violationRound: number;
 }
 
@@ -84,6 +84,8 @@ export interface StressReturnerResult {
   readonly returned: number;
   readonly inSoftirq: number;
   readonly violation: string | null;
+  /** The CPU died in the emulated kernel (a wild pointer, a lockup). */
+  readonly crashed: boolean;
 }
 
 const PAUSE_LIMIT_MS = 20_000;
@@ -92,6 +94,25 @@ const DRAIN_LIMIT_MS = 60_000;
 const RETRIES_AFTER_DRAIN = 600;
 
 const hex = (n: number): string => "0x" + (n >>> 0).toString(16);
+
+/**
+ * "invariant": the machine's own (a page lost or handed out twice, a frame unaccounted); "kernel":
+ * what the emulated kernel printed or did to a device; "crash": a CPU died in the emulated kernel
+ * (it dereferenced a pointer outside memory, a lock never came free): the run cannot go on.
+ */
+export type ViolationKind = "invariant" | "kernel" | "crash";
+
+/** A CPU's death in the emulated kernel, as one line: what happened and the functions it was in. */
+function crashText(e: unknown): string {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const frames = (err.stack ?? "")
+    .split("\n")
+    .map((l) => /^\s+at (?:async )?([\w$.<>]+) \(/.exec(l)?.[1])
+    .filter((f): f is string => f !== undefined && !f.startsWith("Object.") && f !== "processTicksAndRejections")
+    .slice(0, 5);
+  const what = err instanceof RangeError ? `BUG: unable to handle page fault: a pointer outside the machine (${err.message})` : err.message;
+  return frames.length > 0 ? `${what} in ${frames.join(" < ")}` : what;
+}
 
 function violate(ctl: Int32Array): void {
   Atomics.store(ctl, S_VIOLATION, 1);
@@ -133,9 +154,9 @@ export function driver(ctx: CpuProgramContext): StressCpu0Result {
   let kernelRounds = 0;
   let firstKernel: string | null = null;
   let violation: string | null = null;
-  let violationKind: "invariant" | "kernel" | null = null;
+  let violationKind: ViolationKind | null = null;
   let violationRound = 0;
-  const fail = (msg: string, kind: "invariant" | "kernel" = "invariant"): void => {
+  const fail = (msg: string, kind: ViolationKind = "invariant"): void => {
     if (violation !== null) return;
     violation = msg;
     violationKind = kind;
@@ -149,135 +170,139 @@ export function driver(ctx: CpuProgramContext): StressCpu0Result {
     return n;
   };
 
-  while (Date.now() < end && violation === null && Atomics.load(ctl, S_VIOLATION) === 0) {
-    rounds++;
-    const dev = dma.deviceCreate(`0000:03:00.${rounds & 7}`);
-    const napi = pps.o.napi >= 0 ? pps.napiCreate(-1) : 0;
-    const pool = dev === 0 ? -12 : pps.create({ flags: PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV, poolSize: a.poolSize, dev, dmaDir: DMA_FROM_DEVICE, maxLen: mem.pageSize, napi });
-    if (pool < 0) {
-      fail(`round ${rounds}: page_pool_create failed (${pool})`);
-      break;
-    }
-    Atomics.store(ctl, S_POOL, pool);
-    Atomics.store(ctl, S_DEV, dev);
-    Atomics.store(ctl, S_ROUND, rounds);
-    Atomics.store(ctl, S_PHASE, Phase.RUN);
-    Atomics.notify(ctl, S_PHASE);
-    const returned0 = returned();
-
-    // NAPI polls on this CPU.
-    const runEnd = Date.now() + a.roundMs;
-    while (Date.now() < runEnd && violation === null) {
-      pps.napiPollBegin(napi);
-      for (let k = 0; k < a.batch; k++) {
-        const page = pps.allocPages(pool);
-        if (page === 0) break;
-        const cpu = 1 + ((rnd() * (nr - 1)) | 0);
-        if (rnd() < 0.1) {
-          pps.recycleDirect(pool, page);
-          recycledDirect++;
-          continue;
-        }
-        const pfn = page >>> STRUCT_PAGE_SHIFT;
-        const had = Atomics.compareExchange(ctl, owner + pfn, 0, cpu + 1);
-        if (had !== 0) {
-          fail(`round ${rounds}: page ${hex(page)} handed out twice (CPU ${had - 1} still holds it)`);
-          break;
-        }
-        if (queuePush(ctl, queueIdx(cpu), page)) {
-          handedOut++;
-          // The self-test: the same page up the stack twice, as a driver bug would send it.
-          if (a.inject === "hand-out-twice" && rounds === 2 && k === 0) queuePush(ctl, queueIdx(cpu), page);
-        } else {
-          Atomics.store(ctl, owner + pfn, 0);
-          pps.recycleDirect(pool, page);
-          recycledDirect++;
-        }
-      }
-      pps.napiPollEnd(napi);
-      rcuPoll(m);
-    }
-    if (violation !== null) break;
-
-    // Pause the returners once: hold - release must be exactly the cache, the ring and the CPUs' pages.
-    Atomics.store(ctl, S_PAUSED, 0);
-    Atomics.store(ctl, S_PHASE, Phase.PAUSE);
-    Atomics.notify(ctl, S_PHASE);
-    if (!waitFor(ctl, S_PAUSED, PAUSE_LIMIT_MS, () => Atomics.load(ctl, S_PAUSED) === nr - 1)) {
-      // A returner that saw a violation stopped: its report is the one to keep.
-      if (Atomics.load(ctl, S_VIOLATION) === 0) fail(`round ${rounds}: the returners did not pause within ${PAUSE_LIMIT_MS} ms`);
-      break;
-    }
-    let held = 0;
-    for (let cpu = 1; cpu < nr; cpu++) held += queueLength(ctl, queueIdx(cpu)) + Atomics.load(ctl, queueIdx(cpu) + Q_HELD);
-    const inflight = pps.inflight(pool);
-    const cache = pps.cacheCount(pool);
-    const ring = pps.ringCount(pool);
-    if (inflight !== cache + ring + held) {
-      fail(`round ${rounds}: hold - release = ${inflight}, but the cache holds ${cache}, the ring ${ring} and the CPUs ${held}`);
-      break;
-    }
-    let owned = 0;
-    for (let pfn = 0; pfn < mem.nrFrames; pfn++) if (ctl[owner + pfn] !== 0) owned++;
-    if (owned !== held) {
-      fail(`round ${rounds}: the owner table says ${owned} pages are out, the queues and stashes hold ${held}`);
-      break;
-    }
-    returnedBeforeDestroy += returned() - returned0;
-
-    // The remove path while the returners go on: unregister_netdev() closes the device
-    // (napi_disable(), page_pool_destroy()) and waits a grace period (synchronize_net()); then
-    // the driver unbinds from the device.
-    Atomics.store(ctl, S_PHASE, Phase.RUN);
-    Atomics.notify(ctl, S_PHASE);
-    pps.napiDisable(napi);
-    pps.destroy(pool);
-    synchronizeNet(mem);
-    dma.deviceUnbind(dev);
-    Atomics.store(ctl, S_PHASE, Phase.DRAIN);
-    Atomics.notify(ctl, S_PHASE);
-
-    // The kworker: page_pool_release_retry() every DEFER_TIME while they drain.
-    const acked = (): boolean => {
-      for (let cpu = 1; cpu < nr; cpu++) if (Atomics.load(ctl, queueIdx(cpu) + Q_ACKED) !== rounds) return false;
-      return true;
-    };
-    // One retry per 10 ms of real time, so a drain of a second is 100 s of virtual time at most.
-    let nextRetry = 0;
-    const kworker = (): void => {
-      const now = Date.now();
-      if (now < nextRetry) return;
-      nextRetry = now + 10;
-      pps.advance(DEFER_TIME_MS);
-    };
-    if (!waitFor(ctl, S_PHASE, DRAIN_LIMIT_MS, acked, kworker)) {
-      if (Atomics.load(ctl, S_VIOLATION) === 0) fail(`round ${rounds}: the returners did not drain within ${DRAIN_LIMIT_MS} ms`);
-      break;
-    }
-    for (let i = 0; i < RETRIES_AFTER_DRAIN && pps.isLive(pool); i++) pps.advance(DEFER_TIME_MS);
-    rcuBarrier(m);
-    const r: RoundCheck = checkRound(sys, build, ctl, nr, dev, pool, baseline);
-    unmapsAfterUnbind += r.unmapsAfterUnbind;
-    syncsAfterUnbind += r.syncsAfterUnbind;
-    outlivedDriver += r.outlivedDriver;
-    stalledWarnings += r.stalledWarnings;
-    if (r.invariants.length > 0) {
-      fail(`round ${rounds}: ${[...r.invariants, ...r.kernel].join("; ")}`);
-      break;
-    }
-    if (r.kernel.length > 0) {
-      kernelEvents += r.kernelEvents;
-      kernelRounds++;
-      firstKernel ??= `round ${rounds}: ${r.kernel.join("; ")}`;
-      if (!a.keepGoing) {
-        fail(firstKernel, "kernel");
+  try {
+    while (Date.now() < end && violation === null && Atomics.load(ctl, S_VIOLATION) === 0) {
+      rounds++;
+      const dev = dma.deviceCreate(`0000:03:00.${rounds & 7}`);
+      const napi = pps.o.napi >= 0 ? pps.napiCreate(-1) : 0;
+      const pool = dev === 0 ? -12 : pps.create({ flags: PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV, poolSize: a.poolSize, dev, dmaDir: DMA_FROM_DEVICE, maxLen: mem.pageSize, napi });
+      if (pool < 0) {
+        fail(`round ${rounds}: page_pool_create failed (${pool})`);
         break;
       }
+      Atomics.store(ctl, S_POOL, pool);
+      Atomics.store(ctl, S_DEV, dev);
+      Atomics.store(ctl, S_ROUND, rounds);
+      Atomics.store(ctl, S_PHASE, Phase.RUN);
+      Atomics.notify(ctl, S_PHASE);
+      const returned0 = returned();
+
+      // NAPI polls on this CPU.
+      const runEnd = Date.now() + a.roundMs;
+      while (Date.now() < runEnd && violation === null) {
+        pps.napiPollBegin(napi);
+        for (let k = 0; k < a.batch; k++) {
+          const page = pps.allocPages(pool);
+          if (page === 0) break;
+          const cpu = 1 + ((rnd() * (nr - 1)) | 0);
+          if (rnd() < 0.1) {
+            pps.recycleDirect(pool, page);
+            recycledDirect++;
+            continue;
+          }
+          const pfn = page >>> STRUCT_PAGE_SHIFT;
+          const had = Atomics.compareExchange(ctl, owner + pfn, 0, cpu + 1);
+          if (had !== 0) {
+            fail(`round ${rounds}: page ${hex(page)} handed out twice (CPU ${had - 1} still holds it)`);
+            break;
+          }
+          if (queuePush(ctl, queueIdx(cpu), page)) {
+            handedOut++;
+            // The self-test: the same page up the stack twice, as a driver bug would send it.
+            if (a.inject === "hand-out-twice" && rounds === 2 && k === 0) queuePush(ctl, queueIdx(cpu), page);
+          } else {
+            Atomics.store(ctl, owner + pfn, 0);
+            pps.recycleDirect(pool, page);
+            recycledDirect++;
+          }
+        }
+        pps.napiPollEnd(napi);
+        rcuPoll(m);
+      }
+      if (violation !== null) break;
+
+      // Pause the returners once: hold - release must be exactly the cache, the ring and the CPUs' pages.
+      Atomics.store(ctl, S_PAUSED, 0);
+      Atomics.store(ctl, S_PHASE, Phase.PAUSE);
+      Atomics.notify(ctl, S_PHASE);
+      if (!waitFor(ctl, S_PAUSED, PAUSE_LIMIT_MS, () => Atomics.load(ctl, S_PAUSED) === nr - 1)) {
+        // A returner that saw a violation stopped: its report is the one to keep.
+        if (Atomics.load(ctl, S_VIOLATION) === 0) fail(`round ${rounds}: the returners did not pause within ${PAUSE_LIMIT_MS} ms`);
+        break;
+      }
+      let held = 0;
+      for (let cpu = 1; cpu < nr; cpu++) held += queueLength(ctl, queueIdx(cpu)) + Atomics.load(ctl, queueIdx(cpu) + Q_HELD);
+      const inflight = pps.inflight(pool);
+      const cache = pps.cacheCount(pool);
+      const ring = pps.ringCount(pool);
+      if (inflight !== cache + ring + held) {
+        fail(`round ${rounds}: hold - release = ${inflight}, but the cache holds ${cache}, the ring ${ring} and the CPUs ${held}`);
+        break;
+      }
+      let owned = 0;
+      for (let pfn = 0; pfn < mem.nrFrames; pfn++) if (ctl[owner + pfn] !== 0) owned++;
+      if (owned !== held) {
+        fail(`round ${rounds}: the owner table says ${owned} pages are out, the queues and stashes hold ${held}`);
+        break;
+      }
+      returnedBeforeDestroy += returned() - returned0;
+
+      // The remove path while the returners go on: unregister_netdev() closes the device
+      // (napi_disable(), page_pool_destroy()) and waits a grace period (synchronize_net()); then
+      // the driver unbinds from the device.
+      Atomics.store(ctl, S_PHASE, Phase.RUN);
+      Atomics.notify(ctl, S_PHASE);
+      pps.napiDisable(napi);
+      pps.destroy(pool);
+      synchronizeNet(mem);
+      dma.deviceUnbind(dev);
+      Atomics.store(ctl, S_PHASE, Phase.DRAIN);
+      Atomics.notify(ctl, S_PHASE);
+
+      // The kworker: page_pool_release_retry() every DEFER_TIME while they drain.
+      const acked = (): boolean => {
+        for (let cpu = 1; cpu < nr; cpu++) if (Atomics.load(ctl, queueIdx(cpu) + Q_ACKED) !== rounds) return false;
+        return true;
+      };
+      // One retry per 10 ms of real time, so a drain of a second is 100 s of virtual time at most.
+      let nextRetry = 0;
+      const kworker = (): void => {
+        const now = Date.now();
+        if (now < nextRetry) return;
+        nextRetry = now + 10;
+        pps.advance(DEFER_TIME_MS);
+      };
+      if (!waitFor(ctl, S_PHASE, DRAIN_LIMIT_MS, acked, kworker)) {
+        if (Atomics.load(ctl, S_VIOLATION) === 0) fail(`round ${rounds}: the returners did not drain within ${DRAIN_LIMIT_MS} ms`);
+        break;
+      }
+      for (let i = 0; i < RETRIES_AFTER_DRAIN && pps.isLive(pool); i++) pps.advance(DEFER_TIME_MS);
+      rcuBarrier(m);
+      const r: RoundCheck = checkRound(sys, build, ctl, nr, dev, pool, baseline);
+      unmapsAfterUnbind += r.unmapsAfterUnbind;
+      syncsAfterUnbind += r.syncsAfterUnbind;
+      outlivedDriver += r.outlivedDriver;
+      stalledWarnings += r.stalledWarnings;
+      if (r.invariants.length > 0) {
+        fail(`round ${rounds}: ${[...r.invariants, ...r.kernel].join("; ")}`);
+        break;
+      }
+      if (r.kernel.length > 0) {
+        kernelEvents += r.kernelEvents;
+        kernelRounds++;
+        firstKernel ??= `round ${rounds}: ${r.kernel.join("; ")}`;
+        if (!a.keepGoing) {
+          fail(firstKernel, "kernel");
+          break;
+        }
+      }
+      baseline = r.baseline;
+      dma.deviceDestroy(dev);
+      if (napi !== 0) m.slab.kfree(napi);
+      Atomics.store(ctl, S_PHASE, Phase.IDLE);
     }
-    baseline = r.baseline;
-    dma.deviceDestroy(dev);
-    if (napi !== 0) m.slab.kfree(napi);
-    Atomics.store(ctl, S_PHASE, Phase.IDLE);
+  } catch (e) {
+    fail(`round ${rounds}: CPU 0: ${crashText(e)}`, "crash");
   }
   Atomics.store(ctl, CTRL_STOP, 1);
   Atomics.notify(ctl, S_PHASE);
@@ -315,6 +340,7 @@ export function returner(ctx: CpuProgramContext): StressReturnerResult {
   let returned = 0;
   let inSoftirq = 0;
   let violation: string | null = null;
+  let crashed = false;
   let pool = 0;
   const give = (page: number): void => {
     const pfn = page >>> STRUCT_PAGE_SHIFT;
@@ -340,47 +366,53 @@ export function returner(ctx: CpuProgramContext): StressReturnerResult {
     returned++;
     Atomics.add(ctl, q + Q_RETURNED, 1);
   };
-  while (!ctx.stopRequested() && Atomics.load(ctl, S_VIOLATION) === 0) {
-    const phase = Atomics.load(ctl, S_PHASE);
-    const round = Atomics.load(ctl, S_ROUND);
-    if (phase === Phase.IDLE || (phase === Phase.DRAIN && ackedRound === round)) {
-      Atomics.wait(ctl, S_PHASE, phase, 2);
-      continue;
-    }
-    if (phase === Phase.PAUSE) {
-      if (pausedRound !== round) {
-        pausedRound = round;
-        Atomics.store(ctl, q + Q_HELD, stash.length);
-        Atomics.add(ctl, S_PAUSED, 1);
-        Atomics.notify(ctl, S_PAUSED);
+  try {
+    while (!ctx.stopRequested() && Atomics.load(ctl, S_VIOLATION) === 0) {
+      const phase = Atomics.load(ctl, S_PHASE);
+      const round = Atomics.load(ctl, S_ROUND);
+      if (phase === Phase.IDLE || (phase === Phase.DRAIN && ackedRound === round)) {
+        Atomics.wait(ctl, S_PHASE, phase, 2);
+        continue;
       }
-      Atomics.wait(ctl, S_PHASE, Phase.PAUSE, 2);
-      continue;
-    }
-    pool = Atomics.load(ctl, S_POOL);
-    let n = 0;
-    for (; n < 32; n++) {
-      const page = queuePop(ctl, q);
-      if (page === 0) break;
-      if (phase === Phase.RUN && stash.length < 16 && rnd() < 0.25) stash.push(page);
-      else give(page);
-    }
-    if (stash.length > 0 && (n === 0 || stash.length >= 16 || phase === Phase.DRAIN)) {
-      while (stash.length > 0) give(stash.splice((rnd() * stash.length) | 0, 1)[0]!);
-    }
-    Atomics.store(ctl, q + Q_HELD, stash.length);
-    if (n === 0) {
-      if (phase === Phase.DRAIN && stash.length === 0 && queueLength(ctl, q) === 0) {
-        ackedRound = round;
-        Atomics.store(ctl, q + Q_ACKED, round);
-        Atomics.notify(ctl, S_PHASE);
+      if (phase === Phase.PAUSE) {
+        if (pausedRound !== round) {
+          pausedRound = round;
+          Atomics.store(ctl, q + Q_HELD, stash.length);
+          Atomics.add(ctl, S_PAUSED, 1);
+          Atomics.notify(ctl, S_PAUSED);
+        }
+        Atomics.wait(ctl, S_PHASE, Phase.PAUSE, 2);
+        continue;
       }
-      rcuPoll(m);
-      Atomics.wait(ctl, S_PHASE, phase, 0.2);
+      pool = Atomics.load(ctl, S_POOL);
+      let n = 0;
+      for (; n < 32; n++) {
+        const page = queuePop(ctl, q);
+        if (page === 0) break;
+        if (phase === Phase.RUN && stash.length < 16 && rnd() < 0.25) stash.push(page);
+        else give(page);
+      }
+      if (stash.length > 0 && (n === 0 || stash.length >= 16 || phase === Phase.DRAIN)) {
+        while (stash.length > 0) give(stash.splice((rnd() * stash.length) | 0, 1)[0]!);
+      }
+      Atomics.store(ctl, q + Q_HELD, stash.length);
+      if (n === 0) {
+        if (phase === Phase.DRAIN && stash.length === 0 && queueLength(ctl, q) === 0) {
+          ackedRound = round;
+          Atomics.store(ctl, q + Q_ACKED, round);
+          Atomics.notify(ctl, S_PHASE);
+        }
+        rcuPoll(m);
+        Atomics.wait(ctl, S_PHASE, phase, 0.2);
+      }
     }
+  } catch (e) {
+    violation ??= `CPU ${cpu}: ${crashText(e)}`;
+    crashed = true;
+    violate(ctl);
   }
   // Stopped (end of run or a violation): what is still held goes back, so the machine is whole.
   if (pool !== 0 && Atomics.load(ctl, S_VIOLATION) === 0) for (const page of stash) give(page);
-  rcuBarrier(m);
-  return { cpu, returned, inSoftirq, violation };
+  if (!crashed) rcuBarrier(m);
+  return { cpu, returned, inSoftirq, violation, crashed };
 }
