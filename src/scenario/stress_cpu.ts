@@ -398,9 +398,13 @@ export function returner(ctx: CpuProgramContext): StressReturnerResult {
       Atomics.store(ctl, q + Q_HELD, stash.length);
       if (n === 0) {
         if (phase === Phase.DRAIN && stash.length === 0 && queueLength(ctl, q) === 0) {
+          // Done with the round: this CPU's RCU callbacks (xarray nodes) run first, so the machine
+          // is still while CPU 0 checks it.
+          rcuBarrier(m);
           ackedRound = round;
           Atomics.store(ctl, q + Q_ACKED, round);
           Atomics.notify(ctl, S_PHASE);
+          continue;
         }
         rcuPoll(m);
         Atomics.wait(ctl, S_PHASE, phase, 0.2);
