@@ -35,6 +35,7 @@ import { llistAdd, llistAddLocked, llistDelAll } from "../mem/llist.js";
 import { itemGeometry, itemTarget, type ItemGeometry } from "../mem/item_geometry.js";
 import { spinLock, spinUnlock } from "../smp/spinlock.js";
 import { rcuReadLock, rcuReadUnlock, synchronizeNet } from "../smp/rcu.js";
+import { pointHook, Point } from "../explore/points.js";
 import { orPpSignature, isPpPageMasked } from "../pool/pp_info.js";
 import { ppDmaUnmap, poolDmaMap } from "../pool/pp_dma.js";
 import type { PoolOffsets } from "../pool/pool_offsets.js";
@@ -299,6 +300,7 @@ export class ItemBlockTracking implements Tracking {
     rcuReadLock(mem);
     try {
       const destroyed = Atomics.load(u32, dc) !== 0 || Atomics.load(u32, dc + 1) !== 0;
+      if (pointHook !== null) pointHook(Point.DESTROY_CNT_READ, pool, destroyed ? 1 : 0);
       if (!destroyed) {
         this.unmapItem(pool, page);
         return;
@@ -344,7 +346,8 @@ export class ItemBlockTracking implements Tracking {
     u32[p + 1] = 0;
     const block = item & this.pageMaskLo;
     if (this.BLK_FLAGS < 0 || (u32[(block + this.BLK_FLAGS) >>> 2]! & PAGE_POOL_SLOW_ITEM_BLOCK_BIT) === 0) {
-      // page_pool_fast_item_free(): lock-less, from any CPU.
+      // page_pool_fast_item_free(): lock-less, from any CPU (into the pool: after release_cnt++).
+      if (pointHook !== null) pointHook(Point.ACCESS_WRITE, pool + this.PP_RELEASE_ITEMS, 8);
       llistAdd(u32, item + ITEM_LENTRY, pool + this.PP_RELEASE_ITEMS);
       return;
     }
@@ -353,8 +356,10 @@ export class ItemBlockTracking implements Tracking {
 
   /** `refcount_sub_and_test(nr, &block->ref)`, freeing the block at 0. */
   private slowBlockPut(pool: number, block: number, nr: number): void {
+    if (pointHook !== null) pointHook(Point.ACCESS_WRITE, block + this.BLK_REF, 4);
     const ref = Atomics.sub(this.u32, (block + this.BLK_REF) >>> 2, nr) - nr;
     if (ref !== 0) return;
+    if (pointHook !== null) pointHook(Point.ITEM_SLOW_REF_ZERO, block, 0);
     // __page_pool_slow_item_free()
     const mem = this.mem;
     spinLock(mem, pool + this.PP_ITEM_LOCK);
@@ -386,9 +391,14 @@ export class ItemBlockTracking implements Tracking {
     const head = pool + this.PP_ITEM_BLOCKS;
     for (let e = mem.rdPtr(head); e !== head; e = mem.rdPtr(e)) {
       const block = e - this.BLK_LIST;
+      if (pointHook !== null) {
+        pointHook(Point.ITEM_SCAN_NEXT_BLOCK, block, 0);
+        pointHook(Point.ACCESS_READ, block, 32);
+      }
       for (let i = 0; i < this.ITEMS_PER_PAGE; i++) {
         const item = this.itemAt(block, i);
         if ((Atomics.load(this.u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) === 0) continue;
+        if (pointHook !== null) pointHook(Point.ITEM_SCAN_TEST_MAPPED, item, 0);
         this.releaseDma(pool, mem.rdPtr(item + ITEM_PP_NETMEM));
       }
     }

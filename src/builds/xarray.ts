@@ -27,6 +27,7 @@ import { Diag } from "../mem/diag.js";
 import { ppDmaUnmap, poolDmaMap, PP_DMA_ATTRS } from "../pool/pp_dma.js";
 import { setPpInfoPp, clearPpInfoPp, isPpPageMasked, poolOfPp } from "../pool/pp_info.js";
 import type { PoolOffsets } from "../pool/pool_offsets.js";
+import { pointHook, Point } from "../explore/points.js";
 import { registerBuild } from "./registry.js";
 import { synchronizeNet } from "../smp/rcu.js";
 import { V6_15_SWITCHES } from "./classic.js";
@@ -151,7 +152,13 @@ export class XarrayTracking implements Tracking {
         if (this.scrub === "unmap-only") clearDmaFields(u32, page);
         return;
       }
+      // Won: unmap, then clear dma_addr and the id, in the kernel's order. The scrub gets here
+      // holding no reference to the page (see onFirstScrub).
+      if (pointHook !== null) pointHook(Point.XA_CMPXCHG_WON, page, id);
+      if (pointHook !== null) pointHook(Point.PAGE_STRUCT_WRITE, page, 0);
+      ppDmaUnmap(this.mem, this.dma, this.o, pool, page);
       setDmaIndex(u32, page, 0);
+      return;
     }
     ppDmaUnmap(this.mem, this.dma, this.o, pool, page);
   }
@@ -200,8 +207,17 @@ export class XarrayTracking implements Tracking {
       Atomics.and(u32, w, ~sync.mask);
       if (this.dma.dmaDevNeedSync(this.mem.rdPtr(pool + this.o.dev)) && !this.xa.xaEmpty(xa)) synchronizeNet(this.mem);
     }
-    if (this.scrub === "release") this.xa.xaForEach(xa, (_id, page) => this.releaseDma(pool, page));
-    else this.xa.xaForEach(xa, (id, page) => this.unmapOnly(pool, page, id));
+    if (this.scrub === "release") {
+      this.xa.xaForEach(xa, (id, page) => {
+        if (pointHook !== null) pointHook(Point.XA_SCAN_STEP, page, id);
+        this.releaseDma(pool, page);
+      });
+    } else {
+      this.xa.xaForEach(xa, (id, page) => {
+        if (pointHook !== null) pointHook(Point.XA_SCAN_STEP, page, id);
+        this.unmapOnly(pool, page, id);
+      });
+    }
   }
 
   /**

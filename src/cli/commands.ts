@@ -8,6 +8,7 @@ import { explainCommand } from "./cmd-explain.js";
 import { benchCommand } from "./cmd-bench.js";
 import { compareCommand } from "./cmd-compare.js";
 import { stressCommand } from "./cmd-stress.js";
+import { raceCommand } from "./cmd-race.js";
 
 export const COMMANDS: readonly Command[] = [
   reportCommand,
@@ -18,4 +19,5 @@ export const COMMANDS: readonly Command[] = [
   compareCommand,
   explainCommand,
   stressCommand,
+  raceCommand,
 ];

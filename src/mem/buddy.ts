@@ -75,6 +75,7 @@ import {
 } from "./page.js";
 import { Diag } from "./diag.js";
 import { spinLock, spinUnlock } from "../smp/spinlock.js";
+import { pointHook, Point } from "../explore/points.js";
 
 /** `__GFP_ZERO`: hand the memory out zeroed. */
 export const GFP_ZERO = 1;
@@ -181,7 +182,11 @@ export class PageAlloc {
     spinLock(mem, this.zoneLock);
     const page = this.rmqueue(order | 0);
     spinUnlock(mem, this.zoneLock);
-    if (page !== 0) this.prepNewPage(page, order | 0, gfp);
+    if (page !== 0) {
+      this.prepNewPage(page, order | 0, gfp);
+      // kasan_unpoison_pages() in post_alloc_hook(): the explorer's shadow (null off it).
+      if (pointHook !== null) pointHook(Point.PAGE_ALLOC, page, order | 0);
+    }
     return page;
   }
 
@@ -201,6 +206,10 @@ export class PageAlloc {
     // One lock round for the whole batch, as the kernel's bulk loop holds its pcp lock; the slot
     // and the new page's own words are written inside it (they belong to this caller).
     const mem = this.mem;
+    // The explorer's shadow hears of each new page after the loop; so that the loop stays free of
+    // the hook, the slots the caller had already filled are noted first (explorer only).
+    const prefilled = pointHook !== null ? this.populatedSlots(nr, pageArray, i) : null;
+    const first = i;
     spinLock(mem, this.zoneLock);
     while (i < nr) {
       const w = (pageArray + i * 8) >>> 2;
@@ -216,7 +225,24 @@ export class PageAlloc {
       i++;
     }
     spinUnlock(mem, this.zoneLock);
+    if (prefilled !== null) this.reportBulk(pageArray, first, i, prefilled);
     return i;
+  }
+
+  /** Indices of the populated slots in [from, nr) of a bulk page array (explorer only). */
+  private populatedSlots(nr: number, pageArray: number, from: number): Set<number> {
+    const set = new Set<number>();
+    for (let j = from; j < nr; j++) if (this.u32[(pageArray + j * 8) >>> 2] !== 0) set.add(j);
+    return set;
+  }
+
+  /** PAGE_ALLOC for each slot in [from, to) the bulk call filled (explorer only). */
+  private reportBulk(pageArray: number, from: number, to: number, prefilled: Set<number>): void {
+    for (let j = from; j < to; j++) {
+      if (prefilled.has(j)) continue;
+      const hook = pointHook;
+      if (hook !== null) hook(Point.PAGE_ALLOC, this.u32[(pageArray + j * 8) >>> 2]!, 0);
+    }
   }
 
   /**
@@ -310,6 +336,9 @@ export class PageAlloc {
       return;
     }
     if (!this.freePagesPrepare(page, order)) return;
+    // kasan_poison_pages() in free_pages_prepare(): a page that passed the checks, before it goes
+    // back on the free lists (a refused page is leaked, not freed, so it stays unpoisoned).
+    if (pointHook !== null) pointHook(Point.PAGE_FREE, page, order);
     const zl = this.zoneLock;
     spinLock(mem, zl);
     this.freeOne(pfn, order, false);

@@ -53,6 +53,7 @@ import {
 } from "./page.js";
 import { Diag } from "./diag.js";
 import { spinLock, spinUnlock } from "../smp/spinlock.js";
+import { pointHook, Point } from "../explore/points.js";
 
 /** Caches the root table has room for (kmalloc uses 9–13 of them). */
 export const MAX_KMEM_CACHES = 32;
@@ -339,6 +340,8 @@ export class Slab {
     }
     spinUnlock(mem, lock);
     if ((gfp & GFP_ZERO) !== 0) mem.u8.fill(0, obj, obj + u32[(cache + KC_SIZE) >>> 2]!);
+    // kasan_slab_alloc(): the explorer's shadow unpoisons the object (a live binding, null off it).
+    if (pointHook !== null) pointHook(Point.SLAB_ALLOC, obj, u32[(cache + KC_OBJECT_SIZE) >>> 2]!);
     return obj;
   }
 
@@ -364,6 +367,8 @@ export class Slab {
     mem.wrPtr(page + PAGE_MAPPING, cache);
     mem.wrPtr(page + PAGE_INDEX, base);
     u32[sw + W_INUSE] = 0;
+    // kasan_poison_slab(): no object of a new slab is accessible until it is allocated.
+    if (pointHook !== null) pointHook(Point.SLAB_NEW, base, oo >>> OO_SHIFT);
     return page;
   }
 
@@ -398,6 +403,8 @@ export class Slab {
     const page = this.pa.allocPages(order, gfp);
     if (page === 0) return 0;
     this.u32[(page + PAGE_TYPE) >>> 2] = PAGE_TYPE_LARGE_KMALLOC;
+    // kasan_kmalloc_large(): the requested bytes accessible, the rest of the block a redzone.
+    if (pointHook !== null) pointHook(Point.SLAB_ALLOC, this.mem.pageAddress(page), size);
     return this.mem.pageAddress(page);
   }
 
@@ -416,6 +423,8 @@ export class Slab {
       this.mem.diag(Diag.KFREE_INVALID, addr, 0);
       return;
     }
+    // kasan_kfree_large(): the whole block, before the page allocator poisons it as a free page.
+    if (pointHook !== null) pointHook(Point.SLAB_FREE, addr, this.mem.pageSize << this.pa.compoundOrder(head));
     this.pa.freePages(head, this.pa.compoundOrder(head));
   }
 
@@ -481,6 +490,9 @@ export class Slab {
       mem.diag(Diag.KFREE_INVALID, obj, cache);
       return;
     }
+    // kasan_slab_free(): a valid free only (the checks above report the rest), before the free
+    // pointer is written into the object; the shadow marks it freed.
+    if (pointHook !== null) pointHook(Point.SLAB_FREE, obj, u32[(cache + KC_OBJECT_SIZE) >>> 2]!);
     mem.wrPtr(obj, u32[sw + W_FREELIST]!);
     mem.wrPtr(slab + PAGE_INDEX, obj);
     const inuse = u32[sw + W_INUSE]! - 1;

@@ -21,6 +21,7 @@ const { MACH_PP_CHECKS } = PHYS;
 import { SOFTIRQ_MASK, CPU_PREEMPT_COUNT, softirqEnter, softirqExit } from "../smp/percpu.js";
 import { spinLock, spinUnlock } from "../smp/spinlock.js";
 import { rcuReadLock, rcuReadUnlock } from "../smp/rcu.js";
+import { pointHook, Point } from "../explore/points.js";
 import { Diag } from "../mem/diag.js";
 import * as PAGE from "../mem/page.js";
 const { PAGE_PP_MAGIC, PAGE_PP_REF_COUNT, PAGE_REFCOUNT, PAGE_DMA_ADDR, PAGE_FLAGS, PG_pp_in_pool, VMEMMAP_HI } = PAGE;
@@ -666,8 +667,10 @@ export class PagePools {
    * softirq (`__page_pool_put_page()`'s `allow_direct && in_softirq()`).
    */
   private directAllowed(pool: number): boolean {
-    if (this.napiLocalEveryPut) return this.napiLocal(pool);
-    return this.inSoftirq();
+    const direct = this.napiLocalEveryPut ? this.napiLocal(pool) : this.inSoftirq();
+    // The explorer's point between the decision and the push into the lockless cache.
+    if (pointHook !== null && direct) pointHook(Point.NAPI_LOCAL, pool, 0);
+    return direct;
   }
 
   /** Someone else holds a page reference: the page leaves the pool. */
@@ -700,7 +703,12 @@ export class PagePools {
       spinUnlock(this.mem, ring + PTR_RING_PRODUCER_LOCK);
     } else {
       ok = ptrRingProduce(this.mem, ring, page) === 0;
-      if (ok) this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring!);
+      if (ok) {
+        // Before 271683bb2cf3 the stat comes after the producer lock is dropped.
+        const stat = this.recycleStat(pool) + this.o.recycleStat.ring!;
+        if (pointHook !== null) this.pointAfterProduce(pool, stat);
+        this.mem.inc64(stat);
+      }
     }
     if (ok) {
       if (this.syncAfterRecycle) this.syncForDeviceRcu(pool, page, dmaSyncSize);
@@ -709,6 +717,12 @@ export class PagePools {
     if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring_full!);
     this.returnPage(pool, page);
+  }
+
+  /** The explorer's point after the produce, and the stat write it may make into a freed pool. */
+  private pointAfterProduce(pool: number, stat: number): void {
+    pointHook!(Point.RING_AFTER_PRODUCE, pool, 0);
+    pointHook!(Point.ACCESS_WRITE, stat, 8);
   }
 
   /** `page_pool_put_full_page()`. */
@@ -773,6 +787,8 @@ export class PagePools {
     this.t.releaseDma(pool, page);
     if (this.countThenClear) {
       Atomics.add(this.i32, (pool + this.oReleaseCnt) >>> 2, 1);
+      // "It is not safe to reference pool afterwards": once the last page is counted, the pool may go.
+      if (pointHook !== null && this.rawInflight(pool) === 0) pointHook(Point.RETURN_AFTER_RELEASE_CNT, pool, page);
       this.t.clearPpInfo(pool, page);
     } else {
       this.t.clearPpInfo(pool, page);
@@ -880,6 +896,7 @@ export class PagePools {
   private release(pool: number): number {
     this.scrub(pool);
     const inflight = this.rawInflight(pool);
+    if (pointHook !== null) pointHook(Point.RELEASE_INFLIGHT, pool, inflight);
     // WARN(inflight < 0, "Negative(%d) inflight packet-pages", inflight)
     if (inflight < 0) this.mem.diag(Diag.PP_NEGATIVE_INFLIGHT, pool, inflight >>> 0);
     if (this.build.switches.releaseProducerBarrier) {
@@ -911,6 +928,7 @@ export class PagePools {
     Atomics.store(this.u32, (pool + o.destroyCnt) >>> 2, mem.rd32(pool + o.destroyCnt) + 1);
     if (first) this.t.onFirstScrub(pool);
     // page_pool_empty_ring()
+    if (pointHook !== null) pointHook(Point.SCRUB_EMPTY_RING, pool, 0);
     for (;;) {
       const page = ptrRingConsume(mem, pool + o.ring);
       if (page === 0) break;
@@ -924,6 +942,7 @@ export class PagePools {
   private freePool(pool: number): void {
     const mem = this.mem;
     const o = this.o;
+    if (pointHook !== null) pointHook(Point.BEFORE_FREE_POOL, pool, 0);
     const rec = poolRecord(mem, pool);
     mem.wr64(pool + o.timerExpires, 0, 0);
     this.t.uninit(pool);

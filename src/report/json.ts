@@ -17,6 +17,7 @@ export const JSON_SCHEMA_VERSIONS = {
   explain: 1,
   report: 1,
   stress: 1,
+  race: 1,
   /** bench's file format has been versioned since before the convention: 2 gained `kernel`, 3 `command`. */
   bench: 3,
 } as const;

@@ -36,6 +36,7 @@ import {
 } from "../mem/physmem.js";
 import { CPU_RCU_NESTING, CPU_RCU_QS_CTR, CPU_RCU_CBLIST, CPU_RCU_CB_GP_SEQ, CPU_RCU_CB_COUNT, CPU_PREEMPT_COUNT, RCU_READER_MASK } from "./percpu.js";
 import { spinTrylock, spinUnlock } from "./spinlock.js";
+import { pointHook, Point } from "../explore/points.js";
 
 /** `__is_kvfree_rcu_offset()`: a func below this is the offset of the rcu_head in a kmalloc'd object. */
 export const KVFREE_RCU_OFFSET_MAX = 4096;
@@ -216,6 +217,11 @@ export function synchronizeRcu(mem: PhysMem): void {
     rcuGpAdvance(mem);
     const seq = Atomics.load(i32, seqW);
     if (seqDone(seq, snap)) return;
+    if (pointHook !== null) {
+      // Under the explorer: stop until another CPU has moved (a reader must leave its section).
+      pointHook(Point.SYNCHRONIZE_RCU_WAIT, seq, snap);
+      continue;
+    }
     if (!shared || (deadline !== 0 && Date.now() > deadline)) {
       const cpus = rcuStalledCpus(mem);
       throw new PpemuError("DEADLOCK", `INFO: rcu_sched detected stalls on CPUs/tasks: { ${cpus.join(" ")} } (detected by ${mem.cpu}, g=${seq})`);

@@ -16,6 +16,7 @@
  */
 import { PpemuError } from "../errors.js";
 import type { CpuView } from "./percpu.js";
+import { pointHook, Point } from "../explore/points.js";
 
 export const SPIN_WAITERS = 1 << 31;
 export const SPIN_OWNER_MASK = ~SPIN_WAITERS;
@@ -28,6 +29,7 @@ export const SPIN_LOCKUP_MS = 20_000;
 
 /** `spin_lock()`: the word at byte address `addr`. */
 export function spinLock(v: CpuView, addr: number): void {
+  if (pointHook !== null) pointHook(Point.SPIN_LOCK, addr, 0);
   if (Atomics.compareExchange(v.i32, addr >>> 2, 0, v.cpu + 1) !== 0) spinLockSlow(v, addr);
 }
 
@@ -38,6 +40,7 @@ export function spinTrylock(v: CpuView, addr: number): boolean {
 
 /** `spin_unlock()`: wakes a sleeper when one marked the word. */
 export function spinUnlock(v: CpuView, addr: number): void {
+  if (pointHook !== null) pointHook(Point.SPIN_UNLOCK, addr, 0);
   const idx = addr >>> 2;
   const old = Atomics.exchange(v.i32, idx, 0);
   if (old < 0) Atomics.notify(v.i32, idx, 1);
@@ -68,6 +71,11 @@ function spinLockSlow(v: CpuView, addr: number): void {
       continue;
     }
     if ((cur & SPIN_OWNER_MASK) === me) spinBug(v, addr, "recursion");
+    if (pointHook !== null) {
+      // Under the explorer the holder runs only when the scheduler says: wait there, not here.
+      pointHook(Point.SPIN_LOCK_CONTENDED, addr, 0);
+      continue;
+    }
     if (!shared) spinBug(v, addr, "lockup suspected");
     if (tries < SPIN_TRIES) continue;
     if (deadline === 0) deadline = Date.now() + SPIN_LOCKUP_MS;

@@ -58,6 +58,7 @@ const CASES: [cmd: string, argv: string[], nested: (d: Doc) => Record<string, un
   ["bench", ["bench", "--inline", "--test", "page_pool01_fast_path", "--time", "5", "--json", "-"], (d) => (d.results as Doc[])[0]!],
   ["report", ["report", "--no-bench", "--json"], (d) => ((d.sections as Doc).unbind as Doc)],
   ["stress", ["stress", "--kernel", "mainline", "--seconds", "1", "--keep-going", "--json"], (d) => (d.results as Doc[])[0]!],
+  ["race", ["race", "--kernel", "v6.16", "--program", "destroy-vs-ring-produce", "--json"], (d) => (d.results as Doc[])[0]!],
 ];
 
 describe("--json: one convention, one schema per command", () => {

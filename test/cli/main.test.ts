@@ -32,7 +32,7 @@ describe("ppemu: dispatch", () => {
   });
 
   it("help or a command that does not exist: one line, exit 2", async () => {
-    const line = "ppemu: unknown command 'nosuch' (valid: report, layout, scenario, verify, bench, compare, explain, stress)\n";
+    const line = "ppemu: unknown command 'nosuch' (valid: report, layout, scenario, verify, bench, compare, explain, stress, race)\n";
     expect(await run("help", "nosuch")).toEqual({ code: 2, out: "", err: line });
     expect(await run("nosuch")).toEqual({ code: 2, out: "", err: line });
   });
