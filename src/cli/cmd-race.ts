@@ -5,8 +5,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Command, parse, choice, intArg, buildsArg, buildsHelp, unexpectedArgument, UsageError } from "./common.js";
 import { runRace, type RaceResult, type SchedulerName } from "../explore/race.js";
+export { raceTable };
 import { PROGRAMS } from "../explore/programs.js";
-import { jsonDocument, jsonText } from "../report/json.js";
+import { jsonText } from "../report/json.js";
+import { raceTable, raceDocument } from "../report/race.js";
 
 const SCHEDULERS: readonly SchedulerName[] = ["bounded", "pct", "random", "replay"];
 
@@ -39,23 +41,6 @@ ${buildsHelp(true)}
   --save DIR        write each violation's memory image to DIR/ppemu-race-<kernel>-<kind>.img
   --no-shrink       print the first failing schedules as found
   --json            {"schema": 1, "command": "race", "results": [one object per build]}`;
-
-const COLUMNS: readonly [string, (r: RaceResult) => string][] = [
-  ["kernel", (r) => r.kernel],
-  ["layout", (r) => r.layout],
-  ["schedules", (r) => `${r.schedules}${r.exhausted ? " (all)" : ""}`],
-  ["distinct", (r) => String(r.distinct)],
-  ["steps", (r) => String(r.steps)],
-  ["by design", (r) => (r.by_design === 0 ? "0" : `${r.by_design} (the bug)`)],
-  ["violations", (r) => (r.violations.length === 0 ? "0" : r.violations.map((v) => `${v.kind} ${v.count}`).join(", "))],
-  ["ms", (r) => String(r.ms)],
-];
-
-export function raceTable(results: readonly RaceResult[]): string {
-  const rows = [COLUMNS.map(([h]) => h), ...results.map((r) => COLUMNS.map(([, f]) => f(r)))];
-  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((c, i) => (i < 2 || i === 6 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd()).join("\n") + "\n";
-}
 
 /** The trace as printed: step numbers, and a run of the same step shown once with its count. */
 export function traceLines(trace: readonly string[]): string[] {
@@ -146,8 +131,7 @@ export const raceCommand: Command = {
       }
     }
     if (values.json) {
-      const strip = results.map((r) => ({ ...r, violations: r.violations.map(({ image: _image, ...v }) => v) }));
-      io.out(jsonText(jsonDocument("race", { program, scheduler, results: strip })));
+      io.out(jsonText(raceDocument(program, scheduler, results)));
       return results.some((r) => r.violations.length > 0) ? 1 : 0;
     }
     io.out(`ppemu race: ${program}, scheduler ${scheduler}${scheduler === "bounded" ? ` (≤ ${preemptions} preemptions)` : scheduler === "replay" ? "" : `, seed ${seed}`}\n\n`);

@@ -164,6 +164,33 @@ export const PROGRAMS: Readonly<Record<string, RaceProgram>> = {
     check: poolGoes,
     memBytes: 8 << 20,
   },
+  "negative-inflight": {
+    name: "negative-inflight",
+    summary: "a driver bug returns a page twice while CPU 0 destroys the pool: the in-flight count goes negative; does the deferred worker stop? (43130d02baa1)",
+    setup(sys) {
+      const pool = sys.pps.create({ poolSize: 64 });
+      if (pool < 0) throw new Error(`page_pool_create failed (${pool})`);
+      return { pool, dev: 0, ...handOut(sys, pool, [1]) };
+    },
+    cpus: [
+      ({ sys, args }) => {
+        sys.pps.destroy(args.pool as number);
+        kworker({ sys, cpu: 0, args });
+      },
+      ({ sys, args }) => {
+        // page_pool_return_page() twice: the second release counts a page the pool no longer has.
+        const page = (args.pages1 as readonly number[])[0]!;
+        sys.pps.returnPage(args.pool as number, page);
+        sys.pps.returnPage(args.pool as number, page);
+      },
+    ],
+    check(sys, args) {
+      const pool = args.pool as number;
+      for (let i = 0; i < 10 && sys.pps.isLive(pool) && sys.pps.timerExpires(pool) !== 0; i++) sys.pps.advance(DEFER_TIME_MS);
+      if (!sys.pps.isLive(pool) || sys.pps.timerExpires(pool) === 0) return [];
+      return [`page_pool_release_retry() reschedules forever: in flight ${sys.pps.inflight(pool)} after 10 more retries`];
+    },
+  },
   "xarray-scrub-vs-return": {
     name: "xarray-scrub-vs-return",
     summary: "v6.16+: the scrub's xa_for_each and cmpxchg against a return (ring full: it releases the page) in process context",

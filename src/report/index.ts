@@ -8,6 +8,7 @@ import { buildsSections } from "./builds.js";
 import { unbindSections } from "./unbind.js";
 import { verifySections } from "./verify.js";
 import { compareSections } from "./compare.js";
+import { raceSections } from "./race.js";
 import { allLayouts, defaultBuildOf } from "../builds/index.js";
 import { jsonDocument, type JsonDocument } from "./json.js";
 
@@ -25,6 +26,7 @@ export const REPORT_SECTIONS: SectionBuilder[] = [
   unbindSections,
   () => compareSections(),
   verifySections,
+  () => raceSections(),
   async (o) => (o.bench ? [await (await import("./bench.js")).benchSection()] : []),
 ];
 

@@ -110,7 +110,7 @@ describe("--json: one convention, one schema per command", () => {
   it("report: its command sections are those commands' documents", { timeout: 60_000 }, async () => {
     const r = await doc("report", "--no-bench", "--json");
     const s = r.sections as Doc;
-    expect(Object.keys(s)).toEqual(["builds", "page_words", "layouts", "constants", "unbind", "compare", "verify"]);
+    expect(Object.keys(s)).toEqual(["builds", "page_words", "layouts", "constants", "unbind", "compare", "verify", "race"]);
     expect((r.contents as { id: string }[]).map((c) => c.id)).toEqual(Object.keys(s));
     expect(s.unbind).toEqual(await doc("scenario", "unbind", "--kernel", "all", "--json"));
     expect(s.compare).toEqual(await doc("compare", "--json"));
@@ -120,6 +120,13 @@ describe("--json: one convention, one schema per command", () => {
       summary: { ...(v.summary as Doc), elapsed_seconds: 0 },
     });
     expect(untimed(s.verify as Doc)).toEqual(untimed(await doc("verify", "all", "--json")));
+    // The race section is `race --json` of its fixed run, but for the times.
+    const raceUntimed = (v: Doc) => ({ ...v, results: (v.results as Doc[]).map((x) => ({ ...x, ms: 0 })) });
+    const io = new BufferIo();
+    // Exit 1: the builds before v6.16 have the violation.
+    expect(await main(["race", "--program", "destroy-vs-ring-produce", "--scheduler", "pct", "--schedules", "40", "--seed", "1", "--depth", "2", "--no-shrink", "--json"], io)).toBe(1);
+    const race = JSON.parse(io.stdout) as Doc;
+    expect(raceUntimed(s.race as Doc)).toEqual(raceUntimed(race));
     // A broken embedded document fails the report's schema too.
     const bad = clone(r);
     ((bad.sections as Doc).verify as Doc).extra = 1;

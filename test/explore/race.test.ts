@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runRace } from "../../src/explore/race.js";
 import { loadImage, readImageHeader } from "../../src/mem/image.js";
@@ -88,5 +89,33 @@ describe("a program of the user's own, from a file", () => {
     expect(r.violations).toEqual([]);
     expect(r.schedules).toBeGreaterThan(1);
     await expect(runRace({ kernel: "v6.16", program: "nope" })).rejects.toThrow(/^race: unknown program 'nope' \(valid: destroy-vs-return, /);
+  });
+});
+
+describe("43130d02baa1: a negative in-flight count and the deferred worker", () => {
+  it("v6.12 reschedules forever (a liveness violation in every schedule); v6.15 stops", async () => {
+    const old = await runRace({ kernel: "v6.12", program: "negative-inflight", scheduler: "bounded", preemptions: 1 });
+    expect(old.exhausted).toBe(true);
+    // 18 of the 19 schedules; in the other the second return comes after the pool is freed (KASAN).
+    expect([old.schedules, kinds(old).program]).toEqual([19, 18]);
+    expect(old.violations[0]!.text).toMatch(/^page_pool_release_retry\(\) reschedules forever: in flight -1 after 10 more retries$/);
+    const fixed = await runRace({ kernel: "v6.15", program: "negative-inflight", scheduler: "bounded", preemptions: 1 });
+    expect(fixed.exhausted).toBe(true);
+    expect(fixed.violations.filter((v) => v.kind === "program")).toEqual([]);
+  });
+});
+
+describe("a failing schedule's image opens in explain", () => {
+  it("the v6.16 struct-page write: explain names the free page's frame", async () => {
+    const r = await runRace({ kernel: "v6.16", program: "xarray-scrub-vs-return", scheduler: "bounded", preemptions: 1 });
+    const v = r.violations.find((x) => x.kind === "struct-page-after-free")!;
+    const page = Number(/struct page (0x[0-9a-f]+)/.exec(v.text)![1]);
+    const dir = fileURLToPath(new URL("../../tmp/", import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}race.img`, v.image);
+    const out = execFileSync(process.execPath, [fileURLToPath(new URL("../../dist/src/cli/main.js", import.meta.url)), "explain", "--image", `${dir}race.img`, `0x${page.toString(16)}`], { encoding: "utf8" });
+    expect(out).toContain("machine: image");
+    expect(out).toContain(`0x${page.toString(16)} → `);
+    expect(out).toMatch(/struct page/);
   });
 });
