@@ -37,6 +37,19 @@ function kworker({ sys, args }: RaceContext): void {
   for (let i = 0; i < RETRIES && sys.pps.isLive(args.pool as number); i++) sys.pps.advance(DEFER_TIME_MS);
 }
 
+/** No DMA, one page for CPU 1. */
+function plainPoolWithPage(sys: PpSystem): RaceArgs {
+  const pool = sys.pps.create({ poolSize: 64 });
+  if (pool < 0) throw new Error(`page_pool_create failed (${pool})`);
+  return { pool, dev: 0, ...handOut(sys, pool, [1]) };
+}
+
+/** CPU 0: page_pool_destroy(), then the deferred worker. */
+function destroyThenRetry(ctx: RaceContext): void {
+  ctx.sys.pps.destroy(ctx.args.pool as number);
+  kworker(ctx);
+}
+
 /** Return `args.pages` (this CPU's share) with allow_direct=false, in softirq. */
 function returner({ sys, cpu, args }: RaceContext): void {
   const pages = args[`pages${cpu}`] as readonly number[];
@@ -91,16 +104,9 @@ export const PROGRAMS: Readonly<Record<string, RaceProgram>> = {
   "destroy-vs-ring-produce": {
     name: "destroy-vs-ring-produce",
     summary: "CPU 1 puts the last page into the ring while CPU 0's destroy drains it and frees the pool (CVE-2025-38129)",
-    setup(sys) {
-      const pool = sys.pps.create({ poolSize: 64 });
-      if (pool < 0) throw new Error(`page_pool_create failed (${pool})`);
-      return { pool, dev: 0, ...handOut(sys, pool, [1]) };
-    },
+    setup: (sys) => plainPoolWithPage(sys),
     cpus: [
-      ({ sys, args }) => {
-        sys.pps.destroy(args.pool as number);
-        kworker({ sys, cpu: 0, args });
-      },
+      destroyThenRetry,
       returner,
     ],
     check: poolGoes,
@@ -167,16 +173,9 @@ export const PROGRAMS: Readonly<Record<string, RaceProgram>> = {
   "negative-inflight": {
     name: "negative-inflight",
     summary: "a driver bug returns a page twice while CPU 0 destroys the pool: the in-flight count goes negative; does the deferred worker stop? (43130d02baa1)",
-    setup(sys) {
-      const pool = sys.pps.create({ poolSize: 64 });
-      if (pool < 0) throw new Error(`page_pool_create failed (${pool})`);
-      return { pool, dev: 0, ...handOut(sys, pool, [1]) };
-    },
+    setup: (sys) => plainPoolWithPage(sys),
     cpus: [
-      ({ sys, args }) => {
-        sys.pps.destroy(args.pool as number);
-        kworker({ sys, cpu: 0, args });
-      },
+      destroyThenRetry,
       ({ sys, args }) => {
         // page_pool_return_page() twice: the second release counts a page the pool no longer has.
         const page = (args.pages1 as readonly number[])[0]!;
