@@ -307,6 +307,8 @@ export class ItemBlockTracking implements Tracking {
       }
       spinLock(mem, pool + this.PP_ITEM_LOCK);
       try {
+        // The scan gets here with a page from a stale item->pp_netmem (hazard (a)): it holds no reference.
+        if (pointHook !== null) pointHook(Point.PAGE_STRUCT_READ, page, 0);
         const item = u32[(page + PAGE_PP_ITEM) >>> 2]!;
         if (item !== 0 && (Atomics.load(u32, (item + ITEM_STATE) >>> 2) & PAGE_POOL_ITEM_MAPPED) !== 0) {
           this.unmapItem(pool, page);

@@ -117,9 +117,11 @@ export async function cpu(ctx: CpuProgramContext): Promise<{ executions: number 
         return;
       }
       case Point.PAGE_STRUCT_WRITE:
+      case Point.PAGE_STRUCT_READ:
         // The emulator's own check: no KASAN shadow covers struct page.
         if (mem.rd32(x + PAGE_REFCOUNT) === 0) {
-          report(`ppemu: ${POINT_NAMES[lastSite] ?? "?"} writes struct page 0x${x.toString(16)} (pfn 0x${(x >>> 6).toString(16)}) of a free page: it holds no reference to it`);
+          const verb = p === Point.PAGE_STRUCT_WRITE ? "writes" : "reads";
+          report(`ppemu: ${POINT_NAMES[lastSite] ?? "?"} ${verb} struct page 0x${x.toString(16)} (pfn 0x${(x >>> 6).toString(16)}) of a free page: it holds no reference to it`);
         }
         return;
       default:

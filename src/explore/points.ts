@@ -56,6 +56,8 @@ export const enum Point {
   SLAB_NEW,
   /** A write into `struct page` a (page_pool fields) by code that holds no reference to the page. */
   PAGE_STRUCT_WRITE,
+  /** A read of `struct page` a's page_pool fields by code that holds no reference to the page. */
+  PAGE_STRUCT_READ,
 }
 
 /** Kernel-code names of the points, for traces (`ptr_ring_produce:unlocked`, …). */
@@ -88,4 +90,5 @@ export const POINT_NAMES: Readonly<Record<number, string>> = {
   [Point.ACCESS_WRITE]: "write",
   [Point.SLAB_NEW]: "allocate_slab",
   [Point.PAGE_STRUCT_WRITE]: "struct page write",
+  [Point.PAGE_STRUCT_READ]: "struct page read",
 };
