@@ -124,6 +124,13 @@ export async function cpu(ctx: CpuProgramContext): Promise<{ executions: number 
           report(`ppemu: ${POINT_NAMES[lastSite] ?? "?"} ${verb} struct page 0x${x.toString(16)} (pfn 0x${(x >>> 6).toString(16)}) of a free page: it holds no reference to it`);
         }
         return;
+      case Point.ALLOC_CACHE_RECYCLED:
+        // The cache is lockless: only the pool's NAPI context may touch it. A build with neither
+        // pool->cpuid nor p.napi (v6.1) trusts the caller's allow_direct and cannot say whose it is.
+        if ((sys.pps.o.cpuid >= 0 || sys.pps.o.napi >= 0) && !sys.pps.napiLocal(x)) {
+          report(`ppemu: page_pool_recycle_in_cache on CPU ${cpu}, which is not the pool's NAPI context: a second CPU in the lockless alloc cache (pool 0x${x.toString(16)})`);
+        }
+        return;
       default:
         lastSite = p;
         stop(p, x, y);

@@ -45,6 +45,7 @@ export const MAX_STEPS = 5_000;
 /** A report's kind: a crash, the emulator's own struct page check, or KASAN's bug type and function. */
 function reportKind(report: string): string {
   if (report.startsWith("CPU ")) return "crash";
+  if (report.startsWith("ppemu: page_pool_recycle_in_cache")) return "alloc-cache-from-another-cpu";
   if (report.startsWith("ppemu:")) return "struct-page-after-free";
   const m = /BUG: KASAN: ([\w-]+) in (\S+)/.exec(report);
   return m ? `${m[1]} in ${m[2]}` : "kasan";

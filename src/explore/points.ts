@@ -58,6 +58,8 @@ export const enum Point {
   PAGE_STRUCT_WRITE,
   /** A read of `struct page` a's page_pool fields by code that holds no reference to the page. */
   PAGE_STRUCT_READ,
+  /** A page went into the lockless alloc cache (a = pool): the CPU must be the pool's NAPI CPU. */
+  ALLOC_CACHE_RECYCLED,
 }
 
 /** Kernel-code names of the points, for traces (`ptr_ring_produce:unlocked`, …). */
@@ -91,4 +93,5 @@ export const POINT_NAMES: Readonly<Record<number, string>> = {
   [Point.SLAB_NEW]: "allocate_slab",
   [Point.PAGE_STRUCT_WRITE]: "struct page write",
   [Point.PAGE_STRUCT_READ]: "struct page read",
+  [Point.ALLOC_CACHE_RECYCLED]: "page_pool_recycle_in_cache",
 };

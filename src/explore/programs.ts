@@ -149,6 +149,37 @@ export const PROGRAMS: Readonly<Record<string, RaceProgram>> = {
     ],
     check: poolGoes,
   },
+  "remote-direct-recycle": {
+    name: "remote-direct-recycle",
+    summary: "CPU 1, not the pool's NAPI CPU, returns a page with allow_direct into the lockless alloc cache while CPU 0's NAPI poll uses it (the shape of 2b986b9e917b)",
+    setup(sys) {
+      const napi = sys.pps.napiCreate(-1);
+      const pool = sys.pps.create({ poolSize: 64, napi });
+      if (pool < 0) throw new Error(`page_pool_create failed (${pool})`);
+      const a = handOut(sys, pool, [1, 2]);
+      // pages1 for CPU 1; CPU 0 keeps handOut's second share for its own poll.
+      return { pool, dev: 0, napi, pages1: a.pages1!, mine: a.pages2! };
+    },
+    cpus: [
+      ({ sys, args }) => {
+        // The NAPI poll on the owning CPU: recycle, allocate, recycle.
+        const pool = args.pool as number;
+        const [b, c] = args.mine as readonly number[];
+        sys.pps.napiPollBegin(args.napi as number);
+        sys.pps.recycleDirect(pool, b!);
+        const x = sys.pps.allocPages(pool);
+        if (x !== 0) sys.pps.recycleDirect(pool, x);
+        sys.pps.recycleDirect(pool, c!);
+        sys.pps.napiPollEnd(args.napi as number);
+      },
+      ({ sys, args }) => {
+        // cpumap's XDP return on another CPU outside the no-direct window: page_pool_put_full_page(…, true).
+        softirqEnter(sys.m.mem);
+        sys.pps.recycleDirect(args.pool as number, (args.pages1 as readonly number[])[0]!);
+        softirqExit(sys.m.mem);
+      },
+    ],
+  },
   "slow-block-free-vs-scan": {
     name: "slow-block-free-vs-scan",
     summary: "v11: CPU 1 returns the last page of a slow item block (freeing the block) while CPU 0's destroy scans the blocks",

@@ -658,6 +658,8 @@ export class PagePools {
   /** After a recycle into the cache: the debug mark, and v11's sync after recycling. */
   private cachedSlowPart(pool: number, page: number, dmaSyncSize: number, sync: boolean): void {
     if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
+    // The explorer asks whose CPU just used the lockless cache (a checked machine only: off the fast path).
+    if (pointHook !== null) pointHook(Point.ALLOC_CACHE_RECYCLED, pool, page);
     if (sync && this.syncAfterRecycle) this.syncForDevice(pool, page, dmaSyncSize);
   }
 

@@ -246,6 +246,27 @@ export function driver(ctx: CpuProgramContext): StressCpu0Result {
         break;
       }
       returnedBeforeDestroy += returned() - returned0;
+      // One more poll while they are paused, so pages are in flight when the destroy comes however
+      // fast the returners kept up (on a loaded machine they may have emptied every queue).
+      pps.napiPollBegin(napi);
+      for (let k = 0; k < a.batch; k++) {
+        const page = pps.allocPages(pool);
+        if (page === 0) break;
+        const cpu = 1 + (k % (nr - 1));
+        const pfn = page >>> STRUCT_PAGE_SHIFT;
+        if (Atomics.compareExchange(ctl, owner + pfn, 0, cpu + 1) !== 0) {
+          fail(`round ${rounds}: page ${hex(page)} handed out twice`);
+          break;
+        }
+        if (queuePush(ctl, queueIdx(cpu), page)) handedOut++;
+        else {
+          Atomics.store(ctl, owner + pfn, 0);
+          pps.recycleDirect(pool, page);
+          recycledDirect++;
+        }
+      }
+      pps.napiPollEnd(napi);
+      if (violation !== null) break;
 
       // The remove path while the returners go on: unregister_netdev() closes the device
       // (napi_disable(), page_pool_destroy()) and waits a grace period (synchronize_net()); then

@@ -119,3 +119,14 @@ describe("a failing schedule's image opens in explain", () => {
     expect(out).toMatch(/struct page/);
   });
 });
+
+describe("2b986b9e917b's shape: a non-NAPI CPU in the lockless alloc cache", () => {
+  it("is caught at the push on a build that knows the pool's NAPI context; v6.1 cannot tell", async () => {
+    const r = await runRace({ kernel: "v6.16", program: "remote-direct-recycle", scheduler: "bounded", preemptions: 2 });
+    expect([r.schedules, r.exhausted]).toEqual([2, true]);
+    expect(kinds(r)).toEqual({ "alloc-cache-from-another-cpu": 2 });
+    expect(r.violations[0]!.text).toMatch(/^ppemu: page_pool_recycle_in_cache on CPU 1, which is not the pool's NAPI context: a second CPU in the lockless alloc cache \(pool 0x[0-9a-f]+\)$/);
+    const old = await runRace({ kernel: "v6.1", program: "remote-direct-recycle", scheduler: "bounded", preemptions: 2 });
+    expect([old.schedules, old.exhausted, old.violations.length]).toEqual([12, true, 0]);
+  });
+});
