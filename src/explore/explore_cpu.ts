@@ -124,6 +124,11 @@ export async function cpu(ctx: CpuProgramContext): Promise<{ executions: number 
           report(`ppemu: ${POINT_NAMES[lastSite] ?? "?"} ${verb} struct page 0x${x.toString(16)} (pfn 0x${(x >>> 6).toString(16)}) of a free page: it holds no reference to it`);
         }
         return;
+      case Point.RCU_READ_LOCK:
+      case Point.RCU_READ_UNLOCK:
+        // A switch point that names no function: the reports keep the site before it.
+        stop(p, x, y);
+        return;
       case Point.ALLOC_CACHE_RECYCLED:
         // The cache is lockless: only the pool's NAPI context may touch it. A build with neither
         // pool->cpuid nor p.napi (v6.1) trusts the caller's allow_direct and cannot say whose it is.

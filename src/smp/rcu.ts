@@ -74,10 +74,13 @@ export function setRcuCallback(id: RcuCallback, fn: CallbackFn): void {
 export function rcuReadLock(mem: PhysMem): void {
   const w = (mem.cpuArea + CPU_RCU_NESTING) >>> 2;
   Atomics.store(mem.i32, w, mem.i32[w]! + 1);
+  // After entering: a grace period that starts now must wait for this CPU.
+  if (pointHook !== null) pointHook(Point.RCU_READ_LOCK, 0, 0);
 }
 
 /** `rcu_read_unlock()`: the outermost one is a quiescent state. */
 export function rcuReadUnlock(mem: PhysMem): void {
+  if (pointHook !== null) pointHook(Point.RCU_READ_UNLOCK, 0, 0);
   const i32 = mem.i32;
   const w = (mem.cpuArea + CPU_RCU_NESTING) >>> 2;
   const n = i32[w]! - 1;
