@@ -18,6 +18,7 @@ import {
   SMP_TESTS,
   CROSS_CPU,
   type SmpTest,
+  type SmpOptions,
 } from "../report/bench.js";
 import { CONTENDED } from "../../bench/catalog.js";
 import { MAX_NR_CPUS } from "../smp/percpu.js";
@@ -192,14 +193,9 @@ export const benchCommand: Command = {
   },
 };
 
-interface SmpCli {
+/** The SMP options as the CLI has them: the library's, with the builds by name and the output target. */
+interface SmpCli extends Pick<SmpOptions, "test" | "cpus" | "loops" | "runs" | "timeMs" | "warmupMs"> {
   readonly builds: readonly string[];
-  readonly test: SmpTest;
-  readonly cpus: number;
-  readonly loops: number;
-  readonly runs: number;
-  readonly timeMs: number;
-  readonly warmupMs: number;
   readonly inline: boolean;
   readonly jsonTarget: string | undefined;
   readonly jsonFd: number;
