@@ -145,7 +145,7 @@ function dmaSlowPath(pps: PagePools, pa: PageAlloc, pool: number, n: number): nu
 
 // ─── setup ─────────────────────────────────────────────────────────────────────────────────────
 
-interface Prepared {
+export interface Prepared {
   /** Run n elements; returns a value the caller folds into a sink. */
   readonly run: (n: number) => number;
   /** Elements per tinybench sample. */
@@ -198,7 +198,7 @@ function statDelta(pps: PagePools, pool: number): () => Record<string, number> {
   };
 }
 
-function prepare(sys: PpSystem, test: BenchTest): Prepared {
+export function prepare(sys: PpSystem, test: BenchTest): Prepared {
   const { pps, m } = sys;
   const pa = m.pa;
   const diagsBefore = m.mem.diagTotal;
@@ -276,7 +276,7 @@ function prepare(sys: PpSystem, test: BenchTest): Prepared {
   }
 }
 
-function baseline(test: BenchTest): Prepared {
+export function baseline(test: BenchTest): Prepared {
   const run = test === "for_loop" ? forLoop : test === "atomic_inc" ? atomicInc : test === "lock" ? spinLock : null;
   if (run === null) throw new Error(`bench: ${test} is not a baseline`);
   return { batch: 100_000, run, check: (el) => (el > 0 ? null : "no elements ran") };
@@ -365,6 +365,11 @@ async function measure(kernel: string, layout: string, test: BenchTest, p: Prepa
   };
 }
 
+/** The machine a benchmark runs on: no page poisoning, no misuse checks (as the kernel bench runs). */
+export function bootBenchSystem(kernel: string, bytes: number): PpSystem {
+  return bootPpSystem(kernel, { bytes, poison: false, ppChecks: false });
+}
+
 /** Run `req.tests` for `req.kernel` in this process, in order. */
 export async function runSuite(req: SuiteRequest): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
@@ -374,7 +379,7 @@ export async function runSuite(req: SuiteRequest): Promise<BenchResult[]> {
   }
   const scale = req.tests.find((t): t is keyof typeof SCALE_BYTES => t in SCALE_BYTES);
   const bytes = scale ? SCALE_BYTES[scale] : req.bytes;
-  const sys = bootPpSystem(req.kernel, { bytes, poison: false, ppChecks: false });
+  const sys = bootBenchSystem(req.kernel, bytes);
   for (const t of req.tests) {
     allocFailures = 0;
     out.push(await measure(sys.build.name, sys.build.layout.name, t, prepare(sys, t), req));

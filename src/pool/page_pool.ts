@@ -27,11 +27,15 @@ import * as PAGE from "../mem/page.js";
 const { PAGE_PP_MAGIC, PAGE_PP_REF_COUNT, PAGE_REFCOUNT, PAGE_DMA_ADDR, PAGE_FLAGS, PG_pp_in_pool, VMEMMAP_HI } = PAGE;
 import { GFP_ZERO } from "../mem/buddy.js";
 import { MAX_PAGE_ORDER } from "../mem/physmem.js";
-import { PP_ALLOC_CACHE_SIZE, PP_ALLOC_CACHE_REFILL, STRUCT_PP_ALLOC_CACHE } from "../mem/structs.js";
+import * as STRUCTS from "../mem/structs.js";
+// Module-local copies: TurboFan folds a local const, but loads an imported binding from its cell
+// and checks it for the hole at every use on a hot path.
+const { PP_ALLOC_CACHE_SIZE, PP_ALLOC_CACHE_REFILL, STRUCT_PP_ALLOC_CACHE } = STRUCTS;
 import { STRUCT_PAGE_POOL_ALLOC_STATS, STRUCT_PAGE_POOL_RECYCLE_STATS } from "../builds/structs_common.js";
 import { type Dma, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE } from "../dma/index.js";
 import { PP_DMA_ATTRS } from "./pp_dma.js";
-import { PP_MAGIC_PFMEMALLOC } from "./pp_info.js";
+import * as PP_INFO from "./pp_info.js";
+const { PP_MAGIC_PFMEMALLOC } = PP_INFO;
 import {
   ptrRingInit,
   ptrRingProduce,
@@ -198,6 +202,8 @@ export class PagePools {
   private readonly countThenClear: boolean;
   /** v6.16+: `recycle_stat_inc(pool, ring)` inside the producer lock (271683bb2cf3). */
   private readonly statInRingLock: boolean;
+  /** `recycleDirect` may take its flat path: no misuse checks (they need the general one). */
+  private readonly leanDirect: boolean;
   // Offsets of the build's struct page_pool, copied out of `o` for the hot paths.
   /** `alloc` (struct pp_alloc_cache): count at AC_COUNT, cache at AC_CACHE. */
   private readonly oAlloc: number;
@@ -240,6 +246,7 @@ export class PagePools {
     this.napiLocalEveryPut = sw.napiLocality === "napi_local" || sw.napiLocality === "napi_local_rt";
     this.countThenClear = sw.releaseOrder === "count-then-clear";
     this.statInRingLock = sw.releaseProducerBarrier;
+    this.leanDirect = !this.checks;
     // The hot paths add module constants to `alloc`, `alloc_stats` and the per-CPU stats: the build
     // must embed the shared declarations (every build here does; a new one that differs says so now).
     if (layoutOf(build.structs.recycleStats, LP64).size !== RS_SIZE || o.recycleStat.cached !== RS_CACHED) {
@@ -405,7 +412,7 @@ export class PagePools {
   allocPages(pool: number): number {
     const u32 = this.u32;
     // Before the fast path: a page a driver recycled into the cache after destroy is no excuse.
-    if (this.checks && !this.checkAlloc(pool)) return 0;
+    if (this.checks === true && !this.checkAlloc(pool)) return 0;
     const alloc = pool + this.oAlloc;
     const countIdx = (alloc + AC_COUNT) >>> 2;
     const count = u32[countIdx]!;
@@ -416,7 +423,7 @@ export class PagePools {
       // alloc_stat_inc(pool, fast): the u64 counter's low word, carrying into the high one.
       const statIdx = (pool + this.oAllocStats + AS_FAST) >>> 2;
       if ((u32[statIdx] = (u32[statIdx]! + 1) >>> 0) === 0) u32[statIdx + 1]!++;
-      if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
+      if (this.checks === true) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
       return page;
     }
     return this.allocPagesCold(pool);
@@ -426,7 +433,7 @@ export class PagePools {
   private allocPagesCold(pool: number): number {
     const page = this.refillAllocCache(pool);
     if (page !== 0) {
-      if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
+      if (this.checks === true) this.u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
       return page;
     }
     return this.allocPagesSlow(pool);
@@ -506,7 +513,7 @@ export class PagePools {
         continue;
       }
       mem.wrPagePtr(cache + count * slot, page);
-      if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
+      if (this.checks === true) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
       count++;
       u32[holdIdx] = (u32[holdIdx]! + 1) >>> 0;
     }
@@ -518,7 +525,7 @@ export class PagePools {
     u32[(pool + this.oAllocCount) >>> 2] = count;
     mem.inc64(pool + this.oStatSlow);
     const page = u32[(cache + count * slot) >>> 2]!;
-    if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
+    if (this.checks === true) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     return page;
   }
 
@@ -606,7 +613,7 @@ export class PagePools {
    */
   putPage(pool: number, page: number, dmaSyncSize: number, allowDirect: boolean): void {
     const u32 = this.u32;
-    if (this.checks && !this.checkPut(pool, page)) return;
+    if (this.checks === true && !this.checkPut(pool, page)) return;
     // page_pool_unref_and_test(): the fast case is pp_ref_count == 1, which stays 1 for recycling.
     // (Builds before v6.7 never set pp_ref_count: their non-frag pools skip the count.)
     const refIdx = (page + PAGE_PP_REF_COUNT) >>> 2;
@@ -631,23 +638,9 @@ export class PagePools {
       // The test is inlined so the no-sync pool pays no call.
       const sync = (u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) !== 0;
       if (sync && !this.syncAfterRecycle) this.syncForDevice(pool, page, dmaSyncSize);
-      if (allowDirect) {
-        // page_pool_recycle_in_cache()
-        const alloc = pool + this.oAlloc;
-        const countIdx = (alloc + AC_COUNT) >>> 2;
-        const count = u32[countIdx]!;
-        if (count !== PP_ALLOC_CACHE_SIZE) {
-          const slotIdx = (alloc + AC_CACHE + count * NETMEM_REF_SIZE) >>> 2;
-          u32[slotIdx] = page;
-          u32[slotIdx + 1] = VMEMMAP_HI;
-          u32[countIdx] = count + 1;
-          // recycle_stat_inc(pool, cached): this_cpu_inc() on the current CPU's copy.
-          const statIdx = (u32[(pool + this.oRecycleStats) >>> 2]! + this.mem.cpu * RS_SIZE + RS_CACHED) >>> 2;
-          if ((u32[statIdx] = (u32[statIdx]! + 1) >>> 0) === 0) u32[statIdx + 1]!++;
-          if (sync || this.checks) this.cachedSlowPart(pool, page, dmaSyncSize, sync);
-          return;
-        }
-        this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.cache_full!);
+      if (allowDirect && this.recycleInCache(pool, page)) {
+        if (sync || this.checks === true) this.cachedSlowPart(pool, page, dmaSyncSize, sync);
+        return;
       }
       this.recycleInRing(pool, page, dmaSyncSize);
       return;
@@ -655,9 +648,32 @@ export class PagePools {
     this.releaseRefcnt(pool, page);
   }
 
+  /**
+   * `page_pool_recycle_in_cache()`: push onto the lockless alloc cache of the pool's NAPI context;
+   * false (and `cache_full` counted) when it holds PP_ALLOC_CACHE_SIZE. The caller has verified
+   * `page_ref_count(page) == 1`.
+   */
+  private recycleInCache(pool: number, page: number): boolean {
+    const u32 = this.u32;
+    const countIdx = (pool + this.oAlloc + AC_COUNT) >>> 2;
+    const count = u32[countIdx]!;
+    if (count === PP_ALLOC_CACHE_SIZE) {
+      this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.cache_full!);
+      return false;
+    }
+    const slotIdx = (pool + this.oAlloc + AC_CACHE + count * NETMEM_REF_SIZE) >>> 2;
+    u32[slotIdx] = page;
+    u32[slotIdx + 1] = VMEMMAP_HI;
+    u32[countIdx] = count + 1;
+    // recycle_stat_inc(pool, cached): this_cpu_inc() on the current CPU's copy.
+    const statIdx = (u32[(pool + this.oRecycleStats) >>> 2]! + this.mem.cpu * RS_SIZE + RS_CACHED) >>> 2;
+    if ((u32[statIdx] = (u32[statIdx]! + 1) >>> 0) === 0) u32[statIdx + 1]!++;
+    return true;
+  }
+
   /** After a recycle into the cache: the debug mark, and v11's sync after recycling. */
   private cachedSlowPart(pool: number, page: number, dmaSyncSize: number, sync: boolean): void {
-    if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
+    if (this.checks === true) this.u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
     // The explorer asks whose CPU just used the lockless cache (a checked machine only: off the fast path).
     if (pointHook !== null) pointHook(Point.ALLOC_CACHE_RECYCLED, pool, page);
     if (sync && this.syncAfterRecycle) this.syncForDevice(pool, page, dmaSyncSize);
@@ -695,7 +711,7 @@ export class PagePools {
    */
   private recycleInRing(pool: number, page: number, dmaSyncSize: number): void {
     const u32 = this.u32;
-    if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
+    if (this.checks === true) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
     const ring = pool + this.oRing;
     let ok: boolean;
     if (this.statInRingLock) {
@@ -716,7 +732,7 @@ export class PagePools {
       if (this.syncAfterRecycle) this.syncForDeviceRcu(pool, page, dmaSyncSize);
       return;
     }
-    if (this.checks) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
+    if (this.checks === true) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring_full!);
     this.returnPage(pool, page);
   }
@@ -732,8 +748,27 @@ export class PagePools {
     this.putPage(pool, page, -1, allowDirect);
   }
 
-  /** `page_pool_recycle_direct()`: the NAPI-context return into the alloc cache. */
+  /**
+   * `page_pool_recycle_direct()` = `page_pool_put_full_page(pool, page, true)`: the NAPI-context
+   * return into the alloc cache. The common case is one flat body small enough for V8 to inline
+   * whole into the caller's loop: the tests of `putPage` and `__page_pool_put_page()` in the
+   * kernel's order (pp_ref_count 1, the page's sole owner, not pfmemalloc, no sync for device,
+   * direct allowed), then the push. Anything else goes through `putPage` from the top, nothing
+   * changed yet; a full cache goes on as the kernel does, to the ring.
+   */
   recycleDirect(pool: number, page: number): void {
+    const u32 = this.u32;
+    if (
+      this.leanDirect === true &&
+      (u32[(page + PAGE_PP_REF_COUNT) >>> 2] === 1 || this.refCounted === false) &&
+      u32[(page + PAGE_REFCOUNT) >>> 2] === 1 &&
+      (u32[(page + PAGE_PP_MAGIC) >>> 2]! & PP_MAGIC_PFMEMALLOC) === 0 &&
+      (u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) === 0 &&
+      (this.napiLocalEveryPut === true || this.inSoftirq())
+    ) {
+      if (!this.recycleInCache(pool, page)) this.recycleInRing(pool, page, -1);
+      return;
+    }
     this.putPage(pool, page, -1, true);
   }
 
@@ -796,7 +831,7 @@ export class PagePools {
       this.t.clearPpInfo(pool, page);
       Atomics.add(this.i32, (pool + this.oReleaseCnt) >>> 2, 1);
     }
-    if (this.checks) this.u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
+    if (this.checks === true) this.u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     this.m.pa.putPage(page);
   }
 
