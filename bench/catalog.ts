@@ -8,12 +8,16 @@
 /** The "build" of the loops that touch no pool. */
 export const BASELINE = "baseline";
 
-/** time_bench's baselines: an empty loop, an atomic increment, a spin lock + unlock. */
-export const BASELINE_TESTS = ["for_loop", "atomic_inc", "lock"] as const;
+/**
+ * time_bench's baselines (an empty loop, an atomic increment, a spin lock + unlock), and ppemu's
+ * `js_floor`: the least plain JS can do for page_pool01's loop (see bench/pp_suite.ts jsFloor).
+ */
+export const BASELINE_TESTS = ["for_loop", "atomic_inc", "lock", "js_floor"] as const;
 
 /**
- * Per layout, in one child process per layout. 01/02/03 mirror the kernel module on a no-DMA pool of
- * pool_size 1024 pre-filled with 64 pages in the ring; via_page and 04 are what it never measured.
+ * Per layout, each (build, test, run) in its own child process. 01/02/03 mirror the kernel module on
+ * a no-DMA pool of pool_size 1024 pre-filled with 64 pages in the ring; via_page and 04 are what it
+ * never measured.
  */
 export const LAYOUT_TESTS = [
   "page_pool01_fast_path",
@@ -23,66 +27,152 @@ export const LAYOUT_TESTS = [
   "page_pool04_dma_slow",
 ] as const;
 
-/** page_pool01_fast_path on a 64 MiB and on a 1 GiB machine, each alone in a fresh child process. */
-export const SCALE_TESTS = ["page_pool01_fast_path_64M", "page_pool01_fast_path_1G"] as const;
-export const SCALE_BYTES: Readonly<Record<(typeof SCALE_TESTS)[number], number>> = {
-  page_pool01_fast_path_64M: 64 << 20,
-  page_pool01_fast_path_1G: 1 << 30,
-};
-
 export type BaselineTest = (typeof BASELINE_TESTS)[number];
 export type LayoutTest = (typeof LAYOUT_TESTS)[number];
-export type ScaleTest = (typeof SCALE_TESTS)[number];
-export type BenchTest = BaselineTest | LayoutTest | ScaleTest;
-export const ALL_TESTS: readonly BenchTest[] = [...BASELINE_TESTS, ...LAYOUT_TESTS, ...SCALE_TESTS];
+export type BenchTest = BaselineTest | LayoutTest;
+export const ALL_TESTS: readonly BenchTest[] = [...BASELINE_TESTS, ...LAYOUT_TESTS];
+
+/**
+ * The name the kernel module prints after `Type:` for a test it has: its loops run from a tasklet,
+ * as ppemu's do (in_softirq), so page_pool01/02/03 are its `tasklet_*` records. Tests it does not
+ * have print under ppemu's own name.
+ */
+export const KERNEL_TYPE_NAME: Readonly<Record<BenchTest, string>> = {
+  for_loop: "for_loop",
+  atomic_inc: "atomic_inc",
+  lock: "lock",
+  js_floor: "js_floor",
+  page_pool01_fast_path: "tasklet_page_pool01_fast_path",
+  page_pool01_via_page: "page_pool01_via_page",
+  page_pool02_ptr_ring: "tasklet_page_pool02_ptr_ring",
+  page_pool03_slow: "tasklet_page_pool03_slow",
+  page_pool04_dma_slow: "page_pool04_dma_slow",
+};
 
 /** Simulated memory of the layout children (the machine's default). */
 export const DEFAULT_BENCH_BYTES = 64 << 20;
 
-/** What the parent asks one child to run. */
+/** What the parent asks one child to run: one test of one build, one run of several. */
 export interface SuiteRequest {
   /** A kernel build's name (src/builds), or BASELINE. */
   readonly kernel: string;
-  readonly tests: readonly BenchTest[];
-  /** tinybench time budget per test, ms. */
+  readonly test: BenchTest;
+  /** tinybench time budget, ms. */
   readonly timeMs: number;
   /** Warm-up before sampling, ms. */
   readonly warmupMs: number;
   /** Simulated memory, bytes. */
   readonly bytes: number;
+  /** 1-based: which of the runs this is. */
+  readonly run: number;
 }
 
-/** One result row of the JSON schema (since schema 2: `kernel` added, `layout` is the build's layout; schema 3 adds the document's `command`). */
+/**
+ * One process's figure for one (build, test) — a row of the JSON document's `results`. Schema 2
+ * added `kernel`, 3 the document's `command`, 4 `run` and `batch` (and the document's `summary`).
+ */
 export interface BenchResult {
   /** The kernel build, or "baseline". */
   readonly kernel: string;
   /** The build's tracking layout, or "baseline". */
   readonly layout: string;
   readonly test: BenchTest;
-  /** Median over tinybench samples of (sample time / batch). */
+  /** 1-based run: the process's place in the round-robin (run r of every build ran in round r). */
+  readonly run: number;
+  /** Median over this process's tinybench samples of (sample time / batch). */
   readonly ns_per_elem: number;
   readonly ops_per_sec: number;
-  /** Half-width of the 95 % confidence interval of that median, relative, in percent. */
+  /** Half-width of the 95 % confidence interval of that median, relative, in percent: the spread inside one process. */
   readonly rme_pct: number;
   /** tinybench samples; each sample times `batch` elements. */
   readonly samples: number;
+  /** Elements per sample (the Type: line's invoke count). */
+  readonly batch: number;
   /** process.memoryUsage().heapUsed after minus before a loop of the test, gc() before each reading. */
   readonly heap_delta_bytes: number;
 }
 
+/** A ratio to the reference build over paired runs (run r ÷ the reference's run r). */
+export interface RatioCi {
+  /** Median of the paired ratios. */
+  readonly median: number;
+  /** 95 % percentile-bootstrap interval of that median (seeded: the same runs give the same interval). */
+  readonly ci_lo: number;
+  readonly ci_hi: number;
+  /** The interval contains 1.0: the text prints `≈`. */
+  readonly approx_one: boolean;
+  readonly pairs: number;
+}
+
+/** Per (build, test): the processes' figures. */
+export interface BenchSummary {
+  readonly kernel: string;
+  readonly layout: string;
+  readonly test: BenchTest;
+  readonly runs: number;
+  /** Median, min and max across processes of each process's ns_per_elem. */
+  readonly ns_median: number;
+  readonly ns_min: number;
+  readonly ns_max: number;
+  /** (max − min) / median, percent. */
+  readonly spread_pct: number;
+  /** ns_median in cycles of the stated TSC frequency (the document's tsc_mhz). */
+  readonly cycles: number;
+  /** ÷ the reference build, same test; null for baselines, the reference itself, or without it. */
+  readonly ratio_to_ref: RatioCi | null;
+  /** ÷ js_floor, paired by run (page_pool01_fast_path only; null elsewhere or without the floor). */
+  readonly ratio_to_floor: RatioCi | null;
+  /** The kernel's ns/elem for this (build, test), where the build has anchors. */
+  readonly kernel_ns: number | null;
+}
+
+/** How the document was measured. */
+export interface BenchMethod {
+  readonly runs: number;
+  readonly quick: boolean;
+  readonly time_ms: number;
+  readonly warmup_ms: number;
+  /** "round-robin": round r runs every (test, build) once, builds interleaved within each test. */
+  readonly order: "round-robin";
+  readonly reference: string;
+  /** os.loadavg() before and after, and the cores. */
+  readonly load_avg_before: readonly number[];
+  readonly load_avg_after: readonly number[];
+  readonly cores: number;
+  /** The CPU every child was pinned to with taskset, or null (not pinned). */
+  readonly pinned_cpu: number | null;
+  /** The TSC frequency the cycles are computed with, MHz, and where it came from. */
+  readonly tsc_mhz: number;
+  readonly tsc_source: string;
+  readonly warnings: readonly string[];
+}
+
 /** The `--json` document. */
 export interface BenchJson {
-  readonly schema: 3;
+  readonly schema: 4;
   readonly command: "bench";
   readonly node: string;
   readonly cpu: string;
   readonly date: string;
+  /** Absent in an SMP document. */
+  readonly method?: BenchMethod;
   readonly results: BenchResult[];
+  readonly summary?: BenchSummary[];
+  /** The cost model (bench/cost_model.ts) for the builds and layout tests that ran. */
+  readonly cost?: readonly CostRowJson[];
   /** Present when an SMP test ran (`--test cross_cpu | page_pool02_ptr_ring_contended`); results is then []. */
   readonly smp?: SmpJson;
 }
 
-export const RESULT_KEYS = ["kernel", "layout", "test", "ns_per_elem", "ops_per_sec", "rme_pct", "samples", "heap_delta_bytes"] as const;
+/** A cost-model row as the document carries it (bench/cost_model.ts CostRow). */
+export interface CostRowJson {
+  readonly kernel: string;
+  readonly layout: string;
+  readonly test: string;
+  readonly [k: string]: string | number;
+}
+
+export const RESULT_KEYS = ["kernel", "layout", "test", "run", "ns_per_elem", "ops_per_sec", "rme_pct", "samples", "batch", "heap_delta_bytes"] as const;
 
 /** bench_page_pool_simple's baselines on an Intel E5-1650 v4 @ 3.6 GHz (v6.13-rc6), ns per element. */
 export const BASELINE_ANCHOR_NS: Readonly<Partial<Record<BenchTest, number>>> = { for_loop: 0.284, atomic_inc: 4.769, lock: 10.431 };

@@ -32,8 +32,8 @@ export function smpMachineBytes(cpus: number): number {
 
 /** The single-CPU page_pool02_ptr_ring, tinybench, in this process. */
 async function reference(req: SmpRequest): Promise<RefResult> {
-  const [r] = await runSuite({ kernel: req.kernel, tests: ["page_pool02_ptr_ring"], timeMs: req.timeMs, warmupMs: req.warmupMs, bytes: DEFAULT_BENCH_BYTES });
-  return { ns_per_elem: r!.ns_per_elem, rme_pct: r!.rme_pct, samples: r!.samples };
+  const r = await runSuite({ kernel: req.kernel, test: "page_pool02_ptr_ring", timeMs: req.timeMs, warmupMs: req.warmupMs, bytes: DEFAULT_BENCH_BYTES, run: req.run });
+  return { ns_per_elem: r.ns_per_elem, rme_pct: r.rme_pct, samples: r.samples };
 }
 
 /** A no-DMA pool with `prefill` pages put into its ring from process context (pp_prefill / pp_fill_ptr_ring). */

@@ -28,7 +28,12 @@ import { DMA_BIDIRECTIONAL } from "../src/dma/index.js";
 import { setServingSoftirq } from "../src/smp/percpu.js";
 import { rcuBarrier } from "../src/smp/rcu.js";
 import type { PageAlloc } from "../src/mem/buddy.js";
-import { type BenchResult, type BenchTest, type SuiteRequest, SCALE_BYTES, BASELINE } from "./catalog.js";
+import { type BenchResult, type BenchTest, type SuiteRequest, BASELINE } from "./catalog.js";
+import * as PAGE from "../src/mem/page.js";
+import * as STRUCTS from "../src/mem/structs.js";
+import { layoutOf, offsetOf } from "../src/mem/ctype.js";
+import { LP64 } from "../src/arch.js";
+import * as PP_INFO from "../src/pool/pp_info.js";
 
 /** Pages `pp_fill_ptr_ring()` puts in the ring before the loop. */
 const PREFILL = 64;
@@ -61,6 +66,81 @@ function spinLock(n: number): number {
     Atomics.store(w, 8, 0);
   }
   return w[8]!;
+}
+
+/**
+ * `js_floor`: page_pool01's loop as the least plain JS can write it — the alloc-cache pop, then
+ * page_pool_recycle_direct()'s tests in the kernel's order (pp_ref_count 1, _refcount 1, not
+ * pfmemalloc, no dma_sync) and the push — over one typed array, with struct page's and
+ * pp_alloc_cache's real offsets, no stats, no build, no machine. Two functions, as the kernel's are
+ * two: V8 may inline them; nothing stops it. (Imported constants are copied into module consts, as
+ * src/pool/page_pool.ts does: TurboFan folds those.) ppemu's page_pool01_fast_path does the same and counts
+ * the kernel's stats, through the build's objects; the ratio of the two is the emulator's overhead.
+ */
+const { PAGE_PP_REF_COUNT, PAGE_REFCOUNT, PAGE_PP_MAGIC, VMEMMAP_HI } = PAGE;
+const { PP_ALLOC_CACHE_SIZE } = STRUCTS;
+const PFMEMALLOC = PP_INFO.PP_MAGIC_PFMEMALLOC;
+const FLOOR_AC = layoutOf(STRUCTS.STRUCT_PP_ALLOC_CACHE, LP64);
+const FLOOR_COUNT = offsetOf(FLOOR_AC, "count");
+const FLOOR_CACHE = offsetOf(FLOOR_AC, "cache");
+const FLOOR_SLOT = FLOOR_AC.sz.cache! / PP_ALLOC_CACHE_SIZE;
+/** The floor's "pool": its dma_sync word, then a pp_alloc_cache; the pages' struct pages from FLOOR_PAGES. */
+const FLOOR_POOL = 64;
+const FLOOR_DMA_SYNC = 0;
+const FLOOR_ALLOC = 8;
+const FLOOR_PAGES = 4096;
+const floorMem = new Uint32Array(new ArrayBuffer(FLOOR_PAGES + PREFILL * PAGE.STRUCT_PAGE_SIZE));
+
+function floorAlloc(pool: number): number {
+  const m = floorMem;
+  const countIdx = (pool + FLOOR_ALLOC + FLOOR_COUNT) >>> 2;
+  const count = m[countIdx]!;
+  if (count === 0) return 0;
+  m[countIdx] = count - 1;
+  return m[(pool + FLOOR_ALLOC + FLOOR_CACHE + (count - 1) * FLOOR_SLOT) >>> 2]!;
+}
+
+function floorRecycle(pool: number, page: number): boolean {
+  const m = floorMem;
+  if (m[(page + PAGE_PP_REF_COUNT) >>> 2] !== 1) return false;
+  if (m[(page + PAGE_REFCOUNT) >>> 2] !== 1 || (m[(page + PAGE_PP_MAGIC) >>> 2]! & PFMEMALLOC) !== 0) return false;
+  if (m[(pool + FLOOR_DMA_SYNC) >>> 2] !== 0) return false;
+  const countIdx = (pool + FLOOR_ALLOC + FLOOR_COUNT) >>> 2;
+  const count = m[countIdx]!;
+  if (count === PP_ALLOC_CACHE_SIZE) return false;
+  const slotIdx = (pool + FLOOR_ALLOC + FLOOR_CACHE + count * FLOOR_SLOT) >>> 2;
+  m[slotIdx] = page;
+  m[slotIdx + 1] = VMEMMAP_HI;
+  m[countIdx] = count + 1;
+  return true;
+}
+
+/** The pool pointer comes in as an argument, as page_pool01's does: a register, not a constant. */
+function jsFloor(pool: number, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const page = floorAlloc(pool);
+    if (page === 0) {
+      allocFailures++;
+      return s;
+    }
+    s ^= page;
+    floorRecycle(pool, page);
+  }
+  return s;
+}
+
+/** The floor's 64 pages: sole owners, pp_ref_count 1, in the cache. */
+function floorFill(): void {
+  const m = floorMem;
+  m[(FLOOR_POOL + FLOOR_ALLOC + FLOOR_COUNT) >>> 2] = 0;
+  for (let i = 0; i < PREFILL; i++) {
+    const page = FLOOR_PAGES + i * PAGE.STRUCT_PAGE_SIZE;
+    m[(page + PAGE_PP_REF_COUNT) >>> 2] = 1;
+    m[(page + PAGE_REFCOUNT) >>> 2] = 1;
+    m[(page + PAGE_PP_MAGIC) >>> 2] = 0x40;
+    if (!floorRecycle(FLOOR_POOL, page)) throw new Error("bench: js_floor pre-fill failed");
+  }
 }
 
 // ─── page_pool loops ───────────────────────────────────────────────────────────────────────────
@@ -209,9 +289,7 @@ export function prepare(sys: PpSystem, test: BenchTest): Prepared {
     return extra;
   };
   switch (test) {
-    case "page_pool01_fast_path":
-    case "page_pool01_fast_path_64M":
-    case "page_pool01_fast_path_1G": {
+    case "page_pool01_fast_path": {
       const pool = benchPool(sys);
       const d = statDelta(pps, pool);
       return {
@@ -277,6 +355,11 @@ export function prepare(sys: PpSystem, test: BenchTest): Prepared {
 }
 
 export function baseline(test: BenchTest): Prepared {
+  if (test === "js_floor") {
+    floorFill();
+    const args = { pool: FLOOR_POOL };
+    return { batch: 10_000, run: (n) => jsFloor(args.pool, n), check: (el) => (allocFailures !== 0 ? "js_floor ran out of pages" : el > 0 ? null : "no elements ran") };
+  }
   const run = test === "for_loop" ? forLoop : test === "atomic_inc" ? atomicInc : test === "lock" ? spinLock : null;
   if (run === null) throw new Error(`bench: ${test} is not a baseline`);
   return { batch: 100_000, run, check: (el) => (el > 0 ? null : "no elements ran") };
@@ -346,21 +429,23 @@ function heapDelta(run: (n: number) => number, n: number): number {
   return heapUsedAfterGc() - before;
 }
 
-async function measure(kernel: string, layout: string, test: BenchTest, p: Prepared, req: SuiteRequest): Promise<BenchResult> {
-  const t = await timeIt(`${kernel}:${test}`, p, req);
+async function measure(kernel: string, layout: string, p: Prepared, req: SuiteRequest): Promise<BenchResult> {
+  const t = await timeIt(`${kernel}:${req.test}`, p, req);
   // ~HEAP_LOOP_MS (at most the per-test time) of the same function.
   const n = Math.max(p.batch, Math.min(50_000_000, Math.round((Math.min(HEAP_LOOP_MS, req.timeMs) * 1e6) / Math.max(t.ns, 0.1))));
   const heap = heapDelta(p.run, n);
   const bad = p.check(t.elements + n);
-  if (bad !== null) throw new Error(`bench: ${kernel}:${test}: ${bad}`);
+  if (bad !== null) throw new Error(`bench: ${kernel}:${req.test}: ${bad}`);
   return {
     kernel,
     layout,
-    test,
+    test: req.test,
+    run: req.run,
     ns_per_elem: t.ns,
     ops_per_sec: 1e9 / t.ns,
     rme_pct: t.rmePct,
     samples: t.samples,
+    batch: p.batch,
     heap_delta_bytes: heap,
   };
 }
@@ -370,20 +455,15 @@ export function bootBenchSystem(kernel: string, bytes: number): PpSystem {
   return bootPpSystem(kernel, { bytes, poison: false, ppChecks: false });
 }
 
-/** Run `req.tests` for `req.kernel` in this process, in order. */
-export async function runSuite(req: SuiteRequest): Promise<BenchResult[]> {
-  const out: BenchResult[] = [];
-  if (req.kernel === BASELINE) {
-    for (const t of req.tests) out.push(await measure(BASELINE, BASELINE, t, baseline(t), req));
-    return out;
-  }
-  const scale = req.tests.find((t): t is keyof typeof SCALE_BYTES => t in SCALE_BYTES);
-  const bytes = scale ? SCALE_BYTES[scale] : req.bytes;
-  const sys = bootBenchSystem(req.kernel, bytes);
-  for (const t of req.tests) {
-    allocFailures = 0;
-    out.push(await measure(sys.build.name, sys.build.layout.name, t, prepare(sys, t), req));
+/** Run `req.test` for `req.kernel` in this process: one process's figure. */
+export async function runSuite(req: SuiteRequest): Promise<BenchResult> {
+  allocFailures = 0;
+  let r: BenchResult;
+  if (req.kernel === BASELINE) r = await measure(BASELINE, BASELINE, baseline(req.test), req);
+  else {
+    const sys = bootBenchSystem(req.kernel, req.bytes);
+    r = await measure(sys.build.name, sys.build.layout.name, prepare(sys, req.test), req);
   }
   if (sink === 0.5) console.log(sink); // keep the loops' results observable
-  return out;
+  return r;
 }

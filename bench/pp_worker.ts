@@ -1,12 +1,12 @@
 /**
- * Child-process entry of `ppemu bench`: receives one SuiteRequest over IPC (one layout per process, so
+ * Child-process entry of `ppemu bench`: receives one SuiteRequest over IPC (one build and test per process, so
  * V8 sees one Tracking class at every call site), runs it, sends back the results, exits. Started by
  * src/report/bench.ts with `node --expose-gc dist/bench/pp_worker.js`.
  */
 import { runSuite } from "./pp_suite.js";
 import type { BenchResult, SuiteRequest } from "./catalog.js";
 
-export type WorkerReply = { ok: true; results: BenchResult[] } | { ok: false; error: string };
+export type WorkerReply = { ok: true; result: BenchResult } | { ok: false; error: string };
 
 function reply(msg: WorkerReply): void {
   process.send!(msg, () => process.exit(0));
@@ -22,7 +22,7 @@ process.once("disconnect", () => process.exit(1));
 
 process.once("message", (req: SuiteRequest) => {
   runSuite(req).then(
-    (results) => reply({ ok: true, results }),
+    (result) => reply({ ok: true, result }),
     (e: unknown) => reply({ ok: false, error: e instanceof Error ? e.message : String(e) }),
   );
 });

@@ -6,10 +6,11 @@ import {
   FULL_TIMING,
   QUICK_TIMING,
   type BenchTest,
-  benchLine,
-  ratioTable,
-  benchLegend,
+  benchText,
   defaultBenchBuilds,
+  DEFAULT_RUNS,
+  QUICK_RUNS,
+  planRuns,
   runBench,
   runSmpBench,
   smpRunLines,
@@ -27,33 +28,38 @@ import { type Command, type Io, UsageError, choice, intArg, parse, buildsArg, bu
 
 const NAME = "bench";
 
+/** A child's start, boot and exit beyond its timed work, ms (for the estimate printed first). */
+const PROCESS_OVERHEAD_MS = 250;
+
 /** Runs per build of an SMP test unless --runs says otherwise. */
 export const SMP_DEFAULT_RUNS = 5;
 
-const help = (): string => `usage: ppemu bench [--kernel B|B,C|all | --layout L|all] [--test T|all] [--time MS] [--quick]
-                   [--json FILE|-] [--inline]
+const help = (): string => `usage: ppemu bench [--kernel B|B,C|all | --layout L|all] [--test T|all] [--runs R] [--time MS] [--quick]
+                   [--tsc-mhz F] [--json FILE|-] [--inline]
        ppemu bench --test cross_cpu|page_pool02_ptr_ring_contended [--cpus N] [--loops N] [--runs R]
                    [--kernel B|B,C|all | --layout L|all] [--time MS] [--quick] [--json FILE|-] [--inline]
 
-Mirror the kernel's bench_page_pool_simple on the emulated page_pool, each kernel build in its own
-child process (node --expose-gc, the built code in dist/), and print one time_bench-style line per test:
+Mirror the kernel's bench_page_pool_simple on the emulated page_pool. Every (build, test) runs in
+several fresh child processes (node --expose-gc, the built code in dist/): ${DEFAULT_RUNS} by default, ${QUICK_RUNS} with --quick,
+round-robin across builds (round r runs every build once, test by test), so drift hits all alike.
+Prints the module's own lines, the build in a column of its own:
 
-  Type:<kernel>:<test> Per elem: <N.nnn> ns (<ops/s>) ±<rme>%
+  <kernel>  bench_page_pool: Type:tasklet_page_pool01_fast_path Per elem: C cycles(tsc) N.nnn ns (step:0) - (…)
 
-then a table of each result's ratio to the reference build (${referenceBuild().name}) and to its build's page_pool01_fast_path, with the
-kernel's ratios beside them (E5-1650 v4: ptr_ring/fast ≈ 2.8, slow/fast ≈ 12; item-block +1.7 %,
-+5 %, +19 %).
+then per (build, test) the median across processes, min–max, the ratio to the reference build
+(${referenceBuild().name}) over paired runs with its 95 % bootstrap interval (≈ when it holds 1.0), the kernel's ratios beside
+them (E5-1650 v4: item-block +1.7 %, +5 %, +19 %), and the deterministic cost model per operation.
 
 tests:
   for_loop, atomic_inc, lock     baselines (kernel "baseline"): a loop, Atomics.add, a spin lock
+  js_floor                       baseline: page_pool01's loop as the least plain JS can do it (one
+                                 typed array, alloc-cache pop, the recycle tests, push; no stats)
   page_pool01_fast_path          alloc + page_pool_recycle_direct (alloc-cache pop/push)
   page_pool01_via_page           alloc + return through the page: napi_pp_put_page → the pool the
                                  page names (item-block: pp_item & PAGE_MASK → block->pp) → direct
   page_pool02_ptr_ring           alloc + put with allow_direct=false, napi_local false (ring)
   page_pool03_slow               alloc + get_page + put (pool releases it) + put_page (to allocator)
   page_pool04_dma_slow           the same on a DMA pool: allocator + map + track + untrack + unmap + free
-  page_pool01_fast_path_64M      the fast path alone on a 64 MiB machine
-  page_pool01_fast_path_1G       the fast path alone on a 1 GiB machine
   Pools: order 0, pool_size 1024, 64 pages pre-filled into the ring, as the kernel module does.
   all                            every test above (not the SMP tests below, which run only when named)
 
@@ -78,26 +84,26 @@ options:
 ${buildsHelp(true)}
                     (default: each layout's default build: ${defaultBenchBuilds().join(", ")}); baselines always run
   --test T       one test name above, or all (default)
-  --time MS      tinybench time per test in ms (default ${FULL_TIMING.timeMs}; --quick ${QUICK_TIMING.timeMs}); SMP tests: of the
+  --runs R       processes per (build, test), 2 … 100 (default ${DEFAULT_RUNS}; --quick ${QUICK_RUNS}; SMP tests ${SMP_DEFAULT_RUNS})
+  --time MS      tinybench time per process in ms (default ${FULL_TIMING.timeMs}; --quick ${QUICK_TIMING.timeMs}); SMP tests: of the
                  single-CPU page_pool02_ptr_ring reference, and of the contended test's rounds
-  --quick        short runs (about 6–7 s in all), as ppemu report uses
+  --quick        ${QUICK_RUNS} processes per row, ${QUICK_TIMING.timeMs} ms each, as ppemu report uses
+  --tsc-mhz F    the TSC frequency for the cycles(tsc) figures (default: the model name's nominal
+                 frequency, else cpufreq's base_frequency, else /proc/cpuinfo's cpu MHz; stated)
   --cpus N       SMP tests: CPUs of the machine, 2 … ${MAX_NR_CPUS} (default 2: CPU 0 allocates, CPU 1 returns)
   --loops N      cross_cpu: pages each returning CPU returns in its timed loop, ${CROSS_CPU.minLoops} … ${CROSS_CPU.maxLoops}
                  (default ${CROSS_CPU.loops.toLocaleString("en-US")}, the module's)
-  --runs R       SMP tests: runs per build, each in its own process, 2 … 100 (default ${SMP_DEFAULT_RUNS})
   --json FILE    also write the results as JSON to FILE ('-': JSON on stdout instead of the text):
-                 { schema: 3, command: "bench", node, cpu, date, results: [{ kernel, layout, test, ns_per_elem, ops_per_sec,
-                   rme_pct, samples, heap_delta_bytes }] }; an SMP test: results [] and
+                 schema 4 (schemas/bench.schema.json): { schema, command, node, cpu, date, method, results: [every
+                 process], summary: [per build and test], cost: [cost model] }; an SMP test: results [] and
                  smp: { test, cpus, loops, runs, source, results: [every run], summary: [per build] }
-  --inline       run every build in this process (debugging: V8 then sees all builds at the same
+  --inline       run everything in this process (debugging: V8 then sees all builds at the same
                  call sites, and heap_delta has no forced GC unless node runs with --expose-gc)
   -h, --help     this text
 
-Figures are per element: the median over tinybench samples (each a batch of 1,000–100,000 elements),
-because on a shared machine a few preempted samples dominate a mean; rme is the half-width of the
-median's 95 % confidence interval (order statistics), relative. heap_delta_bytes is heapUsed after
-minus before a loop of the test (gc() before each reading). Benchmarks, not tests: expect
-run-to-run differences of a few percent.`;
+Progress (processes done/total, rate, time left) goes to stderr when it is a terminal. A warning is
+printed when the load average exceeds the cores. Benchmarks, not tests: compare the ratios and their
+intervals, not one figure.`;
 
 /** Why FILE cannot be written, or null: checked before the benchmark runs, not after a minute of it. */
 export function jsonTargetProblem(file: string): string | null {
@@ -140,6 +146,7 @@ export const benchCommand: Command = {
         cpus: { type: "string" },
         loops: { type: "string" },
         runs: { type: "string" },
+        "tsc-mhz": { type: "string" },
       },
       false,
     );
@@ -147,15 +154,20 @@ export const benchCommand: Command = {
     const test = choice(NAME, "test", String(values.test ?? "all"), [...ALL_TESTS, ...SMP_TESTS, "all"] as const);
     const smpTest = (SMP_TESTS as readonly string[]).includes(test) ? (test as SmpTest) : null;
     if (smpTest === null) {
-      const stray = (["cpus", "loops", "runs"] as const).find((k) => values[k] !== undefined);
+      const stray = (["cpus", "loops"] as const).find((k) => values[k] !== undefined);
       if (stray) throw new UsageError(`ppemu ${NAME}: --${stray} is for --test ${SMP_TESTS.join(" or ")}`);
     } else if (smpTest !== "cross_cpu" && values.loops !== undefined) {
       throw new UsageError(`ppemu ${NAME}: --loops is for --test cross_cpu`);
     }
     const nCpus = intArg(NAME, "cpus", values.cpus as string | undefined, 2, 2, MAX_NR_CPUS);
     const loops = intArg(NAME, "loops", values.loops as string | undefined, CROSS_CPU.loops, CROSS_CPU.minLoops, CROSS_CPU.maxLoops);
-    const runs = intArg(NAME, "runs", values.runs as string | undefined, SMP_DEFAULT_RUNS, 2, 100);
     const quick = values.quick === true;
+    const runs = intArg(NAME, "runs", values.runs as string | undefined, smpTest !== null ? SMP_DEFAULT_RUNS : quick ? QUICK_RUNS : DEFAULT_RUNS, 2, 100);
+    const tscText = values["tsc-mhz"] as string | undefined;
+    const tscMhz = tscText === undefined ? undefined : Number(tscText);
+    if (tscMhz !== undefined && (tscText!.trim() === "" || !Number.isFinite(tscMhz) || tscMhz < 1 || tscMhz > 100_000)) {
+      throw new UsageError(`ppemu ${NAME}: --tsc-mhz must be a frequency in MHz from 1 to 100000, got '${tscText}'`);
+    }
     const timing = quick ? QUICK_TIMING : FULL_TIMING;
     const timeMs = intArg(NAME, "time", values.time as string | undefined, timing.timeMs, 1, 600_000);
     const jsonTarget = values.json as string | undefined;
@@ -168,23 +180,32 @@ export const benchCommand: Command = {
     // Opened now, written at the end: a name that cannot be created fails before the benchmark runs.
     const jsonFd = jsonTarget !== undefined && !jsonOnly ? openOutputFile(NAME, "--json", jsonTarget) : -1;
 
-    const warmupMs = Math.min(timing.warmupMs, timeMs);
+    const warmupMs = values.time === undefined ? timing.warmupMs : Math.min(timing.warmupMs, timeMs);
     if (smpTest !== null) return runSmp(io, { builds, test: smpTest, cpus: nCpus, loops, runs, timeMs, warmupMs, inline: values.inline === true, jsonTarget, jsonFd });
     const tests: readonly BenchTest[] = test === "all" ? ALL_TESTS : [test as BenchTest];
-    if (!jsonOnly) io.out(`ppemu bench: ${builds.join(", ")}; ${timeMs} ms per test (+${warmupMs} ms warm-up)`);
+    const tty = process.stderr.isTTY === true;
+    const t0 = Date.now();
+    if (!jsonOnly) {
+      const n = planRuns({ kernels: builds, tests, runs, timeMs, warmupMs }).length;
+      io.out(`ppemu bench: ${builds.join(", ")}; ${n} processes (${runs} per build and test, round-robin), ${timeMs} ms each (+${warmupMs} ms warm-up): about ${Math.ceil((n * (timeMs + warmupMs + PROCESS_OVERHEAD_MS)) / 1000)} s`);
+    }
     const json = await runBench({
       kernels: builds,
       tests,
+      runs,
       timeMs,
       warmupMs,
+      quick,
+      ...(tscMhz === undefined ? {} : { tscMhz }),
       inline: values.inline === true,
-      onResult: jsonOnly ? undefined : (r) => io.out(benchLine(r)),
+      onStart: tty ? (req, i, n) => void process.stderr.write(progressText(req.kernel, req.test, req.run, runs, i, n, t0)) : undefined,
     });
+    if (tty) process.stderr.write(CLEAR_LINE);
     if (jsonOnly) {
       io.out(JSON.stringify(json, null, 2));
       return 0;
     }
-    io.out(["", ratioTable(json.results), "", benchLegend()].join("\n"));
+    io.out(benchText(json));
     if (jsonTarget !== undefined) {
       writeOutputFile(NAME, "--json", jsonTarget, jsonFd, JSON.stringify(json, null, 2) + "\n");
       io.out(`wrote ${jsonTarget}`);
@@ -192,6 +213,14 @@ export const benchCommand: Command = {
     return 0;
   },
 };
+
+/** `ppemu bench: run 2/5, v11 page_pool02_ptr_ring, 17/75 processes, 2.1/s, 28 s left`. */
+export function progressText(kernel: string, test: string, run: number, runs: number, done: number, total: number, t0: number, now = Date.now()): string {
+  const s = (now - t0) / 1000;
+  const rate = done > 0 && s > 0 ? done / s : 0;
+  const left = rate > 0 ? `${Math.ceil((total - done) / rate)} s left` : "…";
+  return `\rppemu bench: run ${run}/${runs}, ${kernel} ${test}, ${done}/${total} processes, ${rate.toFixed(1)}/s, ${left}   `;
+}
 
 /** The SMP options as the CLI has them: the library's, with the builds by name and the output target. */
 interface SmpCli extends Pick<SmpOptions, "test" | "cpus" | "loops" | "runs" | "timeMs" | "warmupMs"> {

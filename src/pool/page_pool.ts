@@ -108,6 +108,10 @@ const RS_SIZE = RS_LAYOUT.size;
 const RS_CACHED = offsetOf(RS_LAYOUT, "cached");
 const AS_FAST = offsetOf(layoutOf(STRUCT_PAGE_POOL_ALLOC_STATS, LP64), "fast");
 const NAPI_SIZE = layoutOf(STRUCT_PPEMU_NAPI, LP64).size;
+/** PagePools.flatDirect: recycleDirect's flat path never, always, or in softirq only (before v6.10). */
+const FLAT_NONE = 0;
+const FLAT_ALWAYS = 1;
+const FLAT_IN_SOFTIRQ = 2;
 
 /**
  * `struct page_pool_params`, the emulator's way. Every field is an integer (a pointer is a buffer
@@ -202,8 +206,8 @@ export class PagePools {
   private readonly countThenClear: boolean;
   /** v6.16+: `recycle_stat_inc(pool, ring)` inside the producer lock (271683bb2cf3). */
   private readonly statInRingLock: boolean;
-  /** `recycleDirect` may take its flat path: no misuse checks (they need the general one). */
-  private readonly leanDirect: boolean;
+  /** When `recycleDirect` may take its flat path: FLAT_NONE, FLAT_ALWAYS or FLAT_IN_SOFTIRQ. */
+  private readonly flatDirect: number;
   // Offsets of the build's struct page_pool, copied out of `o` for the hot paths.
   /** `alloc` (struct pp_alloc_cache): count at AC_COUNT, cache at AC_CACHE. */
   private readonly oAlloc: number;
@@ -246,7 +250,8 @@ export class PagePools {
     this.napiLocalEveryPut = sw.napiLocality === "napi_local" || sw.napiLocality === "napi_local_rt";
     this.countThenClear = sw.releaseOrder === "count-then-clear";
     this.statInRingLock = sw.releaseProducerBarrier;
-    this.leanDirect = !this.checks;
+    // Misuse checks need the general path; before v6.10 a direct put recycles only in softirq.
+    this.flatDirect = this.checks ? FLAT_NONE : this.napiLocalEveryPut ? FLAT_ALWAYS : FLAT_IN_SOFTIRQ;
     // The hot paths add module constants to `alloc`, `alloc_stats` and the per-CPU stats: the build
     // must embed the shared declarations (every build here does; a new one that differs says so now).
     if (layoutOf(build.structs.recycleStats, LP64).size !== RS_SIZE || o.recycleStat.cached !== RS_CACHED) {
@@ -410,23 +415,35 @@ export class PagePools {
 
   /** `page_pool_alloc_pages()`: a page (head page for order > 0), or 0. */
   allocPages(pool: number): number {
+    // A checked machine takes its own entry, so the unchecked one tests the switch once.
+    if (this.checks === true) return this.allocPagesChecked(pool);
+    const page = this.getCached(pool);
+    return page !== 0 ? page : this.allocPagesCold(pool);
+  }
+
+  /**
+   * `__page_pool_get_cached()`'s fast case: pop the lockless LIFO of the owning NAPI context and
+   * count `alloc_stat_inc(pool, fast)` (the u64's low word, carrying into the high one); 0 if empty.
+   */
+  private getCached(pool: number): number {
     const u32 = this.u32;
-    // Before the fast path: a page a driver recycled into the cache after destroy is no excuse.
-    if (this.checks === true && !this.checkAlloc(pool)) return 0;
-    const alloc = pool + this.oAlloc;
-    const countIdx = (alloc + AC_COUNT) >>> 2;
+    const countIdx = (pool + this.oAlloc + AC_COUNT) >>> 2;
     const count = u32[countIdx]!;
-    if (count !== 0) {
-      // __page_pool_get_cached(): the lockless LIFO of the owning NAPI context.
-      u32[countIdx] = count - 1;
-      const page = u32[(alloc + AC_CACHE + (count - 1) * NETMEM_REF_SIZE) >>> 2]!;
-      // alloc_stat_inc(pool, fast): the u64 counter's low word, carrying into the high one.
-      const statIdx = (pool + this.oAllocStats + AS_FAST) >>> 2;
-      if ((u32[statIdx] = (u32[statIdx]! + 1) >>> 0) === 0) u32[statIdx + 1]!++;
-      if (this.checks === true) u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
-      return page;
-    }
-    return this.allocPagesCold(pool);
+    if (count === 0) return 0;
+    u32[countIdx] = count - 1;
+    const page = u32[(pool + this.oAlloc + AC_CACHE + (count - 1) * NETMEM_REF_SIZE) >>> 2]!;
+    const statIdx = (pool + this.oAllocStats + AS_FAST) >>> 2;
+    if ((u32[statIdx] = (u32[statIdx]! + 1) >>> 0) === 0) u32[statIdx + 1]!++;
+    return page;
+  }
+
+  /** allocPages with the misuse checks: a page a driver recycled into the cache after destroy is no excuse. */
+  private allocPagesChecked(pool: number): number {
+    if (!this.checkAlloc(pool)) return 0;
+    const page = this.getCached(pool);
+    if (page === 0) return this.allocPagesCold(pool);
+    this.u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
+    return page;
   }
 
   /** The alloc cache was empty: refill it from the ring, else go to the page allocator. */
@@ -758,13 +775,14 @@ export class PagePools {
    */
   recycleDirect(pool: number, page: number): void {
     const u32 = this.u32;
+    const flat = this.flatDirect;
     if (
-      this.leanDirect === true &&
+      flat !== FLAT_NONE &&
       (u32[(page + PAGE_PP_REF_COUNT) >>> 2] === 1 || this.refCounted === false) &&
       u32[(page + PAGE_REFCOUNT) >>> 2] === 1 &&
       (u32[(page + PAGE_PP_MAGIC) >>> 2]! & PP_MAGIC_PFMEMALLOC) === 0 &&
       (u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) === 0 &&
-      (this.napiLocalEveryPut === true || this.inSoftirq())
+      (flat === FLAT_ALWAYS || this.inSoftirq())
     ) {
       if (!this.recycleInCache(pool, page)) this.recycleInRing(pool, page, -1);
       return;

@@ -1,29 +1,30 @@
 /**
- * `ppemu bench`: runs bench/pp_suite.ts once per kernel build in its own child process (node
- * --expose-gc dist/bench/pp_worker.js), so V8 sees one build per call site and each process starts
- * clean; then prints time_bench-style lines and a table of ratios to the reference build (the first
- * layout's default) next to the kernel's anchors (each build's `benchAnchorNs`).
+ * `ppemu bench`: runs bench/pp_suite.ts once per (build, test, run), each in its own fresh child
+ * process (node --expose-gc dist/bench/pp_worker.js), so V8 sees one build and one loop per call
+ * site and each figure starts from a clean JIT. Round r runs every (test, build) once, the builds
+ * interleaved within each test, so drift (the other core's load, the machine's clock) hits every
+ * build of a round alike. Per (build, test): the median across processes, min–max, and the ratio to
+ * the reference build over paired runs with a bootstrap interval (bench/stats.ts); the kernel's
+ * anchors beside them; the deterministic cost model (bench/cost_model.ts) beside the times.
  *
- * Processes, in order: baselines; per build the five page_pool tests; per build and memory size the
- * fast path alone (64 MiB, 1 GiB). Each runs sequentially: two benchmarks at once would share cores.
- *
- * JSON (schema 3): { schema: 3, command: "bench", node, cpu, date,
- *                    results: [{ kernel, layout, test, ns_per_elem, ops_per_sec, rme_pct, samples, heap_delta_bytes }] }
- * kernel and layout are "baseline" for for_loop, atomic_inc and lock.
+ * JSON (schema 4, schemas/bench.schema.json): { schema, command, node, cpu, date, method, results:
+ * [every process's row], summary: [per (build, test)], cost: [cost-model rows] }.
  *
  * The SMP tests (`cross_cpu`, `page_pool02_ptr_ring_contended`: bench/cross_cpu.ts) run instead in
  * one child per (run, build) — node --expose-gc dist/bench/smp_worker.js, whose CPUs are worker
  * threads — run after run, the builds interleaved within each run; their document has `results: []`
  * and an `smp` member (SmpJson: every run's figures and per build the median and range).
  */
-import { fork } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   type BenchJson,
+  type BenchMethod,
   type BenchResult,
+  type BenchSummary,
   type BenchTest,
   type SuiteRequest,
   BASELINE,
@@ -31,7 +32,6 @@ import {
   BASELINE_TESTS,
   DEFAULT_BENCH_BYTES,
   LAYOUT_TESTS,
-  SCALE_TESTS,
   CROSS_CPU_SOURCE,
   CONTENDED_SOURCE,
   type SmpJson,
@@ -40,15 +40,15 @@ import {
   type SmpTest,
 } from "../../bench/catalog.js";
 import type { SmpReply } from "../../bench/smp_worker.js";
-import { summarize } from "../../bench/smp_report.js";
+import { summarize as summarizeSmp } from "../../bench/smp_report.js";
+import { median, ratioCi } from "../../bench/stats.js";
+import { detectTsc } from "../../bench/time_bench.js";
 import { allLayouts, defaultBuildOf, findBuild, referenceBuild } from "../builds/index.js";
 import type { WorkerReply } from "../../bench/pp_worker.js";
-import type { ReportSection } from "./section.js";
-import { renderTable } from "./table.js";
 import { JSON_SCHEMA_VERSIONS } from "./json.js";
 
-export type { BenchJson, BenchResult, BenchTest } from "../../bench/catalog.js";
-export { ALL_TESTS, BASELINE_TESTS, LAYOUT_TESTS, SCALE_TESTS, RESULT_KEYS, BASELINE, SMP_TESTS, CROSS_CPU } from "../../bench/catalog.js";
+export type { BenchJson, BenchResult, BenchTest, BenchSummary, BenchMethod } from "../../bench/catalog.js";
+export { ALL_TESTS, BASELINE_TESTS, LAYOUT_TESTS, RESULT_KEYS, BASELINE, SMP_TESTS, CROSS_CPU, KERNEL_TYPE_NAME } from "../../bench/catalog.js";
 export type { SmpJson, SmpRun, SmpTest, SmpSummary, CrossCpuRun, ContendedRun } from "../../bench/catalog.js";
 export { smpRunLines, smpTable, smpLegend, summarize, timeBenchNs, crossCpuLine } from "../../bench/smp_report.js";
 
@@ -63,39 +63,57 @@ export function kernelNs(kernel: string, test: BenchTest): number | undefined {
   return findBuild(kernel)?.benchAnchorNs?.[test];
 }
 
+/** Processes per (build, test): `ppemu bench` and `--quick`. */
+export const DEFAULT_RUNS = 5;
+export const QUICK_RUNS = 3;
+
 export interface BenchOptions {
   /** Kernel build names (src/builds), in the order to run them. */
   readonly kernels: readonly string[];
   readonly tests: readonly BenchTest[];
-  /** tinybench time per test, ms. */
+  /** Processes per (build, test). */
+  readonly runs: number;
+  /** tinybench time per process, ms. */
   readonly timeMs: number;
-  /** Warm-up per test, ms. */
+  /** Warm-up per process, ms. */
   readonly warmupMs: number;
-  /** Run every suite in this process instead of a child per layout (debugging; tests). */
+  /** Recorded in the document's method. */
+  readonly quick?: boolean;
+  /** The TSC frequency for cycles, MHz (default: detectTsc()). */
+  readonly tscMhz?: number;
+  /** Run every request in this process instead of a child each (debugging; tests). */
   readonly inline?: boolean;
-  /** Called as each result arrives (the CLI prints its line then). */
+  /** The CPU to pin every child to (default the last; null: no pinning). See benchCpu. */
+  readonly cpu?: number | null;
+  /** Called before each request (`index` 0-based of `total`) and with each result. */
+  readonly onStart?: (req: SuiteRequest, index: number, total: number) => void;
   readonly onResult?: (r: BenchResult) => void;
 }
 
-/** `npm run bench`: about 35–55 s for everything. */
-export const FULL_TIMING = { timeMs: 1000, warmupMs: 250 } as const;
-/** `--quick` and `ppemu report`: about 6–7 s. */
-export const QUICK_TIMING = { timeMs: 100, warmupMs: 50 } as const;
+/**
+ * `npm run bench`: 1 s per process after 0.5 s of warm-up. The warm-up is long because V8's final
+ * code for a loop arrives late: the fast path runs its first ~300 ms in code up to twice as slow.
+ */
+export const FULL_TIMING = { timeMs: 1000, warmupMs: 500 } as const;
+/** `--quick` and `ppemu report`: 0.2 s per process after the same warm-up. */
+export const QUICK_TIMING = { timeMs: 200, warmupMs: 500 } as const;
 
-/** The child processes to run, in order: baselines, per layout its tests, then the scale runs. */
-export function planRuns(o: Pick<BenchOptions, "kernels" | "tests" | "timeMs" | "warmupMs">): SuiteRequest[] {
+/**
+ * The child processes, in order: round after round; in each, the baselines, then per layout test
+ * every build in turn (builds interleaved, test by test). js_floor runs with page_pool01_fast_path.
+ */
+export function planRuns(o: Pick<BenchOptions, "kernels" | "tests" | "runs" | "timeMs" | "warmupMs">): SuiteRequest[] {
   const base = { timeMs: o.timeMs, warmupMs: o.warmupMs, bytes: DEFAULT_BENCH_BYTES };
   const want = new Set(o.tests);
+  // Every run that times the fast path shows its distance from the floor.
+  if (want.has("page_pool01_fast_path")) want.add("js_floor");
   const out: SuiteRequest[] = [];
-  const baselines = BASELINE_TESTS.filter((t) => want.has(t));
-  if (baselines.length > 0) out.push({ ...base, kernel: BASELINE, tests: baselines });
-  for (const kernel of o.kernels) {
-    const tests = LAYOUT_TESTS.filter((t) => want.has(t));
-    if (tests.length > 0) out.push({ ...base, kernel, tests });
-  }
-  for (const t of SCALE_TESTS) {
-    if (!want.has(t)) continue;
-    for (const kernel of o.kernels) out.push({ ...base, kernel, tests: [t] });
+  for (let run = 1; run <= o.runs; run++) {
+    for (const test of BASELINE_TESTS) if (want.has(test)) out.push({ ...base, kernel: BASELINE, test, run });
+    for (const test of LAYOUT_TESTS) {
+      if (!want.has(test)) continue;
+      for (const kernel of o.kernels) out.push({ ...base, kernel, test, run });
+    }
   }
   return out;
 }
@@ -108,12 +126,35 @@ export function workerPath(file = "pp_worker.js"): string {
   return join(here, "..", "..", "dist", "bench", file);
 }
 
-/** Fork a child entry, send it one request, resolve with its one reply. */
-function forkOnce<Req extends { kernel: string }, Reply extends { ok: boolean }>(file: string, req: Req): Promise<Reply> {
+/**
+ * The CPU benchmark children are pinned to (`taskset -c`), or null when pinning is off or taskset is
+ * missing. One CPU for every child: a process that migrates between the two vCPUs of a shared
+ * machine, or shares its core with the next child, measures the neighbours as much as itself (the
+ * kernel module's tasklet runs on one CPU too).
+ */
+export function benchCpu(cpu: number | null | undefined): number | null {
+  if (cpu === null || process.platform !== "linux") return null;
+  if (!existsSync("/usr/bin/taskset") && !existsSync("/bin/taskset")) return null;
+  return cpu ?? cpus().length - 1;
+}
+
+let pinCpu: number | null = null;
+
+/** Pin the next children to `cpu` (null: do not pin). */
+export function setBenchCpu(cpu: number | null): void {
+  pinCpu = cpu;
+}
+
+/** Fork a child entry (pinned with taskset when setBenchCpu said so), send it one request, resolve with its one reply. */
+export function forkOnce<Req extends { kernel: string }, Reply extends { ok: boolean }>(file: string, req: Req): Promise<Reply> {
   const path = workerPath(file);
   if (!existsSync(path)) return Promise.reject(new Error(`ppemu bench: ${path} not found; run \`npm run build\` first`));
   return new Promise((resolve, reject) => {
-    const child = fork(path, [], { execArgv: ["--expose-gc"], stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    const stdio: ["ignore", "ignore", "pipe", "ipc"] = ["ignore", "ignore", "pipe", "ipc"];
+    const child =
+      pinCpu === null
+        ? fork(path, [], { execArgv: ["--expose-gc"], stdio })
+        : spawn("taskset", ["-c", String(pinCpu), process.execPath, "--expose-gc", path], { stdio });
     let stderr = "";
     let reply: Reply | null = null;
     child.stderr!.on("data", (b: Buffer) => void (stderr += b.toString()));
@@ -128,28 +169,126 @@ function forkOnce<Req extends { kernel: string }, Reply extends { ok: boolean }>
   });
 }
 
-async function runChild(req: SuiteRequest): Promise<BenchResult[]> {
+async function runChild(req: SuiteRequest): Promise<BenchResult> {
   const r = await forkOnce<SuiteRequest, WorkerReply>("pp_worker.js", req);
-  if (r.ok) return r.results;
+  if (r.ok) return r.result;
   throw new Error(r.error);
 }
 
-async function runInline(req: SuiteRequest): Promise<BenchResult[]> {
+async function runInline(req: SuiteRequest): Promise<BenchResult> {
   const { runSuite } = await import("../../bench/pp_suite.js");
   return runSuite(req);
 }
 
-/** Run the plan; results in plan order. */
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** The load-average warning, or null: the figures then share the cores with other work. */
+export function loadWarning(avg: readonly number[], cores: number, when: string): string | null {
+  const one = avg[0] ?? 0;
+  return one > cores ? `warning: load average ${one.toFixed(2)} ${when} exceeds the ${cores} cores: these figures share the machine with other work` : null;
+}
+
+/** Per (build, test), in display order (baselines, then per layout test every build). */
+export function summarizeBench(results: readonly BenchResult[], tscMhz: number, reference = referenceBuild().name): BenchSummary[] {
+  const keys: string[] = [];
+  const by = new Map<string, BenchResult[]>();
+  for (const r of results) {
+    const k = `${r.kernel}\0${r.test}`;
+    if (!by.has(k)) {
+      by.set(k, []);
+      keys.push(k);
+    }
+    by.get(k)!.push(r);
+  }
+  const order = (k: string): number => {
+    const [kernel, test] = k.split("\0") as [string, BenchTest];
+    const ti = [...BASELINE_TESTS, ...LAYOUT_TESTS].indexOf(test as never);
+    return kernel === BASELINE ? ti : 100 + ti;
+  };
+  keys.sort((a, b) => order(a) - order(b) || keys.indexOf(a) - keys.indexOf(b));
+  const paired = (rows: readonly BenchResult[], other: readonly BenchResult[] | undefined): number[] => {
+    if (!other) return [];
+    const out: number[] = [];
+    for (const r of rows) {
+      const o = other.find((x) => x.run === r.run);
+      if (o) out.push(r.ns_per_elem / o.ns_per_elem);
+    }
+    return out;
+  };
+  return keys.map((k) => {
+    const rows = by.get(k)!;
+    const { kernel, layout, test } = rows[0]!;
+    const ns = rows.map((r) => r.ns_per_elem);
+    const med = median(ns);
+    const min = Math.min(...ns);
+    const max = Math.max(...ns);
+    const ref = kernel === BASELINE || kernel === reference ? undefined : by.get(`${reference}\0${test}`);
+    const toRef = paired(rows, ref);
+    const floor = test === "page_pool01_fast_path" ? by.get(`${BASELINE}\0js_floor`) : undefined;
+    const toFloor = paired(rows, floor);
+    return {
+      kernel,
+      layout,
+      test,
+      runs: rows.length,
+      ns_median: med,
+      ns_min: min,
+      ns_max: max,
+      spread_pct: round2(((max - min) / med) * 100),
+      cycles: round2((med * tscMhz) / 1000),
+      ratio_to_ref: toRef.length > 0 ? ratioCi(toRef) : null,
+      ratio_to_floor: toFloor.length > 0 ? ratioCi(toFloor) : null,
+      kernel_ns: kernelNs(kernel, test) ?? null,
+    };
+  });
+}
+
+/** Run the plan, sequentially (two benchmarks at once would share cores); the document. */
 export async function runBench(o: BenchOptions): Promise<BenchJson> {
+  const plan = planRuns(o);
+  const cores = cpus().length;
+  const before = loadavg();
+  const tsc = detectTsc(o.tscMhz);
   const results: BenchResult[] = [];
-  for (const req of planRuns(o)) {
-    const rs = o.inline ? await runInline(req) : await runChild(req);
-    for (const r of rs) {
+  const pinned = o.inline ? null : benchCpu(o.cpu);
+  setBenchCpu(pinned);
+  try {
+    for (const [i, req] of plan.entries()) {
+      o.onStart?.(req, i, plan.length);
+      const r = o.inline ? await runInline(req) : await runChild(req);
       results.push(r);
       o.onResult?.(r);
     }
+  } finally {
+    setBenchCpu(null);
   }
-  return { schema: JSON_SCHEMA_VERSIONS.bench, command: "bench", node: process.version, cpu: cpus()[0]?.model.trim() ?? "unknown", date: new Date().toISOString(), results };
+  const after = loadavg();
+  const warnings = [loadWarning(before, cores, "before the run"), loadWarning(after, cores, "after the run")].filter((w): w is string => w !== null);
+  const method: BenchMethod = {
+    runs: o.runs,
+    quick: o.quick === true,
+    time_ms: o.timeMs,
+    warmup_ms: o.warmupMs,
+    order: "round-robin",
+    reference: referenceBuild().name,
+    load_avg_before: before.map(round2),
+    load_avg_after: after.map(round2),
+    cores,
+    pinned_cpu: pinned,
+    tsc_mhz: tsc.mhz,
+    tsc_source: tsc.source,
+    warnings,
+  };
+  return {
+    schema: JSON_SCHEMA_VERSIONS.bench,
+    command: "bench",
+    node: process.version,
+    cpu: cpus()[0]?.model.trim() ?? "unknown",
+    date: new Date().toISOString(),
+    method,
+    results,
+    summary: summarizeBench(results, tsc.mhz),
+  };
 }
 
 // ─── SMP tests ─────────────────────────────────────────────────────────────────────────────────
@@ -197,134 +336,10 @@ export async function runSmpBench(o: SmpOptions): Promise<BenchJson> {
     results.push(r);
     o.onRun?.(r);
   }
-  const smp: SmpJson = { test: o.test, cpus: o.cpus, loops: o.test === "cross_cpu" ? o.loops : 0, runs: o.runs, source: o.test === "cross_cpu" ? CROSS_CPU_SOURCE : CONTENDED_SOURCE, results, summary: summarize(results) };
+  const smp: SmpJson = { test: o.test, cpus: o.cpus, loops: o.test === "cross_cpu" ? o.loops : 0, runs: o.runs, source: o.test === "cross_cpu" ? CROSS_CPU_SOURCE : CONTENDED_SOURCE, results, summary: summarizeSmp(results) };
   return { schema: JSON_SCHEMA_VERSIONS.bench, command: "bench", node: process.version, cpu: cpus()[0]?.model.trim() ?? "unknown", date: new Date().toISOString(), results: [], smp };
-}
-
-// ─── text ──────────────────────────────────────────────────────────────────────────────────────
-
-function opsText(ops: number): string {
-  return Math.round(ops).toLocaleString("en-US");
-}
-
-/** `Type:<kernel>:<test> Per elem: <N.nnn> ns (<ops/s>) ±<rme>%`, as time_bench prints it (no cycles). */
-export function benchLine(r: BenchResult): string {
-  return `Type:${r.kernel}:${r.test} Per elem: ${r.ns_per_elem.toFixed(3)} ns (${opsText(r.ops_per_sec)} ops/s) ±${r.rme_pct.toFixed(2)}%`;
-}
-
-function find(results: readonly BenchResult[], kernel: string, test: BenchTest): BenchResult | undefined {
-  return results.find((r) => r.kernel === kernel && r.test === test);
-}
-
-const x = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(3));
-
-/** The ratios for one result: to the reference build (same test) and to the same build's page_pool01_fast_path. */
-export interface BenchRatios {
-  readonly vsRef?: number;
-  readonly kernelVsRef?: number;
-  readonly vsFast?: number;
-  readonly kernelVsFast?: number;
-  readonly kernelNs?: number;
-}
-
-export function ratiosOf(results: readonly BenchResult[], r: BenchResult): BenchRatios {
-  const out: { -readonly [K in keyof BenchRatios]: BenchRatios[K] } = {};
-  const k = kernelNs(r.kernel, r.test);
-  if (k !== undefined) out.kernelNs = k;
-  if (r.kernel === BASELINE) return out;
-  const ref = referenceBuild().name;
-  const c = find(results, ref, r.test);
-  if (c) out.vsRef = r.ns_per_elem / c.ns_per_elem;
-  const kc = kernelNs(ref, r.test);
-  if (k !== undefined && kc !== undefined) out.kernelVsRef = k / kc;
-  const f = find(results, r.kernel, "page_pool01_fast_path");
-  if (f) out.vsFast = r.ns_per_elem / f.ns_per_elem;
-  const kf = kernelNs(r.kernel, "page_pool01_fast_path");
-  if (k !== undefined && kf !== undefined) out.kernelVsFast = k / kf;
-  return out;
-}
-
-/** Table of every result with its ratios, the kernel's beside them; then the 1 GiB / 64 MiB ratio. */
-export function ratioTable(results: readonly BenchResult[]): string {
-  const rows = results.map((r) => {
-    const q = ratiosOf(results, r);
-    return [
-      r.kernel,
-      r.test,
-      r.ns_per_elem.toFixed(3),
-      `±${r.rme_pct.toFixed(2)}%`,
-      x(q.vsRef),
-      x(q.kernelVsRef),
-      x(q.vsFast),
-      x(q.kernelVsFast),
-      q.kernelNs === undefined ? "—" : q.kernelNs.toFixed(3),
-      r.heap_delta_bytes,
-    ];
-  });
-  const ref = referenceBuild().name;
-  const table = renderTable(
-    [
-      "kernel",
-      "test",
-      { header: "ns/elem", align: "right" },
-      { header: "rme", align: "right" },
-      { header: `÷${ref}`, align: "right" },
-      { header: `k ÷${ref}`, align: "right" },
-      { header: "÷01 fast", align: "right" },
-      { header: "k ÷01", align: "right" },
-      { header: "kernel ns", align: "right" },
-      { header: "heap Δ B", align: "right" },
-    ],
-    rows,
-  );
-  const notes: string[] = [];
-  for (const kernel of [...new Set(results.map((r) => r.kernel))]) {
-    const a = find(results, kernel, "page_pool01_fast_path_64M");
-    const b = find(results, kernel, "page_pool01_fast_path_1G");
-    if (a && b) notes.push(`scale ${kernel}: fast path 1 GiB ÷ 64 MiB = ${(b.ns_per_elem / a.ns_per_elem).toFixed(3)}`);
-  }
-  return [table, ...notes].join("\n");
-}
-
-export function benchLegend(): string {
-  const ref = referenceBuild().name;
-  return [
-  `÷${ref}: ns/elem over the reference build's (${ref}) for the same test; ÷01 fast: over the same build's page_pool01_fast_path.`,
-  `k ÷${ref}, k ÷01: the same ratios from the kernel's bench_page_pool_simple on an E5-1650 v4 (v6.13-rc6, tasklet;`,
-  "kernel ns: its ns/elem, where the build has anchors): ptr_ring/fast ≈ 2.8, slow/fast ≈ 12.2; item-block",
-  "+1.7 % / +5 % / +19 % over classic (01/02/03); xarray prototype ≈ classic.",
-  "ns/elem: median per element; rme: its 95 % confidence half-width. heap Δ: heapUsed after minus before a loop",
-  "of the test, gc() before each reading.",
-  ].join("\n");
-}
-
-/** The whole text: one line per result, then the ratio table and its legend. */
-export function benchText(json: BenchJson): string {
-  return [
-    `ppemu bench: node ${json.node}, ${json.cpu}, ${json.date}`,
-    ...json.results.map(benchLine),
-    "",
-    ratioTable(json.results),
-    "",
-    benchLegend(),
-  ].join("\n");
 }
 
 // ─── the report's benchmark ────────────────────────────────────────────────────────────────────
 
-/** The quick bench (each layout's default build, every test, QUICK_TIMING), as text + JSON, for `ppemu report`. */
-export async function quickBench(opts: { inline?: boolean } = {}): Promise<{ text: string; json: BenchJson }> {
-  const json = await runBench({
-    kernels: defaultBenchBuilds(),
-    tests: [...BASELINE_TESTS, ...LAYOUT_TESTS, ...SCALE_TESTS],
-    ...QUICK_TIMING,
-    inline: opts.inline === true,
-  });
-  return { text: benchText(json), json };
-}
-
-/** `quickBench()` as a report section. */
-export async function benchSection(): Promise<ReportSection> {
-  const { text, json } = await quickBench();
-  return { id: "bench", title: "Benchmark (quick): bench_page_pool_simple per layout's default build, with ratios", text, json };
-}
+export { benchText, benchSection, quickBench } from "./bench_text.js";

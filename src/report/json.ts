@@ -18,8 +18,8 @@ export const JSON_SCHEMA_VERSIONS = {
   report: 1,
   stress: 1,
   race: 1,
-  /** bench's file format has been versioned since before the convention: 2 gained `kernel`, 3 `command`. */
-  bench: 3,
+  /** bench's file format has been versioned since before the convention: 2 gained `kernel`, 3 `command`, 4 `method`, `summary`, `cost` and per-process rows. */
+  bench: 4,
 } as const;
 
 export type JsonCommand = keyof typeof JSON_SCHEMA_VERSIONS;

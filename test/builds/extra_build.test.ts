@@ -98,11 +98,12 @@ describe("an extra build registered in a test", () => {
   });
 
   it("bench --layout toy-layout benchmarks it (inline: a child process would not have the test's registry)", async () => {
-    const r = await run("bench", "--layout", "toy-layout", "--test", "page_pool01_fast_path", "--time", "5", "--inline", "--json", "-");
+    const r = await run("bench", "--layout", "toy-layout", "--test", "page_pool01_fast_path", "--time", "5", "--runs", "2", "--inline", "--json", "-");
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as { schema: number; command: string; results: { kernel: string; layout: string; test: string }[] };
-    expect([j.schema, j.command]).toEqual([3, "bench"]);
-    expect(j.results.map((x) => [x.kernel, x.layout, x.test])).toEqual([["v0-toy", "toy-layout", "page_pool01_fast_path"]]);
+    expect([j.schema, j.command]).toEqual([4, "bench"]);
+    const round = [["baseline", "baseline", "js_floor"], ["v0-toy", "toy-layout", "page_pool01_fast_path"]];
+    expect(j.results.map((x) => [x.kernel, x.layout, x.test])).toEqual([...round, ...round]);
   });
 
   it("an unknown build is one line naming the valid ones, the extra one included", async () => {

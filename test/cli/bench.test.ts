@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
-import { ALL_TESTS, SMP_TESTS, RESULT_KEYS, planRuns, benchLine, ratiosOf, ratioTable, defaultBenchBuilds, kernelNs, type BenchResult } from "../../src/report/bench.js";
+import { ALL_TESTS, SMP_TESTS, RESULT_KEYS, planRuns, summarizeBench, loadWarning, defaultBenchBuilds, kernelNs, type BenchResult } from "../../src/report/bench.js";
+import { summaryTable, typeLines, medianProcess } from "../../src/report/bench_text.js";
+import { ratioCi, ratioText, median } from "../../bench/stats.js";
+import { detectTsc, timeBenchRecord, typeLine } from "../../bench/time_bench.js";
+import { progressText } from "../../src/cli/cmd-bench.js";
 import { allLayouts, defaultBuildOf, referenceBuild, layoutNames, buildNames } from "../../src/builds/index.js";
 import { medianWithMargin } from "../../bench/pp_suite.js";
 import { jsonTargetProblem } from "../../src/cli/cmd-bench.js";
@@ -33,12 +37,12 @@ describe("ppemu bench: argument errors", () => {
     }
     const p = await run("bench", "classic");
     expect(p.code).toBe(2);
-    expect(p.err).toBe("ppemu bench: unexpected argument 'classic' (this command takes options only: --kernel, --layout, --test, --time, --quick, --json, --inline, --cpus, --loops, --runs)\n");
+    expect(p.err).toBe("ppemu bench: unexpected argument 'classic' (this command takes options only: --kernel, --layout, --test, --time, --quick, --json, --inline, --cpus, --loops, --runs, --tsc-mhz)\n");
     const h = await run("bench", "--help");
     expect(h.code).toBe(0);
     expect(h.out).toContain("usage: ppemu bench [--kernel B|B,C|all | --layout L|all]");
     expect(h.out).toContain(`(default: each layout's default build: ${defaultBenchBuilds().join(", ")}); baselines always run`);
-    expect(h.out).toContain(`then a table of each result's ratio to the reference build (${referenceBuild().name})`);
+    expect(h.out).toContain(`the ratio to the reference build\n(${referenceBuild().name}) over paired runs`);
   });
 });
 
@@ -58,102 +62,172 @@ describe("ppemu bench: --json FILE is checked before the benchmark runs", () => 
 });
 
 describe("ppemu bench: plan", () => {
-  it("baselines, one child per build, one per build and memory size", () => {
-    // The default: each layout's default build, in registry order.
+  it("round after round; per test every build in turn; js_floor with the fast path", () => {
     const kernels = defaultBenchBuilds();
     expect(kernels).toEqual(allLayouts().map((l) => defaultBuildOf(l).name));
-    const plan = planRuns({ kernels, tests: ALL_TESTS, timeMs: 10, warmupMs: 5 });
-    expect(plan.map((r) => `${r.kernel}:${r.tests.join("+")}`)).toEqual([
-      "baseline:for_loop+atomic_inc+lock",
-      ...kernels.map((k) => `${k}:page_pool01_fast_path+page_pool01_via_page+page_pool02_ptr_ring+page_pool03_slow+page_pool04_dma_slow`),
-      ...kernels.map((k) => `${k}:page_pool01_fast_path_64M`),
-      ...kernels.map((k) => `${k}:page_pool01_fast_path_1G`),
-    ]);
-    expect(planRuns({ kernels: ["v11"], tests: ["lock"], timeMs: 10, warmupMs: 5 }).map((r) => r.kernel)).toEqual(["baseline"]);
-    expect(planRuns({ kernels: ["v6.16"], tests: ["page_pool03_slow"], timeMs: 10, warmupMs: 5 })).toEqual([
-      { kernel: "v6.16", tests: ["page_pool03_slow"], timeMs: 10, warmupMs: 5, bytes: 64 << 20 },
+    const plan = planRuns({ kernels, tests: ALL_TESTS, runs: 2, timeMs: 10, warmupMs: 5 });
+    const round = [
+      "baseline:for_loop",
+      "baseline:atomic_inc",
+      "baseline:lock",
+      "baseline:js_floor",
+      ...["page_pool01_fast_path", "page_pool01_via_page", "page_pool02_ptr_ring", "page_pool03_slow", "page_pool04_dma_slow"].flatMap((t) => kernels.map((k) => `${k}:${t}`)),
+    ];
+    expect(plan.map((r) => `${r.kernel}:${r.test}`)).toEqual([...round, ...round]);
+    expect(plan.map((r) => r.run)).toEqual([...round.map(() => 1), ...round.map(() => 2)]);
+    expect(planRuns({ kernels: ["v11"], tests: ["lock"], runs: 3, timeMs: 10, warmupMs: 5 }).map((r) => `${r.kernel}:${r.test}:${r.run}`)).toEqual(["baseline:lock:1", "baseline:lock:2", "baseline:lock:3"]);
+    expect(planRuns({ kernels: ["v6.16", "v6.1"], tests: ["page_pool01_fast_path"], runs: 1, timeMs: 10, warmupMs: 5 })).toEqual([
+      { kernel: "baseline", test: "js_floor", timeMs: 10, warmupMs: 5, bytes: 64 << 20, run: 1 },
+      { kernel: "v6.16", test: "page_pool01_fast_path", timeMs: 10, warmupMs: 5, bytes: 64 << 20, run: 1 },
+      { kernel: "v6.1", test: "page_pool01_fast_path", timeMs: 10, warmupMs: 5, bytes: 64 << 20, run: 1 },
     ]);
   });
 });
 
-describe("ppemu bench: output", () => {
-  const LAYOUT_OF: Record<string, string> = { "v6.15": "classic", v11: "item-block", "v6.16": "xarray", baseline: "baseline" };
-  const r = (kernel: string, test: BenchResult["test"], ns: number): BenchResult => ({
-    kernel,
-    layout: LAYOUT_OF[kernel]!,
-    test,
-    ns_per_elem: ns,
-    ops_per_sec: 1e9 / ns,
-    rme_pct: 0.5,
-    samples: 100,
-    heap_delta_bytes: 0,
+const LAYOUT_OF: Record<string, string> = { "v6.15": "classic", v11: "item-block", "v6.16": "xarray", baseline: "baseline" };
+const row = (kernel: string, test: BenchResult["test"], run: number, ns: number): BenchResult => ({
+  kernel,
+  layout: LAYOUT_OF[kernel]!,
+  test,
+  run,
+  ns_per_elem: ns,
+  ops_per_sec: 1e9 / ns,
+  rme_pct: 0.5,
+  samples: 100,
+  batch: 10_000,
+  heap_delta_bytes: 0,
+});
+
+describe("ppemu bench: statistics across processes", () => {
+  it("median, and the bootstrap interval of paired ratios: seeded, ≈ when it holds 1.0", () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    // All pairs the same: the interval is that ratio.
+    expect(ratioCi([1.1, 1.1, 1.1])).toEqual({ median: 1.1, ci_lo: 1.1, ci_hi: 1.1, approx_one: false, pairs: 3 });
+    // Straddling 1: ≈, and the same runs give the same interval.
+    const a = ratioCi([0.97, 1.02, 1.01, 0.99, 1.03]);
+    expect(a.approx_one).toBe(true);
+    expect(ratioCi([0.97, 1.02, 1.01, 0.99, 1.03])).toEqual(a);
+    expect(a.ci_lo).toBeGreaterThanOrEqual(0.97);
+    expect(a.ci_hi).toBeLessThanOrEqual(1.03);
+    expect(ratioText(a)).toBe(`≈ (${a.ci_lo.toFixed(2)}–${a.ci_hi.toFixed(2)})`);
+    const b = ratioCi([1.19, 1.21, 1.2]);
+    expect([b.median, b.approx_one]).toEqual([1.2, false]);
+    expect(ratioText(b)).toBe(`1.200 (${b.ci_lo.toFixed(2)}–${b.ci_hi.toFixed(2)})`);
   });
 
-  it("one time_bench-style line", () => {
-    expect(benchLine(r("v11", "page_pool02_ptr_ring", 12.5))).toBe("Type:v11:page_pool02_ptr_ring Per elem: 12.500 ns (80,000,000 ops/s) ±0.50%");
-  });
-
-  it("ratios to the reference build (v6.15) and to the build's fast path, with the kernel's", () => {
+  it("summary: across processes, ratios paired by run, the floor for the fast path only", () => {
     expect(referenceBuild().name).toBe("v6.15");
-    const rs = [r("v6.15", "page_pool01_fast_path", 10), r("v6.15", "page_pool02_ptr_ring", 30), r("v11", "page_pool01_fast_path", 12), r("v11", "page_pool02_ptr_ring", 33)];
-    const q = ratiosOf(rs, rs[3]!);
-    expect(q.vsRef).toBeCloseTo(1.1, 12);
-    expect(q.vsFast).toBeCloseTo(2.75, 12);
-    // v11's anchors are the series' own figures; v6.15's the classic before-runs.
-    expect(q.kernelNs).toBe(15.849);
-    expect(q.kernelVsRef).toBeCloseTo(15.849 / 15.09, 12);
-    expect(q.kernelVsFast).toBeCloseTo(15.849 / 5.492, 12);
-    expect(ratiosOf(rs, r("baseline", "lock", 30))).toEqual({ kernelNs: 10.431 });
-    // A build without anchors (v6.16 has them; v6.1 does not) gets only the measured ratios.
-    expect(kernelNs("v6.1", "page_pool01_fast_path")).toBeUndefined();
-    expect(kernelNs("v6.16", "page_pool03_slow")).toBe(66.498);
-    // The ratio columns are named after the reference build.
-    expect(ratioTable(rs).split("\n")[0]!.split(/\s{2,}/)).toEqual(["kernel", "test", "ns/elem", "rme", "÷v6.15", "k ÷v6.15", "÷01 fast", "k ÷01", "kernel ns", "heap Δ B"]);
+    const rs = [
+      row("baseline", "js_floor", 1, 2.5),
+      row("v6.15", "page_pool01_fast_path", 1, 4),
+      row("v11", "page_pool01_fast_path", 1, 4.4),
+      row("baseline", "js_floor", 2, 3),
+      row("v6.15", "page_pool01_fast_path", 2, 6),
+      row("v11", "page_pool01_fast_path", 2, 6.6),
+      row("baseline", "js_floor", 3, 2),
+      row("v6.15", "page_pool01_fast_path", 3, 5),
+      row("v11", "page_pool01_fast_path", 3, 5.5),
+      row("v11", "page_pool02_ptr_ring", 1, 20),
+    ];
+    const s = summarizeBench(rs, 2000);
+    expect(s.map((x) => `${x.kernel}:${x.test}:${x.runs}`)).toEqual(["baseline:js_floor:3", "v6.15:page_pool01_fast_path:3", "v11:page_pool01_fast_path:3", "v11:page_pool02_ptr_ring:1"]);
+    const v11 = s[2]!;
+    expect([v11.ns_median, v11.ns_min, v11.ns_max, v11.spread_pct, v11.cycles]).toEqual([5.5, 4.4, 6.6, 40, 11]);
+    // Every pair is 1.1 although the runs differ by 50 %: drift cancels in the pair.
+    expect([v11.ratio_to_ref!.median, v11.ratio_to_ref!.ci_lo, v11.ratio_to_ref!.ci_hi, v11.ratio_to_ref!.approx_one]).toEqual([1.1, 1.1, 1.1, false].map((x) => (typeof x === "number" ? expect.closeTo(x, 12) : x)));
+    expect(v11.ratio_to_floor!.median).toBeCloseTo(2.2, 12);
+    expect(s[1]!.ratio_to_ref).toBeNull(); // the reference itself
+    expect(s[0]!.ratio_to_ref).toBeNull(); // a baseline
+    expect(s[3]!.ratio_to_ref).toBeNull(); // v6.15 did not run 02
+    expect(s[3]!.ratio_to_floor).toBeNull();
+    expect(v11.kernel_ns).toBe(5.492);
+    expect(s[0]!.kernel_ns).toBeNull();
+    expect(medianProcess(rs, v11)!.run).toBe(3);
+    const head = summaryTable(s).split("\n")[0]!.trim().split(/\s{2,}/);
+    expect(head).toEqual(["kernel", "test", "ns/elem", "min–max", "spread", "runs", "cycles", "÷v6.15 (95% CI)", "k ÷v6.15", "÷js_floor (95% CI)", "kernel ns"]);
   });
 
-  it("median and its order-statistics margin", () => {
-    expect(medianWithMargin([3, 1, 2])).toEqual({ median: 2, rmePct: 50 });
-    const flat = medianWithMargin(new Array(100).fill(4));
-    expect(flat).toEqual({ median: 4, rmePct: 0 });
+  it("a load average above the cores is a warning", () => {
+    expect(loadWarning([2.5, 1, 1], 2, "before the run")).toBe("warning: load average 2.50 before the run exceeds the 2 cores: these figures share the machine with other work");
+    expect(loadWarning([1.9, 3, 3], 2, "after the run")).toBeNull();
+  });
+});
+
+describe("ppemu bench: the kernel module's Type: line", () => {
+  it("time_bench_calc_stats()'s integer arithmetic, the module's format, the build in its own column", () => {
+    // The posted record: 100,000,000 invocations in 0.549225541 s at 3.6 GHz → 19 cycles, 5.492 ns.
+    const r = timeBenchRecord("tasklet_page_pool01_fast_path", 549225541 / 100_000_000, 100_000_000, 3600);
+    expect(r).toEqual({ name: "tasklet_page_pool01_fast_path", invokeCount: 100_000_000, timeIntervalNs: 549225541, tscInterval: 1977211948, cycles: 19 });
+    expect(typeLine(r)).toBe(
+      "bench_page_pool: Type:tasklet_page_pool01_fast_path Per elem: 19 cycles(tsc) 5.492 ns (step:0) - (measurement period time:0.549225541 sec time_interval:549225541) - (invoke count:100000000 tsc_interval:1977211948)",
+    );
+    const json = { schema: 4, command: "bench", node: "v20", cpu: "x", date: "d", method: { tsc_mhz: 2000 }, results: [row("v11", "page_pool02_ptr_ring", 1, 12.5)], summary: summarizeBench([row("v11", "page_pool02_ptr_ring", 1, 12.5)], 2000) } as never;
+    const lines = typeLines(json).split("\n");
+    expect(lines[2]).toBe("v11     bench_page_pool: Type:tasklet_page_pool02_ptr_ring Per elem: 25 cycles(tsc) 12.500 ns (step:0) - (measurement period time:0.000125000 sec time_interval:125000) - (invoke count:10000 tsc_interval:250000)");
+  });
+
+  it("the TSC: --tsc-mhz, else the model name's nominal frequency, else cpufreq, else cpu MHz", () => {
+    expect(detectTsc(3000, "", "")).toEqual({ mhz: 3000, source: "--tsc-mhz" });
+    const intel = "model name\t: Intel(R) Xeon(R) CPU E5-1650 v4 @ 3.60GHz\ncpu MHz\t\t: 1200.000\n";
+    expect(detectTsc(undefined, intel, "")).toEqual({ mhz: 3600, source: 'nominal, from the model name "Intel(R) Xeon(R) CPU E5-1650 v4 @ 3.60GHz"' });
+    const amd = "model name\t: AMD EPYC\ncpu MHz\t\t: 2596.100\n";
+    expect(detectTsc(undefined, amd, "2450000\n")).toEqual({ mhz: 2450, source: "cpufreq base_frequency of cpu0" });
+    expect(detectTsc(undefined, amd, "")).toEqual({ mhz: 2596.1, source: '"cpu MHz" of cpu0 in /proc/cpuinfo (no nominal frequency on "AMD EPYC")' });
+    expect(detectTsc(undefined, "", "").mhz).toBe(0);
+  });
+
+  it("progress: done/total, rate, time left", () => {
+    expect(progressText("v11", "page_pool02_ptr_ring", 2, 5, 10, 40, 0, 5000)).toBe("\rppemu bench: run 2/5, v11 page_pool02_ptr_ring, 10/40 processes, 2.0/s, 15 s left   ");
+    expect(progressText("v11", "lock", 1, 5, 0, 40, 0, 0)).toContain("0/40 processes, 0.0/s, …");
   });
 });
 
 describe("ppemu bench: a tiny run", () => {
-  it("--json - writes schema 3 with one row per test, each layout's default build", async () => {
-    const res = await run("bench", "--inline", "--time", "5", "--test", "page_pool01_fast_path", "--json", "-");
+  it("--json - writes schema 4: every process's row, the summary, the method", async () => {
+    const res = await run("bench", "--inline", "--time", "5", "--runs", "2", "--test", "page_pool01_fast_path", "--json", "-");
     expect(res.code).toBe(0);
     expect(res.err).toBe("");
     const json = JSON.parse(res.out) as Record<string, unknown>;
-    expect(Object.keys(json)).toEqual(["schema", "command", "node", "cpu", "date", "results"]);
-    expect([json.schema, json.command]).toEqual([3, "bench"]);
+    expect(Object.keys(json)).toEqual(["schema", "command", "node", "cpu", "date", "method", "results", "summary"]);
+    expect([json.schema, json.command]).toEqual([4, "bench"]);
     expect(json.node).toBe(process.version);
-    expect(typeof json.cpu).toBe("string");
-    expect(Number.isNaN(Date.parse(json.date as string))).toBe(false);
+    const method = json.method as Record<string, unknown>;
+    expect([method.runs, method.quick, method.time_ms, method.warmup_ms, method.order, method.reference, method.pinned_cpu]).toEqual([2, false, 5, 5, "round-robin", "v6.15", null]);
     const results = json.results as Record<string, unknown>[];
-    expect(results.map((x) => `${x.kernel}:${x.layout}:${x.test}`)).toEqual(allLayouts().map((l) => `${defaultBuildOf(l).name}:${l.name}:page_pool01_fast_path`));
+    const round = ["baseline:baseline:js_floor", ...allLayouts().map((l) => `${defaultBuildOf(l).name}:${l.name}:page_pool01_fast_path`)];
+    expect(results.map((x) => `${x.kernel}:${x.layout}:${x.test}`)).toEqual([...round, ...round]);
     for (const x of results) {
       expect(Object.keys(x)).toEqual([...RESULT_KEYS]);
       for (const k of ["ns_per_elem", "ops_per_sec", "rme_pct"]) expect(Number.isFinite(x[k])).toBe(true);
-      expect(Number.isInteger(x.samples)).toBe(true);
+      expect(x.batch).toBe(10_000);
       expect(x.samples as number).toBeGreaterThanOrEqual(16);
-      expect(Number.isInteger(x.heap_delta_bytes)).toBe(true);
     }
+    const summary = json.summary as Record<string, unknown>[];
+    expect(summary.map((x) => `${x.kernel}:${x.test}:${x.runs}`)).toEqual(round.map((r) => `${r.split(":")[0]}:${r.split(":")[2]}:2`));
   });
 
-  it("the DMA slow path on one layout, as text: line, then the table", async () => {
+  it("the DMA slow path on one layout, as text: the method, the Type: line, the table", async () => {
     // --layout xarray is its default build, v6.16.
-    const res = await run("bench", "--inline", "--time", "5", "--layout", "xarray", "--test", "page_pool04_dma_slow");
+    const res = await run("bench", "--inline", "--time", "5", "--runs", "2", "--layout", "xarray", "--test", "page_pool04_dma_slow", "--tsc-mhz", "2000");
     expect(res.code).toBe(0);
     const lines = res.out.split("\n");
-    expect(lines[0]).toBe("ppemu bench: v6.16; 5 ms per test (+5 ms warm-up)");
-    expect(lines[1]).toMatch(/^Type:v6\.16:page_pool04_dma_slow Per elem: \d+\.\d{3} ns \([\d,]+ ops\/s\) ±\d+\.\d{2}%$/);
-    expect(res.out).toMatch(/\n──────  ────────────────────  ─+  ─+  ─+  ─+  ─+  ─+  ─+  ─+\nv6\.16   page_pool04_dma_slow +\d+\.\d{3} +±\d+\.\d{2}% +— +— +— +— +— +-?\d+\n/);
+    expect(lines[0]).toBe("ppemu bench: v6.16; 2 processes (2 per build and test, round-robin), 5 ms each (+5 ms warm-up): about 1 s");
+    expect(lines[2]).toBe("method: 2 processes per (build, test), round-robin across builds; 5 ms per process (+5 ms warm-up); reference v6.15");
+    expect(lines[3]).toMatch(/^TSC: 2000 MHz \(--tsc-mhz\); load average /);
+    expect(res.out).toMatch(/\nv6\.16   bench_page_pool: Type:page_pool04_dma_slow Per elem: \d+ cycles\(tsc\) \d+\.\d{3} ns \(step:0\) - \(measurement period time:0\.\d{9} sec time_interval:\d+\) - \(invoke count:1000 tsc_interval:\d+\)\n/);
+    expect(res.out).toMatch(/\nv6\.16   page_pool04_dma_slow +\d+\.\d{3} +\d+\.\d{3}–\d+\.\d{3} +\d+\.\d% +2 +\d+\.\d +— +— +— +—\n/);
   });
 
   it("--kernel B,C runs the builds named, in that order", async () => {
-    const res = await run("bench", "--inline", "--time", "5", "--kernel", "mainline,v6.1", "--test", "page_pool01_fast_path", "--json", "-");
+    const res = await run("bench", "--inline", "--time", "5", "--runs", "2", "--kernel", "mainline,v6.1", "--test", "page_pool02_ptr_ring", "--json", "-");
     expect(res.code).toBe(0);
     const results = (JSON.parse(res.out) as { results: Record<string, unknown>[] }).results;
-    expect(results.map((x) => `${x.kernel}:${x.layout}:${x.test}`)).toEqual(["mainline:xarray:page_pool01_fast_path", "v6.1:classic:page_pool01_fast_path"]);
+    expect(results.map((x) => `${x.kernel}:${x.layout}:${x.test}:${x.run}`)).toEqual(["mainline:xarray:page_pool02_ptr_ring:1", "v6.1:classic:page_pool02_ptr_ring:1", "mainline:xarray:page_pool02_ptr_ring:2", "v6.1:classic:page_pool02_ptr_ring:2"]);
+  });
+
+  it("--runs and --tsc-mhz: one line, exit 2, for a bad value", async () => {
+    expect(await run("bench", "--runs", "1")).toEqual({ code: 2, out: "", err: "ppemu bench: --runs must be a whole number from 2 to 100, got '1'\n" });
+    expect(await run("bench", "--tsc-mhz", "fast")).toEqual({ code: 2, out: "", err: "ppemu bench: --tsc-mhz must be a frequency in MHz from 1 to 100000, got 'fast'\n" });
   });
 });

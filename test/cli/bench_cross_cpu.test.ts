@@ -38,7 +38,7 @@ describe("ppemu bench SMP tests: usage errors", () => {
       [["--test", "cross_cpu", "--loops", "4294967296"], "ppemu bench: --loops must be a whole number from 1000 to 4294967295, got '4294967296'\n"],
       [["--test", "cross_cpu", "--runs", "1"], "ppemu bench: --runs must be a whole number from 2 to 100, got '1'\n"],
       [["--cpus", "2"], `ppemu bench: --cpus is for --test ${smp}\n`],
-      [["--test", "page_pool01_fast_path", "--runs", "3"], `ppemu bench: --runs is for --test ${smp}\n`],
+      [["--test", "page_pool01_fast_path", "--loops", "3000"], `ppemu bench: --loops is for --test ${smp}\n`],
       [["--test", "page_pool02_ptr_ring_contended", "--loops", "2000"], "ppemu bench: --loops is for --test cross_cpu\n"],
       [["--test", "cross_cpu2"], `ppemu bench: unknown test 'cross_cpu2' (valid: ${[...ALL_TESTS, ...SMP_TESTS, "all"].join(", ")})\n`],
     ];
@@ -105,7 +105,7 @@ describe("ppemu bench --test cross_cpu: a tiny run", () => {
     expect(res.err).toBe("");
     expect(res.code).toBe(0);
     const doc = JSON.parse(res.out) as { schema: number; command: string; results: unknown[]; smp: SmpJson };
-    expect([doc.schema, doc.command, doc.results]).toEqual([3, "bench", []]);
+    expect([doc.schema, doc.command, doc.results]).toEqual([4, "bench", []]);
     const smp = doc.smp;
     expect([smp.test, smp.cpus, smp.loops, smp.runs]).toEqual(["cross_cpu", 2, loops, 2]);
     expect(smp.source).toContain("netoptimizer/prototype-kernel kernel/lib/bench_page_pool_cross_cpu.c");
@@ -182,7 +182,7 @@ describe("ppemu bench --test page_pool02_ptr_ring_contended: a tiny run", () => 
     expect(s.uncontended_ns).not.toBeNull();
     expect(s.ratio).not.toBeNull();
     const v = benchValidator();
-    expect(v({ schema: 3, command: "bench", node: "v20", cpu: "x", date: "d", results: [], smp }), JSON.stringify(v.errors)).toBe(true);
+    expect(v({ schema: 4, command: "bench", node: "v20", cpu: "x", date: "d", results: [], smp }), JSON.stringify(v.errors)).toBe(true);
   });
 });
 

@@ -96,7 +96,7 @@ describe("output errors", () => {
       encoding: "utf8",
       timeout: 30_000,
     });
-    // bench writes a line per result while it runs: the second write meets the closed pipe.
+    // bench writes its plan first and the results after the run: the second write meets the closed pipe.
     expect(b.stdout).toBe("141\n");
   }, 60_000);
 
