@@ -22,6 +22,9 @@ import {
   type SmpOptions,
 } from "../report/bench.js";
 import { CONTENDED } from "../../bench/catalog.js";
+import { runScaleBench, SCALE_DEFAULT_ROUNDS, SCALE_MACHINES, SCALE_PAGES } from "../../bench/scale.js";
+import { scaleText } from "../../bench/scale_report.js";
+import { JSON_SCHEMA_VERSIONS } from "../report/json.js";
 import { MAX_NR_CPUS } from "../smp/percpu.js";
 import { referenceBuild } from "../builds/index.js";
 import { type Command, type Io, UsageError, choice, intArg, parse, buildsArg, buildsHelp, openOutputFile, writeOutputFile } from "./common.js";
@@ -61,7 +64,11 @@ tests:
   page_pool03_slow               alloc + get_page + put (pool releases it) + put_page (to allocator)
   page_pool04_dma_slow           the same on a DMA pool: allocator + map + track + untrack + unmap + free
   Pools: order 0, pool_size 1024, 64 pages pre-filled into the ring, as the kernel module does.
-  all                            every test above (not the SMP tests below, which run only when named)
+  all                            every test above (not scale or the SMP tests below, which run only when named)
+  scale                          alloc and return cost per page as the machine and the pages in flight grow:
+                                 64 MiB → 2 GiB machines × 10^3 → 10^6 pages where they fit, a DMA-mapping pool
+                                 per cycle (pool_size 64: the rest are released, unmapped, untracked, freed);
+                                 --runs is rounds per case (default ${SCALE_DEFAULT_ROUNDS}); per build largest ÷ smallest case
 
 SMP tests (CPUs are worker threads on one shared machine; each (run, build) its own process, run after
 run with the builds interleaved; the single-CPU page_pool02_ptr_ring is measured in the same process):
@@ -151,7 +158,7 @@ export const benchCommand: Command = {
       false,
     );
     const builds = values.kernel === undefined && values.layout === undefined ? defaultBenchBuilds() : buildsArg(NAME, values, { multi: true, dflt: "all" }).map((b) => b.name);
-    const test = choice(NAME, "test", String(values.test ?? "all"), [...ALL_TESTS, ...SMP_TESTS, "all"] as const);
+    const test = choice(NAME, "test", String(values.test ?? "all"), [...ALL_TESTS, ...SMP_TESTS, "scale", "all"] as const);
     const smpTest = (SMP_TESTS as readonly string[]).includes(test) ? (test as SmpTest) : null;
     if (smpTest === null) {
       const stray = (["cpus", "loops"] as const).find((k) => values[k] !== undefined);
@@ -162,7 +169,7 @@ export const benchCommand: Command = {
     const nCpus = intArg(NAME, "cpus", values.cpus as string | undefined, 2, 2, MAX_NR_CPUS);
     const loops = intArg(NAME, "loops", values.loops as string | undefined, CROSS_CPU.loops, CROSS_CPU.minLoops, CROSS_CPU.maxLoops);
     const quick = values.quick === true;
-    const runs = intArg(NAME, "runs", values.runs as string | undefined, smpTest !== null ? SMP_DEFAULT_RUNS : quick ? QUICK_RUNS : DEFAULT_RUNS, 2, 100);
+    const runs = intArg(NAME, "runs", values.runs as string | undefined, test === "scale" ? SCALE_DEFAULT_ROUNDS : smpTest !== null ? SMP_DEFAULT_RUNS : quick ? QUICK_RUNS : DEFAULT_RUNS, 2, 100);
     const tscText = values["tsc-mhz"] as string | undefined;
     const tscMhz = tscText === undefined ? undefined : Number(tscText);
     if (tscMhz !== undefined && (tscText!.trim() === "" || !Number.isFinite(tscMhz) || tscMhz < 1 || tscMhz > 100_000)) {
@@ -182,8 +189,30 @@ export const benchCommand: Command = {
 
     const warmupMs = values.time === undefined ? timing.warmupMs : Math.min(timing.warmupMs, timeMs);
     if (smpTest !== null) return runSmp(io, { builds, test: smpTest, cpus: nCpus, loops, runs, timeMs, warmupMs, inline: values.inline === true, jsonTarget, jsonFd });
-    const tests: readonly BenchTest[] = test === "all" ? ALL_TESTS : [test as BenchTest];
     const tty = process.stderr.isTTY === true;
+    if (test === "scale") {
+      const t0 = Date.now();
+      if (!jsonOnly) io.out(`ppemu bench: scale on ${builds.join(", ")}; machines ${SCALE_MACHINES.map((b) => `${b >>> 20} MiB`).join(", ")} × ${SCALE_PAGES.map((n) => n.toLocaleString("en-US")).join(", ")} pages in flight where they fit; ${runs} rounds per case, each case its own process`);
+      const scale = await runScaleBench({
+        kernels: builds,
+        rounds: runs,
+        inline: values.inline === true,
+        onStart: tty ? (req, i, n) => void process.stderr.write(progressText(req.kernel, `${req.bytes >>> 20} MiB × ${req.pages}`, 1, 1, i, n, t0)) : undefined,
+      });
+      if (tty) process.stderr.write(CLEAR_LINE);
+      const json = { schema: JSON_SCHEMA_VERSIONS.bench, command: "bench", node: process.version, cpu: scale.cpu, date: scale.date, results: [], scale };
+      if (jsonOnly) {
+        io.out(JSON.stringify(json, null, 2));
+        return 0;
+      }
+      io.out(scaleText(scale));
+      if (jsonTarget !== undefined) {
+        writeOutputFile(NAME, "--json", jsonTarget, jsonFd, JSON.stringify(json, null, 2) + "\n");
+        io.out(`wrote ${jsonTarget}`);
+      }
+      return 0;
+    }
+    const tests: readonly BenchTest[] = test === "all" ? ALL_TESTS : [test as BenchTest];
     const t0 = Date.now();
     if (!jsonOnly) {
       const n = planRuns({ kernels: builds, tests, runs, timeMs, warmupMs }).length;

@@ -96,7 +96,8 @@ import {
   NR_IOVA_ORDERS,
   IommuTable,
   iommuInit,
-  iovaGeometry,
+  iommuGeometry,
+  pgdOrder,
   PGD_SLOT_SIZE,
 } from "./iommu.js";
 
@@ -715,13 +716,14 @@ export const iommuFrameClaimer: FrameClaimer = (c: FrameClaims) => {
   const mem = c.mem;
   const iommu = mem.rdPtr(mem.machine + MACH_IOMMU);
   if (iommu === 0) return;
-  const { pgdEntries } = iovaGeometry(mem.pageShift);
+  const { pgdEntries } = iommuGeometry(mem, iommu);
+  const pgdFrames = 1 << pgdOrder(pgdEntries, mem.pageShift);
   const head = iommu + IOMMU_DEVICES;
   let guard = 0;
   for (let n = mem.rdPtr(head); n !== head && n !== 0 && guard++ < mem.nrFrames; n = mem.rdPtr(n)) {
     const pgd = mem.rdPtr(n - DEV_NODE + DEV_DOMAIN + DOMAIN_PGD);
     if (pgd === 0) continue;
-    c.claimAddr(pgd, CLASS_IOMMU_TABLES);
+    c.claim(mem.virtToPfn(pgd), pgdFrames, CLASS_IOMMU_TABLES);
     for (let l = 0; l < pgdEntries; l++) {
       const leaf = mem.rdPtr(pgd + PGD_SLOT_SIZE * l);
       if (leaf !== 0) c.claimAddr(leaf, CLASS_IOMMU_TABLES);

@@ -25,8 +25,13 @@
  * IOVA; a larger free block is split before fresh space is taken; fresh space grows upward from
  * IOVA pfn 1 (`iova_hwm`), so IOVA 0 is never handed out and a dma_addr of 0 keeps meaning "not
  * mapped" in struct page. (The kernel allocates downward from the DMA limit; upward reads better in
- * dumps and changes nothing the emulator measures.) Blocks are never merged back: page_pool maps
- * one order per pool. Every leaf covering [0, iova_hwm) exists — leaves are allocated (zeroed) when
+ * dumps and changes nothing the emulator measures.) The IOVA space is at least one pgd page's reach
+ * (2^17 IOVA pfns with 4 KiB pages) and always more than the machine has frames, so a device can
+ * have every frame of the machine mapped at once, as a 32-bit DMA mask allows up to 4 GiB: a 4k
+ * machine of 512 MiB or more gets a pgd of 2^k contiguous pages (order 1 for 512 MiB, 2 for 1 GiB,
+ * 3 for 2 GiB; the geometry is fixed at iommuInit and kept in struct ppemu_iommu, which an
+ * attached machine or a saved image reads back). Blocks are never merged back: page_pool maps one
+ * order per pool. Every leaf covering [0, iova_hwm) exists — leaves are allocated (zeroed) when
  * the high-water mark moves over them — so a free block's `next` link always has an entry to live
  * in, and a lookup below the mark never finds a hole. Leaves are freed only when the domain is torn
  * down, at unbind.
@@ -141,7 +146,7 @@ export const IOPTE_ORDER_SHIFT = 8;
 export const IOPTE_ORDER_MASK = 0xf << IOPTE_ORDER_SHIFT;
 export const IOPTE_OFFSET_SHIFT = 16;
 
-/** IOVA geometry for a page size: entries per leaf, pgd slots used, IOVA pfns available. */
+/** IOVA geometry for a page size and machine size: entries per leaf, pgd slots used, IOVA pfns available. */
 export interface IovaGeometry {
   readonly leafShift: number;
   readonly pgdEntries: number;
@@ -149,11 +154,28 @@ export interface IovaGeometry {
   readonly limit: number;
 }
 
-export function iovaGeometry(pageShift: number): IovaGeometry {
+/**
+ * The geometry of a machine of `nrFrames` frames (0: the smallest, a one-page pgd): IOVA pfns
+ * [1, limit) with `limit` a power of two above `nrFrames` — room to map every frame at once, IOVA
+ * pfn 0 never being handed out — and at least what one pgd page reaches, at most 2^32 bytes.
+ */
+export function iovaGeometry(pageShift: number, nrFrames = 0): IovaGeometry {
   const leafShift = pageShift - IOPTE_SHIFT;
   const topShift = pageShift - PGD_SLOT_SHIFT;
-  const limitShift = Math.min(leafShift + topShift, 32 - pageShift);
+  const machineShift = nrFrames > 0 ? 32 - Math.clz32(nrFrames) : 0;
+  const limitShift = Math.min(Math.max(leafShift + topShift, machineShift), 32 - pageShift);
   return { leafShift, pgdEntries: 1 << (limitShift - leafShift), limit: 2 ** limitShift };
+}
+
+/** The buddy order of a pgd of `pgdEntries` 8-byte slots (0 while it fits one page). */
+export function pgdOrder(pgdEntries: number, pageShift: number): number {
+  return Math.max(0, 31 - Math.clz32(pgdEntries << PGD_SLOT_SHIFT) - pageShift);
+}
+
+/** The geometry a machine's IOMMU was initialised with (struct ppemu_iommu), or 0s when it has none. */
+export function iommuGeometry(mem: PhysMem, iommu: number): IovaGeometry {
+  if (iommu === 0) return { leafShift: 0, pgdEntries: 0, limit: 0 };
+  return { leafShift: mem.rd32(iommu + IOMMU_LEAF_SHIFT), pgdEntries: mem.rd32(iommu + IOMMU_PGD_ENTRIES), limit: mem.rd32(iommu + IOMMU_IOVA_LIMIT) };
 }
 
 /** `iommu_init`: allocate the machine's IOMMU once and hang it off the header. Returns its address. */
@@ -165,7 +187,7 @@ export function iommuInit(mach: Machine): number {
   const iommu = mach.slab.kmalloc(IOMMU_SIZE);
   if (iommu === 0) return 0;
   for (let o = 0; o < IOMMU_SIZE; o += 4) mem.wr32(iommu + o, 0);
-  const g = iovaGeometry(mem.pageShift);
+  const g = iovaGeometry(mem.pageShift, mem.nrFrames);
   mem.listInit(iommu + IOMMU_DEVICES);
   mem.wr32(iommu + IOMMU_PAGE_SHIFT, mem.pageShift);
   mem.wr32(iommu + IOMMU_LEAF_SHIFT, g.leafShift);
@@ -190,30 +212,35 @@ export class IommuTable {
   readonly leafMask: number;
   readonly limit: number;
   readonly pgdEntries: number;
+  /** Buddy order of a domain's pgd (0: one page). */
+  readonly pgdOrder: number;
 
   constructor(mem: PhysMem, pa: PageAlloc, iommu: number) {
     this.mem = mem;
     this.pa = pa;
     this.iommu = iommu;
     this.pageShift = mem.pageShift;
-    const g = iovaGeometry(mem.pageShift);
+    // The geometry the IOMMU was initialised with (an image keeps its own).
+    const g = iommuGeometry(mem, iommu);
     this.leafShift = g.leafShift;
     this.leafMask = (1 << g.leafShift) - 1;
     this.limit = g.limit;
     this.pgdEntries = g.pgdEntries;
+    this.pgdOrder = pgdOrder(g.pgdEntries, mem.pageShift);
   }
 
-  /** Attach an empty domain: a zeroed pgd page. Returns false when no page is left. */
+  /** Attach an empty domain: a zeroed pgd (one page, or 2^pgdOrder). Returns false when no memory is left. */
   domainInit(dom: number): boolean {
     const mem = this.mem;
-    const page = this.pa.allocPages(0, GFP_ZERO);
+    const page = this.pa.allocPages(this.pgdOrder, GFP_ZERO);
     if (page === 0) return false;
+    const pages = 1 << this.pgdOrder;
     mem.wrPtr(dom + DOMAIN_PGD, mem.pageAddress(page));
     mem.wr32(dom + DOMAIN_IOVA_HWM, 1);
     mem.wr32(dom + DOMAIN_IOVA_LIMIT, this.limit);
-    mem.wr32(dom + DOMAIN_TABLE_PAGES, 1);
+    mem.wr32(dom + DOMAIN_TABLE_PAGES, pages);
     for (let k = 0; k < NR_IOVA_ORDERS; k++) mem.wr32(dom + DOMAIN_FREE_IOVA + 4 * k, 0);
-    this.addTablePages(1);
+    this.addTablePages(pages);
     return true;
   }
 
@@ -340,7 +367,7 @@ export class IommuTable {
     return out;
   }
 
-  /** Visit every table page of a domain (pgd first, then leaves by IOVA). Not a hot path. */
+  /** Visit every table page of a domain (the pgd's first page, then leaves by IOVA). Not a hot path. */
   forEachTablePage(dom: number, cb: (addr: number) => void): void {
     const mem = this.mem;
     const pgd = mem.rdPtr(dom + DOMAIN_PGD);
@@ -372,8 +399,8 @@ export class IommuTable {
       this.pa.freePages(mem.virtToPage(leaf), 0);
       freed++;
     }
-    this.pa.freePages(mem.virtToPage(pgd), 0);
-    freed++;
+    this.pa.freePages(mem.virtToPage(pgd), this.pgdOrder);
+    freed += 1 << this.pgdOrder;
     mem.wrPtr(dom + DOMAIN_PGD, 0);
     mem.wr32(dom + DOMAIN_IOVA_HWM, 0);
     mem.wr32(dom + DOMAIN_TABLE_PAGES, 0);

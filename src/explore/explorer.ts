@@ -110,7 +110,7 @@ export class Explorer {
     readonly program: RaceProgram,
   ) {
     this.nr = program.cpus.length;
-    this.sys = bootPpSystem(build, { bytes: program.memBytes ?? 4 << 20, shared: true, cpus: Math.max(2, this.nr) });
+    this.sys = bootPpSystem(build, { bytes: program.memBytes ?? 4 << 20, shared: true, cpus: Math.max(2, this.nr), poison: true });
     this.kasan = new KasanShadow(this.sys.m.mem.bytes, undefined, { machine: this.sys.m });
     // The shadow of a booted KASAN kernel, then setup's allocations and frees recorded as they happen.
     kasanPoisonFree(this.kasan, this.sys.m);

@@ -242,7 +242,14 @@ export interface PhysMemOptions {
   readonly shared?: boolean;
   /** Throw a KernelFault on the first emulated fault instead of recording it. */
   readonly strict?: boolean;
-  /** Poison freed frames (default true; benchmarks turn it off, as the kernel bench runs without). */
+  /**
+   * Poison freed frames with PAGE_POISON (CONFIG_PAGE_POISONING). Off by default, as in the kernel,
+   * where it takes `page_poison=1` on the command line; the emulator's analogue of that boot
+   * parameter is the environment variable `PPEMU_PAGE_POISON=1` ("0" or unset: off), which sets the
+   * default when this is not given. The test suite (vitest.config.ts), the race explorer and the
+   * stress scenario turn it on; benchmarks keep it off. The machine header's `page_poison` word
+   * records what the machine was booted with.
+   */
   readonly poison?: boolean;
   /** page_pool misuse checks, like CONFIG_DEBUG_NET (default true; benchmarks turn them off). */
   readonly ppChecks?: boolean;
@@ -257,6 +264,19 @@ export interface DiagRecord {
   readonly c: number;
   readonly timeMs: number;
   readonly text: string;
+}
+
+/**
+ * Instrumentation (the cost model, bench/cost_view.ts): when set, the constructor passes each of its
+ * three views through it, so every class that caches `mem.u8 / u32 / i32` caches what it returns (a
+ * counting view). Null except while the cost model boots a machine; the only cost when off is one
+ * compare per view in the constructor, which is no hot path.
+ */
+export type ViewWrapper = <T extends Uint8Array | Uint32Array | Int32Array>(view: T) => T;
+let viewWrapper: ViewWrapper | null = null;
+/** Set (or, with null, clear) the wrapper the next PhysMem constructors apply. The cost model's only. */
+export function setViewWrapper(w: ViewWrapper | null): void {
+  viewWrapper = w;
 }
 
 export class PhysMem {
@@ -290,9 +310,9 @@ export class PhysMem {
 
   private constructor(buffer: ArrayBuffer | SharedArrayBuffer, pageShift: number) {
     this.buffer = buffer;
-    this.u8 = new Uint8Array(buffer);
-    this.u32 = new Uint32Array(buffer);
-    this.i32 = new Int32Array(buffer);
+    this.u8 = viewWrapper === null ? new Uint8Array(buffer) : viewWrapper(new Uint8Array(buffer));
+    this.u32 = viewWrapper === null ? new Uint32Array(buffer) : viewWrapper(new Uint32Array(buffer));
+    this.i32 = viewWrapper === null ? new Int32Array(buffer) : viewWrapper(new Int32Array(buffer));
     this.bytes = buffer.byteLength;
     this.pageShift = pageShift;
     this.pageSize = 1 << pageShift;
@@ -323,7 +343,9 @@ export class PhysMem {
     const buffer = opts.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
     const mem = new PhysMem(buffer, pageShift);
     const cpus = opts.cpus ?? DEFAULT_NR_CPUS;
-    mem.boot(opts.strict ?? false, opts.poison ?? true, opts.ppChecks ?? true);
+    // page_poison=1: PPEMU_PAGE_POISON=1 in the environment (where there is a `process`).
+    const poisonEnv = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.["PPEMU_PAGE_POISON"];
+    mem.boot(opts.strict ?? false, opts.poison ?? poisonEnv === "1", opts.ppChecks ?? true);
     mem.wr32(mem.machine + MACH_NR_CPUS, cpus);
     return mem;
   }

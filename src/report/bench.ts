@@ -15,11 +15,7 @@
  * threads — run after run, the builds interleaved within each run; their document has `results: []`
  * and an `smp` member (SmpJson: every run's figures and per build the median and range).
  */
-import { fork, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   type BenchJson,
   type BenchMethod,
@@ -46,6 +42,9 @@ import { detectTsc } from "../../bench/time_bench.js";
 import { allLayouts, defaultBuildOf, findBuild, referenceBuild } from "../builds/index.js";
 import type { WorkerReply } from "../../bench/pp_worker.js";
 import { JSON_SCHEMA_VERSIONS } from "./json.js";
+import { benchCpu, forkOnce, setBenchCpu } from "../../bench/fork.js";
+
+export { workerPath, forkOnce, benchCpu } from "../../bench/fork.js";
 
 export type { BenchJson, BenchResult, BenchTest, BenchSummary, BenchMethod } from "../../bench/catalog.js";
 export { ALL_TESTS, BASELINE_TESTS, LAYOUT_TESTS, RESULT_KEYS, BASELINE, SMP_TESTS, CROSS_CPU, KERNEL_TYPE_NAME } from "../../bench/catalog.js";
@@ -116,57 +115,6 @@ export function planRuns(o: Pick<BenchOptions, "kernels" | "tests" | "runs" | "t
     }
   }
   return out;
-}
-
-/** dist/bench/pp_worker.js (or another child entry), from the build (dist/src/report) or from the sources (src/report). */
-export function workerPath(file = "pp_worker.js"): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const built = join(here, "..", "..", "bench", file);
-  if (import.meta.url.endsWith(".js")) return built;
-  return join(here, "..", "..", "dist", "bench", file);
-}
-
-/**
- * The CPU benchmark children are pinned to (`taskset -c`), or null when pinning is off or taskset is
- * missing. One CPU for every child: a process that migrates between the two vCPUs of a shared
- * machine, or shares its core with the next child, measures the neighbours as much as itself (the
- * kernel module's tasklet runs on one CPU too).
- */
-export function benchCpu(cpu: number | null | undefined): number | null {
-  if (cpu === null || process.platform !== "linux") return null;
-  if (!existsSync("/usr/bin/taskset") && !existsSync("/bin/taskset")) return null;
-  return cpu ?? cpus().length - 1;
-}
-
-let pinCpu: number | null = null;
-
-/** Pin the next children to `cpu` (null: do not pin). */
-export function setBenchCpu(cpu: number | null): void {
-  pinCpu = cpu;
-}
-
-/** Fork a child entry (pinned with taskset when setBenchCpu said so), send it one request, resolve with its one reply. */
-export function forkOnce<Req extends { kernel: string }, Reply extends { ok: boolean }>(file: string, req: Req): Promise<Reply> {
-  const path = workerPath(file);
-  if (!existsSync(path)) return Promise.reject(new Error(`ppemu bench: ${path} not found; run \`npm run build\` first`));
-  return new Promise((resolve, reject) => {
-    const stdio: ["ignore", "ignore", "pipe", "ipc"] = ["ignore", "ignore", "pipe", "ipc"];
-    const child =
-      pinCpu === null
-        ? fork(path, [], { execArgv: ["--expose-gc"], stdio })
-        : spawn("taskset", ["-c", String(pinCpu), process.execPath, "--expose-gc", path], { stdio });
-    let stderr = "";
-    let reply: Reply | null = null;
-    child.stderr!.on("data", (b: Buffer) => void (stderr += b.toString()));
-    child.on("message", (m: Reply) => void (reply = m));
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      const r = reply as Reply | null;
-      if (r) resolve(r);
-      else reject(new Error(`ppemu bench: ${req.kernel} child exited with ${code}: ${stderr.trim()}`));
-    });
-    child.send(req);
-  });
 }
 
 async function runChild(req: SuiteRequest): Promise<BenchResult> {

@@ -269,9 +269,18 @@ export class Explainer {
       if (order < o) continue;
       e.buddy = { head_pfn: head, order };
       out.push(`inside a free buddy block of order ${order}: pfn ${hex(head)}–${hex(head + (1 << order) - 1)}, head struct page ${hex32(hp)} on free_area[${order}].free_list`);
-      if (e.role === "free" && e.pfn === pfn && mem.rd32(mem.machine + MACH_PAGE_POISON) !== 0) {
+      if (e.role === "free" && e.pfn === pfn) {
+        // What the bytes of a free frame say depends on how the machine was booted: its own header word.
         const b = mem.u8[(e.pfn << mem.pageShift) + e.offset]!;
-        out.push(b === PAGE_POISON ? `byte ${hex(b)}: PAGE_POISON, written when the frame was freed after use` : `byte ${hex(b)}: not poisoned — never handed out since boot`);
+        if (mem.rd32(mem.machine + MACH_PAGE_POISON) === 0) {
+          out.push(`byte ${hex(b)}: page_poison is off on this machine (the kernel's default), so a free frame keeps what its last user wrote; its bytes say nothing about whether it was ever handed out`);
+        } else {
+          out.push(
+            b === PAGE_POISON
+              ? `byte ${hex(b)}: PAGE_POISON (page_poison=1 on this machine), written when the frame was freed after use`
+              : `byte ${hex(b)}: not PAGE_POISON although this machine poisons freed frames (page_poison=1): never handed out since boot, or written after its free (a use after free)`,
+          );
+        }
       }
       return;
     }

@@ -24,7 +24,7 @@ describe("ppemu bench: argument errors", () => {
       [["--layout", "slab"], `ppemu bench: unknown layout 'slab' (valid: ${layoutNames().join(", ")}, all)\n`],
       [["--kernel", "v4.19"], `ppemu bench: unknown kernel build 'v4.19' (valid: ${buildNames().join(", ")}; or a layout: ${layoutNames().join(", ")})\n`],
       [["--kernel", "v6.1", "--layout", "classic"], "ppemu bench: give --kernel or --layout, not both\n"],
-      [["--test", "page_pool05"], `ppemu bench: unknown test 'page_pool05' (valid: ${[...ALL_TESTS, ...SMP_TESTS, "all"].join(", ")})\n`],
+      [["--test", "page_pool05"], `ppemu bench: unknown test 'page_pool05' (valid: ${[...ALL_TESTS, ...SMP_TESTS, "scale", "all"].join(", ")})\n`],
       [["--time", "0"], "ppemu bench: --time must be a whole number from 1 to 600000, got '0'\n"],
       [["--time", "1.5"], "ppemu bench: --time must be a whole number from 1 to 600000, got '1.5'\n"],
       [["--json", ""], "ppemu bench: --json needs a file name or '-'\n"],

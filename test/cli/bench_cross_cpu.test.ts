@@ -40,7 +40,7 @@ describe("ppemu bench SMP tests: usage errors", () => {
       [["--cpus", "2"], `ppemu bench: --cpus is for --test ${smp}\n`],
       [["--test", "page_pool01_fast_path", "--loops", "3000"], `ppemu bench: --loops is for --test ${smp}\n`],
       [["--test", "page_pool02_ptr_ring_contended", "--loops", "2000"], "ppemu bench: --loops is for --test cross_cpu\n"],
-      [["--test", "cross_cpu2"], `ppemu bench: unknown test 'cross_cpu2' (valid: ${[...ALL_TESTS, ...SMP_TESTS, "all"].join(", ")})\n`],
+      [["--test", "cross_cpu2"], `ppemu bench: unknown test 'cross_cpu2' (valid: ${[...ALL_TESTS, ...SMP_TESTS, "scale", "all"].join(", ")})\n`],
     ];
     for (const [argv, err] of cases) {
       const r = await run("bench", ...argv);
