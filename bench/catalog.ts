@@ -2,8 +2,10 @@
  * What `ppemu bench` measures, shared by the parent (src/report/bench.ts) and the child process that
  * runs one kernel build (bench/pp_worker.ts): test names, the one JSON result schema, and the
  * baselines' kernel anchor figures (each build carries its own anchors: `KernelBuild.benchAnchorNs`).
- * No dependencies: the child imports it before it has booted anything.
+ * No runtime dependencies (one type): the child imports it before it has booted anything.
  */
+
+import type { CostRow } from "./cost_model.js";
 
 /** The "build" of the loops that touch no pool. */
 export const BASELINE = "baseline";
@@ -159,17 +161,11 @@ export interface BenchJson {
   readonly results: BenchResult[];
   readonly summary?: BenchSummary[];
   /** The cost model (bench/cost_model.ts) for the builds and layout tests that ran. */
-  readonly cost?: readonly CostRowJson[];
+  readonly cost?: readonly CostRow[];
+  /** The (build, test) pairs the cost model could not run, and why. */
+  readonly cost_not_run?: readonly string[];
   /** Present when an SMP test ran (`--test cross_cpu | page_pool02_ptr_ring_contended`); results is then []. */
   readonly smp?: SmpJson;
-}
-
-/** A cost-model row as the document carries it (bench/cost_model.ts CostRow). */
-export interface CostRowJson {
-  readonly kernel: string;
-  readonly layout: string;
-  readonly test: string;
-  readonly [k: string]: string | number;
 }
 
 export const RESULT_KEYS = ["kernel", "layout", "test", "run", "ns_per_elem", "ops_per_sec", "rme_pct", "samples", "batch", "heap_delta_bytes"] as const;

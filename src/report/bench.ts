@@ -39,6 +39,7 @@ import type { SmpReply } from "../../bench/smp_worker.js";
 import { summarize as summarizeSmp } from "../../bench/smp_report.js";
 import { median, ratioCi } from "../../bench/stats.js";
 import { detectTsc } from "../../bench/time_bench.js";
+import { costRun } from "../../bench/cost_model.js";
 import { allLayouts, defaultBuildOf, findBuild, referenceBuild } from "../builds/index.js";
 import type { WorkerReply } from "../../bench/pp_worker.js";
 import { JSON_SCHEMA_VERSIONS } from "./json.js";
@@ -211,6 +212,9 @@ export async function runBench(o: BenchOptions): Promise<BenchJson> {
     setBenchCpu(null);
   }
   const after = loadavg();
+  // The cost model of what ran: the same code on counting views, here in the parent, after the timing.
+  const layoutTests = LAYOUT_TESTS.filter((t) => o.tests.includes(t));
+  const cost = layoutTests.length > 0 && o.kernels.length > 0 ? costRun(o.kernels, layoutTests) : null;
   const warnings = [loadWarning(before, cores, "before the run"), loadWarning(after, cores, "after the run")].filter((w): w is string => w !== null);
   const method: BenchMethod = {
     runs: o.runs,
@@ -236,6 +240,7 @@ export async function runBench(o: BenchOptions): Promise<BenchJson> {
     method,
     results,
     summary: summarizeBench(results, tsc.mhz),
+    ...(cost === null ? {} : { cost: cost.rows, ...(cost.skipped.length > 0 ? { cost_not_run: cost.skipped.map((x) => `${x.kernel} ${x.test}: ${x.reason}`) } : {}) }),
   };
 }
 

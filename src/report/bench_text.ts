@@ -6,6 +6,7 @@
  */
 import { KERNEL_TYPE_NAME, type BenchJson, type BenchResult, type BenchSummary } from "../../bench/catalog.js";
 import { ratioText } from "../../bench/stats.js";
+import { COST_LEGEND, costTable } from "../../bench/cost_model.js";
 import { timeBenchRecord, typeLine } from "../../bench/time_bench.js";
 import { referenceBuild } from "../builds/index.js";
 import { ALL_TESTS, BASELINE, QUICK_RUNS, QUICK_TIMING, defaultBenchBuilds, kernelNs, runBench } from "./bench.js";
@@ -87,8 +88,16 @@ export function benchLegend(json: BenchJson): string {
   ].join("\n");
 }
 
+/** The cost model's table and legend, when the document has one. */
+export function costText(json: BenchJson): string | null {
+  if (!json.cost || json.cost.length === 0) return null;
+  const rows = costTable(json.cost);
+  const notRun = (json.cost_not_run ?? []).map((x) => `not run: ${x}`);
+  return ["cost model (per element; counted, not timed: the same on every machine):", rows, ...notRun, "", COST_LEGEND].join("\n");
+}
+
 /** The whole text. */
-export function benchText(json: BenchJson, costText?: string): string {
+export function benchText(json: BenchJson): string {
   const m = json.method;
   const out = [`ppemu bench: node ${json.node}, ${json.cpu}, ${json.date}`];
   if (m) {
@@ -99,7 +108,8 @@ export function benchText(json: BenchJson, costText?: string): string {
     );
   }
   out.push("", typeLines(json), "", summaryTable(json.summary ?? []), "", benchLegend(json));
-  if (costText) out.push("", costText);
+  const cost = costText(json);
+  if (cost !== null) out.push("", cost);
   return out.join("\n");
 }
 

@@ -189,7 +189,7 @@ describe("ppemu bench: a tiny run", () => {
     expect(res.code).toBe(0);
     expect(res.err).toBe("");
     const json = JSON.parse(res.out) as Record<string, unknown>;
-    expect(Object.keys(json)).toEqual(["schema", "command", "node", "cpu", "date", "method", "results", "summary"]);
+    expect(Object.keys(json)).toEqual(["schema", "command", "node", "cpu", "date", "method", "results", "summary", "cost"]);
     expect([json.schema, json.command]).toEqual([4, "bench"]);
     expect(json.node).toBe(process.version);
     const method = json.method as Record<string, unknown>;
@@ -205,6 +205,9 @@ describe("ppemu bench: a tiny run", () => {
     }
     const summary = json.summary as Record<string, unknown>[];
     expect(summary.map((x) => `${x.kernel}:${x.test}:${x.runs}`)).toEqual(round.map((r) => `${r.split(":")[0]}:${r.split(":")[2]}:2`));
+    // The cost model of the builds and layout tests that ran: counted, so exact (test/bench/cost_model.test.ts pins them all).
+    const cost = json.cost as Record<string, unknown>[];
+    expect(cost.map((c) => `${c.kernel}:${c.test}:${c.loads}:${c.stores}:${c.cache_lines}:${c.pp_chain}`)).toEqual(allLayouts().map((l) => `${defaultBuildOf(l).name}:page_pool01_fast_path:10:6:7:0`));
   });
 
   it("the DMA slow path on one layout, as text: the method, the Type: line, the table", async () => {
@@ -217,6 +220,8 @@ describe("ppemu bench: a tiny run", () => {
     expect(lines[3]).toMatch(/^TSC: 2000 MHz \(--tsc-mhz\); load average /);
     expect(res.out).toMatch(/\nv6\.16   bench_page_pool: Type:page_pool04_dma_slow Per elem: \d+ cycles\(tsc\) \d+\.\d{3} ns \(step:0\) - \(measurement period time:0\.\d{9} sec time_interval:\d+\) - \(invoke count:1000 tsc_interval:\d+\)\n/);
     expect(res.out).toMatch(/\nv6\.16   page_pool04_dma_slow +\d+\.\d{3} +\d+\.\d{3}–\d+\.\d{3} +\d+\.\d% +2 +\d+\.\d +— +— +— +—\n/);
+    expect(res.out).toContain("\ncost model (per element; counted, not timed: the same on every machine):\n");
+    expect(res.out).toMatch(/\nv6\.16 +xarray +page_pool04_dma_slow +124\.63 +96\.65 +18\.23 +5\.12 +24\.02 +—\n/);
   });
 
   it("--kernel B,C runs the builds named, in that order", async () => {
