@@ -26,7 +26,7 @@ import { bootPpSystem, NetStack, PagePools, type PpSystem } from "../src/pool/in
 import { PP_FLAG_DMA_MAP } from "../src/pool/page_pool.js";
 import { DMA_BIDIRECTIONAL } from "../src/dma/index.js";
 import { setServingSoftirq } from "../src/smp/percpu.js";
-import { rcuBarrier } from "../src/smp/rcu.js";
+import { rcuBarrier, rcuPendingCallbacks } from "../src/smp/rcu.js";
 import type { PageAlloc } from "../src/mem/buddy.js";
 import { type BenchResult, type BenchTest, type SuiteRequest, BASELINE } from "./catalog.js";
 import * as PAGE from "../src/mem/page.js";
@@ -223,6 +223,22 @@ function dmaSlowPath(pps: PagePools, pa: PageAlloc, pool: number, n: number): nu
   return s;
 }
 
+/** RCU callbacks a batch may leave queued before the end of its "tasklet" lets them run. */
+const RCU_BACKLOG = 256;
+
+/**
+ * A batch is one tasklet run: when it leaves RCU callbacks queued (the xarray's freed nodes), the
+ * softirq ends, a grace period passes and they run, as rcu_core() would between tasklets. Without it
+ * a long run is one endless softirq and the machine runs out of memory in deferred frees.
+ */
+function endOfTasklet(sys: PpSystem): void {
+  const mem = sys.m.mem;
+  if (rcuPendingCallbacks(mem, mem.cpu) < RCU_BACKLOG) return;
+  setServingSoftirq(mem, false);
+  rcuBarrier(sys.m);
+  setServingSoftirq(mem, true);
+}
+
 // ─── setup ─────────────────────────────────────────────────────────────────────────────────────
 
 export interface Prepared {
@@ -230,6 +246,8 @@ export interface Prepared {
   readonly run: (n: number) => number;
   /** Elements per tinybench sample. */
   readonly batch: number;
+  /** After each timed batch, inside the sample (the end of a tasklet run); the cost model never calls it. */
+  readonly afterBatch?: () => void;
   /** After the runs: null, or what went wrong (the loop did not take the path it is named for). */
   readonly check: (elements: number) => string | null;
 }
@@ -341,6 +359,7 @@ export function prepare(sys: PpSystem, test: BenchTest): Prepared {
       return {
         batch: 1_000,
         run: dmaPool ? (n) => dmaSlowPath(pps, pa, pool, n) : (n) => slowPath(pps, pa, pool, n),
+        afterBatch: () => endOfTasklet(sys),
         check: (el) => {
           const s = d();
           // The loop ran as one long softirq: RCU callbacks (xarray nodes) waited for it to end.
@@ -415,8 +434,10 @@ async function timeIt(name: string, p: Prepared, req: SuiteRequest): Promise<{ n
     retainSamples: true,
     throws: true,
   });
+  const after = p.afterBatch;
   bench.add(name, () => {
     sink ^= run(batch);
+    if (after !== undefined) after();
     elements += batch;
   });
   await bench.run();
