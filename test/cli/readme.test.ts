@@ -2,7 +2,10 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
-import { ratioTable } from "../../src/report/bench.js";
+import { summaryTable } from "../../src/report/bench_text.js";
+import { costRun, costTable } from "../../bench/cost_model.js";
+import { LAYOUT_TESTS } from "../../bench/catalog.js";
+import { allBuilds } from "../../src/builds/index.js";
 
 const README = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 
@@ -17,13 +20,23 @@ describe("README", () => {
     expect(shown).toBe(io.stdout);
   });
 
-  it("the bench table's ratio columns are named as ppemu bench names them", () => {
-    const printed = ratioTable([]).split("\n")[0]!.trim().split(/ {2,}/);
-    expect(printed).toEqual(["kernel", "test", "ns/elem", "rme", "÷v6.15", "k ÷v6.15", "÷01 fast", "k ÷01", "kernel ns", "heap Δ B"]);
-    const head = README.split("\n").find((l) => l.startsWith("| kernel | test | run 1 ns"))!;
+  it("the bench table's columns are ppemu bench's, less the ones it leaves out", () => {
+    const printed = summaryTable([]).split("\n")[0]!.trim().split(/ {2,}/);
+    expect(printed).toEqual(["kernel", "test", "ns/elem", "min–max", "spread", "runs", "cycles", "÷v6.15 (95% CI)", "k ÷v6.15", "÷js_floor (95% CI)", "kernel ns"]);
+    const head = README.split("\n").find((l) => l.startsWith("| kernel | test | ns/elem | min–max"))!;
     const cells = head.split("|").map((c) => c.trim()).filter(Boolean);
-    expect(cells).toEqual(["kernel", "test", "run 1 ns", "run 2 ns", "÷v6.15", "÷01 fast", "kernel ns", "k ÷v6.15", "k ÷01"]);
-    for (const c of cells.slice(4)) expect(printed).toContain(c);
+    expect(cells).toEqual(["kernel", "test", "ns/elem", "min–max", "cycles", "÷v6.15 (95 % CI)", "÷js_floor", "kernel ns"]);
+    for (const c of ["ns/elem", "min–max", "cycles", "kernel ns"]) expect(printed).toContain(c);
+  });
+
+  it("the cost model table is the model's output for every build and test, byte for byte", () => {
+    const { rows, skipped } = costRun();
+    const start = "### The cost model";
+    const i = README.indexOf(start);
+    const open = README.indexOf("```\n", i) + 4;
+    const shown = README.slice(open, README.indexOf("```\n", open));
+    expect(shown).toBe(costTable(rows, skipped) + "\n");
+    expect(rows.length).toBe(allBuilds().length * LAYOUT_TESTS.length);
   });
 });
 
