@@ -102,7 +102,7 @@ export function benchText(json: BenchJson): string {
   const out = [`ppemu bench: node ${json.node}, ${json.cpu}, ${json.date}`];
   if (m) {
     out.push(
-      `method: ${m.runs} processes per (build, test)${m.quick ? " (--quick: 3, 0.1 s each)" : ""}, round-robin across builds; ${m.time_ms} ms per process (+${m.warmup_ms} ms warm-up); reference ${m.reference}`,
+      `method: ${m.runs} processes per (build, test)${m.quick ? " (--quick)" : ""}, round-robin across builds; ${m.time_ms} ms per process (+${m.warmup_ms} ms warm-up); reference ${m.reference}`,
       `TSC: ${m.tsc_mhz} MHz (${m.tsc_source}); load average ${m.load_avg_before.join(", ")} before, ${m.load_avg_after.join(", ")} after, ${m.cores} cores`,
       ...m.warnings,
     );
