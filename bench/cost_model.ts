@@ -1,5 +1,5 @@
 /**
- * The deterministic cost model (issue 13, item 2): per operation of each benchmark test and build,
+ * The deterministic cost model: per operation of each benchmark test and build,
  * the emulated loads, stores, atomic ops, lock acquisitions and distinct 64-byte cache lines, and the
  * length of the dependent-load chain from `struct page` to `struct page_pool`. The figures depend on
  * the code, not on the machine: tests pin them, so a change that adds a line to a hot path fails one.

@@ -1,7 +1,7 @@
 /**
- * The scale benchmark (issue 13 item 5): what it costs per page to hold N DMA-mapped pages of one
+ * The scale benchmark: what it costs per page to hold N DMA-mapped pages of one
  * pool and to give them all back, from a 64 MiB machine with 10^3 pages in flight to a 2 GiB machine
- * with as many as fit. The issue's criterion: the per-page cost of the largest case stays within
+ * with as many as fit. The criterion: the per-page cost of the largest case stays within
  * 1.5× of the smallest's.
  *
  * One case = one kernel build × one machine size × one N, in its own fresh child process
@@ -88,7 +88,7 @@ export const SCALE_MIN_PAGES_PER_ROUND = 100_000;
 /** Untimed pages before the first round, in cycles of at most SCALE_WARMUP_CYCLE_PAGES. */
 export const SCALE_WARMUP_PAGES = 100_000;
 export const SCALE_WARMUP_CYCLE_PAGES = 1_000;
-/** The issue's criterion: largest case ÷ smallest case, per page. */
+/** The criterion: largest case ÷ smallest case, per page. */
 export const SCALE_CRITERION = 1.5;
 /** Frames the machine's own structures take at boot besides the memmap (header, diag log). */
 const BOOT_FRAMES = 2;
@@ -143,7 +143,7 @@ export interface ScaleCombo {
   /** Frames the case needs (framesNeeded) and the machine has (allocatableFrames). */
   readonly frames_needed: number;
   readonly frames_allocatable: number;
-  /** The round count added as the largest case (it is in no machine × pages row of the issue). */
+  /** The round count added as the largest case (in no machine × pages row of the plan). */
   readonly extra: boolean;
 }
 
@@ -516,7 +516,7 @@ export interface ScaleSummary {
   readonly alloc_ratio_range: readonly [number, number];
   readonly return_ratio_range: readonly [number, number];
   /**
-   * The dearest case of any size against the smallest (median ÷ median): the issue's criterion is
+   * The dearest case of any size against the smallest (median ÷ median): the criterion is
    * about the largest case, but a middle case that costs more says the growth is not monotonic.
    */
   readonly alloc_worst: ScaleWorst;

@@ -115,7 +115,7 @@ export function scaleText(json: ScaleJson): string {
   const extra = json.combos.find((c) => c.extra);
   if (extra) out.push(`  added instead: ${extra.pages_name} pages on ${extra.machine}, the largest m×10^k that fits there`);
   out.push("");
-  out.push(`largest case ÷ smallest case, per page (median ÷ median; in brackets the rounds' extremes); the issue's criterion is ≤ ${json.criterion}×:`);
+  out.push(`largest case ÷ smallest case, per page (median ÷ median; in brackets the rounds' extremes); the criterion is ≤ ${json.criterion}×:`);
   out.push(scaleSummaryTable(json));
   out.push("");
   out.push(`${json.cases.length} cases in ${(json.elapsed_ms / 1000).toFixed(1)} s (node ${json.node}, ${json.cpu})`);
