@@ -350,6 +350,9 @@ export interface SmpJson {
   readonly loops: number;
   readonly runs: number;
   readonly source: string;
+  /** The TSC frequency of the lines' cycles, MHz, and where it came from (bench/time_bench.ts detectTsc). */
+  readonly tsc_mhz: number;
+  readonly tsc_source: string;
   readonly results: SmpRun[];
   readonly summary: SmpSummary[];
 }

@@ -4,40 +4,40 @@
  * (netoptimizer/prototype-kernel kernel/lib/time_bench.c @ed04e9380d4ead0bef5106ed20faddea67eab201)
  * and the module's own pr_info lines; then per build the median and range over the runs.
  *
- * ppemu has no TSC: as `Type:<kernel>:<test> Per elem: … ns` of the single-CPU bench, the lines
- * leave out "<N> cycles(tsc)" and "tsc_interval", name the build in the type, and the `Sum` line
- * averages the CPUs' ns where the kernel averages their cycles. The ns figure is the kernel's own
- * integer arithmetic: quotient, then remainder / (count / 1000) ("incorrect roundup").
+ * The Type: and Sum lines are the module's own (prefix `time_bench: `, the out-of-tree helper
+ * module), cycles at the stated TSC frequency as in the single-CPU bench (bench/time_bench.ts), the
+ * build in a column of its own; the module's other lines keep the build as a prefix.
  */
 import { renderTable } from "../src/report/table.js";
+import { seconds, timeBenchNs, timeBenchRecord } from "./time_bench.js";
 import { CROSS_CPU_ANCHOR, type ContendedRun, type CrossCpuRun, type SmpRun, type SmpSummary, type SmpTest, type Spread } from "./catalog.js";
-
-/** time_bench_calc_stats()'s `%llu.%03llu` of time_interval / invoked_cnt. */
-export function timeBenchNs(timeInterval: number, count: number): string {
-  if (count <= 0) return "0.000";
-  const q = Math.floor(timeInterval / count);
-  const prec = Math.floor(count / 1000);
-  const dec = prec > 0 ? Math.floor((timeInterval % count) / prec) : 0;
-  return `${q}.${String(dec).padStart(3, "0")}`;
-}
-
-/** `%llu.%09u` seconds of a ns interval. */
-function seconds(ns: number): string {
-  return `${Math.floor(ns / 1e9)}.${String(ns % 1e9).padStart(9, "0")}`;
-}
 
 const TYPE = "page_pool_cross_cpu";
 
-/** One CPU's line of time_bench_print_stats_cpumask(), without cycles. */
-export function crossCpuLine(kernel: string, step: number, c: CrossCpuRun["per_cpu"][number]): string {
+/** The out-of-tree time_bench module's pr_fmt. */
+export const CROSS_CPU_PREFIX = "time_bench: ";
+
+/** One CPU's line of time_bench_print_stats_cpumask(), at `mhz`; the build in a column before it. */
+export function crossCpuLine(kernel: string, step: number, c: CrossCpuRun["per_cpu"][number], mhz: number): string {
+  const r = timeBenchRecord(TYPE, c.time_interval_ns / Math.max(1, c.invoke_count), c.invoke_count, mhz);
   return (
-    `Type:${kernel}:${TYPE} CPU(${c.cpu}) ${timeBenchNs(c.time_interval_ns, c.invoke_count)} ns (step:${step})` +
-    ` - (measurement period time:${seconds(c.time_interval_ns)} sec time_interval:${c.time_interval_ns}) - (invoke count:${c.invoke_count})`
+    `${kernel.padEnd(KERNEL_COLUMN)}${CROSS_CPU_PREFIX}Type:${TYPE} CPU(${c.cpu}) ${r.cycles} cycles(tsc) ${timeBenchNs(c.time_interval_ns, c.invoke_count)} ns (step:${step})` +
+    ` - (measurement period time:${seconds(c.time_interval_ns)} sec time_interval:${c.time_interval_ns}) - (invoke count:${c.invoke_count} tsc_interval:${r.tscInterval})`
   );
 }
 
+/** `Sum Type:… Average: <cycles> cycles(tsc) CPUs:<n> step:<s>`: the CPUs' integer cycles averaged, as the module does. */
+export function crossCpuSumLine(kernel: string, step: number, perCpu: CrossCpuRun["per_cpu"], mhz: number): string {
+  const cycles = perCpu.map((c) => timeBenchRecord(TYPE, c.time_interval_ns / Math.max(1, c.invoke_count), c.invoke_count, mhz).cycles);
+  const avg = cycles.length > 0 ? Math.floor(cycles.reduce((a, x) => a + x, 0) / cycles.length) : 0;
+  return `${kernel.padEnd(KERNEL_COLUMN)}${CROSS_CPU_PREFIX}Sum Type:${TYPE} Average: ${avg} cycles(tsc) CPUs:${perCpu.length} step:${step}`;
+}
+
+/** Width of the build column before the module's lines. */
+const KERNEL_COLUMN = 10;
+
 /** The run's lines: the module's pr_info lines, then one line per CPU and the Sum line. */
-export function crossCpuLines(r: CrossCpuRun): string[] {
+export function crossCpuLines(r: CrossCpuRun, mhz: number): string[] {
   const step = r.cpus - 1;
   const out: string[] = [];
   const rx = r.per_cpu[0]!;
@@ -50,9 +50,8 @@ export function crossCpuLines(r: CrossCpuRun): string[] {
       ? `${r.kernel}: pp_tasklet_simulate_rx_napi(${rx.cpu}): FAIL (cnt:${r.produced}), queue full(${r.full}) too many times`
       : `${r.kernel}: pp_tasklet_simulate_rx_napi(cpu:${rx.cpu}): done (cnt:${r.produced}) queue full(${r.full})`,
   );
-  for (const c of r.per_cpu) out.push(crossCpuLine(r.kernel, step, c));
-  const avg = r.per_cpu.reduce((a, c) => a + c.ns_per_elem, 0) / r.per_cpu.length;
-  out.push(`Sum Type:${r.kernel}:${TYPE} Average: ${avg.toFixed(3)} ns CPUs:${r.per_cpu.length} step:${step}`);
+  for (const c of r.per_cpu) out.push(crossCpuLine(r.kernel, step, c, mhz));
+  out.push(crossCpuSumLine(r.kernel, step, r.per_cpu, mhz));
   return out;
 }
 
@@ -67,8 +66,8 @@ export function contendedLines(r: ContendedRun): string[] {
   ];
 }
 
-export function smpRunLines(r: SmpRun): string[] {
-  return r.test === "cross_cpu" ? crossCpuLines(r) : contendedLines(r);
+export function smpRunLines(r: SmpRun, mhz: number): string[] {
+  return r.test === "cross_cpu" ? crossCpuLines(r, mhz) : contendedLines(r);
 }
 
 function spread(xs: readonly number[]): Spread {

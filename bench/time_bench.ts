@@ -14,7 +14,6 @@
  * time, so ns/elem on the line is the figure in the table.
  */
 import { readFileSync } from "node:fs";
-import { timeBenchNs } from "./smp_report.js";
 
 /** pr_fmt of the in-tree module. */
 export const TIME_BENCH_PREFIX = "bench_page_pool: ";
@@ -51,8 +50,17 @@ function readText(path: string): string {
   }
 }
 
+/** time_bench_calc_stats()'s `%llu.%03llu` of time_interval / invoked_cnt. */
+export function timeBenchNs(timeInterval: number, count: number): string {
+  if (count <= 0) return "0.000";
+  const q = Math.floor(timeInterval / count);
+  const prec = Math.floor(count / 1000);
+  const dec = prec > 0 ? Math.floor((timeInterval % count) / prec) : 0;
+  return `${q}.${String(dec).padStart(3, "0")}`;
+}
+
 /** `%llu.%09u` seconds of a ns interval. */
-function seconds(ns: number): string {
+export function seconds(ns: number): string {
   return `${Math.floor(ns / 1e9)}.${String(ns % 1e9).padStart(9, "0")}`;
 }
 

@@ -25,6 +25,7 @@ import { CONTENDED } from "../../bench/catalog.js";
 import { runScaleBench, SCALE_DEFAULT_ROUNDS, SCALE_MACHINES, SCALE_PAGES } from "../../bench/scale.js";
 import { scaleText } from "../../bench/scale_report.js";
 import { JSON_SCHEMA_VERSIONS } from "../report/json.js";
+import { detectTsc, type Tsc } from "../../bench/time_bench.js";
 import { MAX_NR_CPUS } from "../smp/percpu.js";
 import { referenceBuild } from "../builds/index.js";
 import { type Command, type Io, UsageError, choice, intArg, parse, buildsArg, buildsHelp, openOutputFile, writeOutputFile } from "./common.js";
@@ -77,9 +78,9 @@ run with the builds interleaved; the single-CPU page_pool02_ptr_ring is measured
                                  returning CPU (full: page_pool_recycle_direct); CPUs 1…N-1 consume
                                  and page_pool_put_page(pool, page, -1, false): the pool's ring as a
                                  contended MPSC ring. pool_size 32000, 256 pages pre-filled.
-                                 Prints the module's lines, less cycles (ppemu has no TSC):
-  Type:<kernel>:page_pool_cross_cpu CPU(<n>) <N.nnn> ns (step:<N-1>) - (measurement period time:…) - (invoke count:…)
-  Sum Type:<kernel>:page_pool_cross_cpu Average: <ns> ns CPUs:<N> step:<N-1>
+                                 Prints the module's lines, the build in a column, cycles at the TSC:
+  <kernel>  time_bench: Type:page_pool_cross_cpu CPU(<n>) <C> cycles(tsc) <N.nnn> ns (step:<N-1>) - (…) - (invoke count:… tsc_interval:…)
+  <kernel>  time_bench: Sum Type:page_pool_cross_cpu Average: <C> cycles(tsc) CPUs:<N> step:<N-1>
                                  then per build ns per returned page (median, range over runs),
                                  ÷ page_pool02_ptr_ring, recycle_stats ring / ring_full, full.
   page_pool02_ptr_ring_contended page_pool02_ptr_ring on CPU 0 while CPUs 1…N-1 put pages CPU 0
@@ -188,7 +189,7 @@ export const benchCommand: Command = {
     const jsonFd = jsonTarget !== undefined && !jsonOnly ? openOutputFile(NAME, "--json", jsonTarget) : -1;
 
     const warmupMs = values.time === undefined ? timing.warmupMs : Math.min(timing.warmupMs, timeMs);
-    if (smpTest !== null) return runSmp(io, { builds, test: smpTest, cpus: nCpus, loops, runs, timeMs, warmupMs, inline: values.inline === true, jsonTarget, jsonFd });
+    if (smpTest !== null) return runSmp(io, { builds, test: smpTest, cpus: nCpus, loops, runs, timeMs, warmupMs, inline: values.inline === true, jsonTarget, jsonFd, tsc: detectTsc(tscMhz) });
     const tty = process.stderr.isTTY === true;
     if (test === "scale") {
       const t0 = Date.now();
@@ -257,6 +258,7 @@ interface SmpCli extends Pick<SmpOptions, "test" | "cpus" | "loops" | "runs" | "
   readonly inline: boolean;
   readonly jsonTarget: string | undefined;
   readonly jsonFd: number;
+  readonly tsc: Tsc;
 }
 
 const CLEAR_LINE = `\r${" ".repeat(100)}\r`;
@@ -280,12 +282,13 @@ async function runSmp(io: Io, o: SmpCli): Promise<number> {
     timeMs: o.timeMs,
     warmupMs: o.warmupMs,
     inline: o.inline,
+    tsc: o.tsc,
     onStart: tty ? (req, i, n) => void process.stderr.write(`\rppemu bench: ${o.test} run ${req.run}/${o.runs}, ${req.kernel} (${i + 1}/${n}), ${((Date.now() - t0) / 1000).toFixed(0)} s   `) : undefined,
     onRun: jsonOnly
       ? undefined
       : (r) => {
           if (tty) process.stderr.write(CLEAR_LINE); // the progress line, before stdout writes under it
-          io.out(smpRunLines(r).join("\n"));
+          io.out(smpRunLines(r, o.tsc.mhz).join("\n"));
         },
   });
   if (tty) process.stderr.write(CLEAR_LINE);

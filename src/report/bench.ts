@@ -38,7 +38,7 @@ import {
 import type { SmpReply } from "../../bench/smp_worker.js";
 import { summarize as summarizeSmp } from "../../bench/smp_report.js";
 import { median, ratioCi } from "../../bench/stats.js";
-import { detectTsc } from "../../bench/time_bench.js";
+import { detectTsc, type Tsc } from "../../bench/time_bench.js";
 import { costRun } from "../../bench/cost_model.js";
 import { allLayouts, defaultBuildOf, findBuild, referenceBuild } from "../builds/index.js";
 import type { WorkerReply } from "../../bench/pp_worker.js";
@@ -50,7 +50,8 @@ export { workerPath, forkOnce, benchCpu } from "../../bench/fork.js";
 export type { BenchJson, BenchResult, BenchTest, BenchSummary, BenchMethod } from "../../bench/catalog.js";
 export { ALL_TESTS, BASELINE_TESTS, LAYOUT_TESTS, RESULT_KEYS, BASELINE, SMP_TESTS, CROSS_CPU, KERNEL_TYPE_NAME } from "../../bench/catalog.js";
 export type { SmpJson, SmpRun, SmpTest, SmpSummary, CrossCpuRun, ContendedRun } from "../../bench/catalog.js";
-export { smpRunLines, smpTable, smpLegend, summarize, timeBenchNs, crossCpuLine } from "../../bench/smp_report.js";
+export { smpRunLines, smpTable, smpLegend, summarize, crossCpuLine, crossCpuSumLine } from "../../bench/smp_report.js";
+export { timeBenchNs } from "../../bench/time_bench.js";
 
 /** What `bench` runs when no build is named: each layout's default build. */
 export function defaultBenchBuilds(): string[] {
@@ -257,6 +258,8 @@ export interface SmpOptions {
   readonly runs: number;
   readonly timeMs: number;
   readonly warmupMs: number;
+  /** The TSC for the lines' cycles (default: detectTsc()). */
+  readonly tsc?: Tsc;
   /** Run every request in this process (the CPUs are still worker threads). */
   readonly inline?: boolean;
   /** Called before each request (`index` 0-based of `total`) and with each result. */
@@ -289,7 +292,8 @@ export async function runSmpBench(o: SmpOptions): Promise<BenchJson> {
     results.push(r);
     o.onRun?.(r);
   }
-  const smp: SmpJson = { test: o.test, cpus: o.cpus, loops: o.test === "cross_cpu" ? o.loops : 0, runs: o.runs, source: o.test === "cross_cpu" ? CROSS_CPU_SOURCE : CONTENDED_SOURCE, results, summary: summarizeSmp(results) };
+  const tsc = o.tsc ?? detectTsc();
+  const smp: SmpJson = { test: o.test, cpus: o.cpus, loops: o.test === "cross_cpu" ? o.loops : 0, runs: o.runs, source: o.test === "cross_cpu" ? CROSS_CPU_SOURCE : CONTENDED_SOURCE, tsc_mhz: tsc.mhz, tsc_source: tsc.source, results, summary: summarizeSmp(results) };
   return { schema: JSON_SCHEMA_VERSIONS.bench, command: "bench", node: process.version, cpu: cpus()[0]?.model.trim() ?? "unknown", date: new Date().toISOString(), results: [], smp };
 }
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import Ajv2020Module from "ajv/dist/2020.js";
 import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
-import { planSmpRuns, timeBenchNs, SMP_TESTS, ALL_TESTS, type CrossCpuRun, type ContendedRun, type SmpJson } from "../../src/report/bench.js";
+import { planSmpRuns, timeBenchNs, crossCpuLine, crossCpuSumLine, SMP_TESTS, ALL_TESTS, type CrossCpuRun, type ContendedRun, type SmpJson } from "../../src/report/bench.js";
 import { CONTENDED, CROSS_CPU } from "../../bench/catalog.js";
 
 const Ajv2020 = ((Ajv2020Module as unknown as { default?: unknown }).default ?? Ajv2020Module) as typeof import("ajv/dist/2020.js").default;
@@ -48,7 +48,7 @@ describe("ppemu bench SMP tests: usage errors", () => {
     }
     const h = await run("bench", "--help");
     expect(h.out).toContain("ppemu bench --test cross_cpu|page_pool02_ptr_ring_contended [--cpus N] [--loops N] [--runs R]");
-    expect(h.out).toContain("Type:<kernel>:page_pool_cross_cpu CPU(<n>) <N.nnn> ns (step:<N-1>)");
+    expect(h.out).toContain("<kernel>  time_bench: Type:page_pool_cross_cpu CPU(<n>) <C> cycles(tsc) <N.nnn> ns (step:<N-1>)");
   });
 });
 
@@ -66,6 +66,14 @@ describe("ppemu bench SMP tests: plan and number format", () => {
     // A count that is no multiple of 1000 can print more than three decimals, as the kernel does.
     expect(timeBenchNs(2048, 2049)).toBe("0.1024");
     expect(timeBenchNs(999, 500)).toBe("1.000");
+    // The module's per-CPU and Sum lines, the build in its own column, cycles at the stated TSC.
+    const c = { cpu: 1, role: "return" as const, invoke_count: 1_000_000, time_interval_ns: 126650589, ns_per_elem: 126.650589, returned: 1_000_001, empty: 0, aborted: false, ring: 0, ring_full: 0 };
+    expect(crossCpuLine("v6.16", 1, c, 2000)).toBe(
+      "v6.16     time_bench: Type:page_pool_cross_cpu CPU(1) 253 cycles(tsc) 126.650 ns (step:1) - (measurement period time:0.126650589 sec time_interval:126650589) - (invoke count:1000000 tsc_interval:253301178)",
+    );
+    const rx = { ...c, cpu: 0, role: "rx" as const, invoke_count: 2_000_002, time_interval_ns: 130000000 };
+    // (253 + 129) / 2, integer division as the module's sum.tsc_cycles / sum.records.
+    expect(crossCpuSumLine("v6.16", 1, [rx, c], 2000)).toBe("v6.16     time_bench: Sum Type:page_pool_cross_cpu Average: 191 cycles(tsc) CPUs:2 step:1");
   });
 });
 
@@ -135,16 +143,16 @@ describe("ppemu bench --test cross_cpu: a tiny run", () => {
     expect(res.code).toBe(0);
     const lines = res.out.split("\n");
     expect(lines[0]).toBe("ppemu bench: cross_cpu on v6.1; 3 CPUs (CPU 0 the RX tasklet, CPUs 1-2 return); loops 1000, 2 runs per build, builds interleaved, each its own process; page_pool02_ptr_ring 5 ms (+5 ms warm-up)");
-    const typeLines = lines.filter((l) => l.startsWith("Type:"));
+    const typeLines = lines.filter((l) => l.startsWith("v6.1      time_bench: Type:"));
     expect(typeLines).toHaveLength(6);
     for (const [i, l] of typeLines.entries()) {
       const cpu = i % 3;
       const count = cpu === 0 ? 2 * loops + 2 : loops;
-      expect(l).toMatch(new RegExp(`^Type:v6\\.1:page_pool_cross_cpu CPU\\(${cpu}\\) \\d+\\.\\d{3,} ns \\(step:2\\) - \\(measurement period time:\\d+\\.\\d{9} sec time_interval:\\d+\\) - \\(invoke count:(${count}|\\d+)\\)$`));
+      expect(l).toMatch(new RegExp(`^v6\\.1      time_bench: Type:page_pool_cross_cpu CPU\\(${cpu}\\) \\d+ cycles\\(tsc\\) \\d+\\.\\d{3,} ns \\(step:2\\) - \\(measurement period time:\\d+\\.\\d{9} sec time_interval:\\d+\\) - \\(invoke count:(${count}|\\d+) tsc_interval:\\d+\\)$`));
     }
-    const sums = lines.filter((l) => l.startsWith("Sum Type:"));
+    const sums = lines.filter((l) => l.includes("time_bench: Sum Type:"));
     expect(sums).toHaveLength(2);
-    for (const l of sums) expect(l).toMatch(/^Sum Type:v6\.1:page_pool_cross_cpu Average: \d+\.\d{3} ns CPUs:3 step:2$/);
+    for (const l of sums) expect(l).toMatch(/^v6\.1      time_bench: Sum Type:page_pool_cross_cpu Average: \d+ cycles\(tsc\) CPUs:3 step:2$/);
     expect(lines.filter((l) => /^v6\.1: time_pp_put_page_recycle\(cpu:[12]\): recycled:\d+ pages, empty:\d+ times/.test(l))).toHaveLength(4);
     const rx = lines.filter((l) => l.startsWith("v6.1: pp_tasklet_simulate_rx_napi("));
     expect(rx).toHaveLength(2);
