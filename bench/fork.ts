@@ -58,3 +58,28 @@ export function forkOnce<Req extends { kernel: string }, Reply extends { ok: boo
     child.send(req);
   });
 }
+
+/** What a child entry sends back: its one result, or why there is none. */
+export type ChildReply<R> = { ok: true; result: R } | { ok: false; error: string };
+
+/**
+ * The child's side: take one request from the parent, answer with `run(req)`'s result or its error,
+ * exit once the reply is out. Run from a terminal (no IPC channel) it says how to start it, exit 2;
+ * a parent that goes away (interrupted, killed) ends it, since nobody will read the result.
+ */
+export function serveOnce<Req, R>(entry: string, how: string, run: (req: Req) => R | Promise<R>): void {
+  if (typeof process.send !== "function") {
+    process.stderr.write(`${entry}: run me through \`${how}\` (needs an IPC channel)\n`);
+    process.exit(2);
+  }
+  process.once("disconnect", () => process.exit(1));
+  process.once("message", (req: Req) => {
+    const reply = (msg: ChildReply<R>): void => void process.send!(msg, () => process.exit(0));
+    Promise.resolve()
+      .then(() => run(req))
+      .then(
+        (result) => reply({ ok: true, result }),
+        (e: unknown) => reply({ ok: false, error: e instanceof Error ? e.message : String(e) }),
+      );
+  });
+}

@@ -61,7 +61,7 @@
  * keep (IOMMU leaves the domain grew, slabs the kmalloc caches hold) and nothing else moved.
  */
 import { cpus } from "node:os";
-import { benchCpu, forkOnce, setBenchCpu } from "./fork.js";
+import { benchCpu, forkOnce, setBenchCpu, type ChildReply } from "./fork.js";
 import { bootBenchSystem } from "./pp_suite.js";
 import { ppClaimers, type PagePools, type PpSystem } from "../src/pool/index.js";
 import { PP_FLAG_DMA_MAP } from "../src/pool/page_pool.js";
@@ -607,7 +607,7 @@ export function notFitting(combos: readonly ScaleCombo[]): string[] {
     .map((c) => `${c.pages_name} pages on ${c.machine}: needs ~${c.frames_needed.toLocaleString("en-US")} frames, the machine has ${c.frames_allocatable.toLocaleString("en-US")} allocatable`);
 }
 
-export type ScaleReply = { ok: true; result: ScaleCase } | { ok: false; error: string };
+export type ScaleReply = ChildReply<ScaleCase>;
 
 /** One case in a fresh child (dist/bench/scale_worker.js), pinned as the other single-CPU benchmarks are. */
 export async function forkScaleCase(req: ScaleRequest): Promise<ScaleCase> {
@@ -616,9 +616,7 @@ export async function forkScaleCase(req: ScaleRequest): Promise<ScaleCase> {
   throw new Error(r.error);
 }
 
-export interface ScaleBenchOptions {
-  readonly kernels: readonly string[];
-  readonly rounds: number;
+export interface ScaleBenchOptions extends ScalePlanOptions {
   /** Called before each case (`index` 0-based of `total`) and as each case arrives. */
   readonly onStart?: (req: ScaleRequest, index: number, total: number) => void;
   readonly onCase?: (c: ScaleCase) => void;
@@ -626,11 +624,8 @@ export interface ScaleBenchOptions {
   readonly cpu?: number | null;
   /** Run each case in this process instead of a child (tests; debugging). */
   readonly inline?: boolean;
-  readonly machines?: readonly number[];
-  readonly pages?: readonly number[];
-  readonly poolSize?: number;
-  readonly minPagesPerRound?: number;
-  readonly warmupPages?: number;
+  /** Rounds per case (default SCALE_DEFAULT_ROUNDS). */
+  readonly rounds: number;
 }
 
 /** Run the plan, one child per case, sequentially (two at once would share cores). */

@@ -202,16 +202,7 @@ export const benchCommand: Command = {
       });
       if (tty) process.stderr.write(CLEAR_LINE);
       const json = { schema: JSON_SCHEMA_VERSIONS.bench, command: "bench", node: process.version, cpu: scale.cpu, date: scale.date, results: [], scale };
-      if (jsonOnly) {
-        io.out(JSON.stringify(json, null, 2));
-        return 0;
-      }
-      io.out(scaleText(scale));
-      if (jsonTarget !== undefined) {
-        writeOutputFile(NAME, "--json", jsonTarget, jsonFd, JSON.stringify(json, null, 2) + "\n");
-        io.out(`wrote ${jsonTarget}`);
-      }
-      return 0;
+      return emit(io, json, () => scaleText(scale), jsonTarget, jsonFd);
     }
     const tests: readonly BenchTest[] = test === "all" ? ALL_TESTS : [test as BenchTest];
     const t0 = Date.now();
@@ -231,18 +222,23 @@ export const benchCommand: Command = {
       onStart: tty ? (req, i, n) => void process.stderr.write(progressText(req.kernel, req.test, req.run, runs, i, n, t0)) : undefined,
     });
     if (tty) process.stderr.write(CLEAR_LINE);
-    if (jsonOnly) {
-      io.out(JSON.stringify(json, null, 2));
-      return 0;
-    }
-    io.out(benchText(json));
-    if (jsonTarget !== undefined) {
-      writeOutputFile(NAME, "--json", jsonTarget, jsonFd, JSON.stringify(json, null, 2) + "\n");
-      io.out(`wrote ${jsonTarget}`);
-    }
-    return 0;
+    return emit(io, json, () => benchText(json), jsonTarget, jsonFd);
   },
 };
+
+/** The document on stdout (`--json -`), or the text and, with `--json FILE`, the file. */
+function emit(io: Io, json: object, text: () => string, jsonTarget: string | undefined, jsonFd: number): number {
+  if (jsonTarget === "-") {
+    io.out(JSON.stringify(json, null, 2));
+    return 0;
+  }
+  io.out(text());
+  if (jsonTarget !== undefined) {
+    writeOutputFile(NAME, "--json", jsonTarget, jsonFd, JSON.stringify(json, null, 2) + "\n");
+    io.out(`wrote ${jsonTarget}`);
+  }
+  return 0;
+}
 
 /** `ppemu bench: run 2/5, v11 page_pool02_ptr_ring, 17/75 processes, 2.1/s, 28 s left`. */
 export function progressText(kernel: string, test: string, run: number, runs: number, done: number, total: number, t0: number, now = Date.now()): string {
@@ -292,14 +288,5 @@ async function runSmp(io: Io, o: SmpCli): Promise<number> {
         },
   });
   if (tty) process.stderr.write(CLEAR_LINE);
-  if (jsonOnly) {
-    io.out(JSON.stringify(json, null, 2));
-    return 0;
-  }
-  io.out(["", smpTable(json.smp!.summary), "", smpLegend(o.test)].join("\n"));
-  if (o.jsonTarget !== undefined) {
-    writeOutputFile(NAME, "--json", o.jsonTarget, o.jsonFd, JSON.stringify(json, null, 2) + "\n");
-    io.out(`wrote ${o.jsonTarget}`);
-  }
-  return 0;
+  return emit(io, json, () => ["", smpTable(json.smp!.summary), "", smpLegend(o.test)].join("\n"), o.jsonTarget, o.jsonFd);
 }
