@@ -112,12 +112,7 @@ function sum(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0);
 }
 
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  if (n === 0) return NaN;
-  return n % 2 === 1 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
+import { median } from "./stats.js";
 
 /** What must hold after a cross_cpu run (each a count, exactly), or the first that does not. */
 export function checkCross(r: CrossCpuRun): string | null {

@@ -62,6 +62,7 @@
  */
 import { cpus } from "node:os";
 import { benchCpu, forkOnce, setBenchCpu, type ChildReply } from "./fork.js";
+import { spreadOf } from "./stats.js";
 import { bootBenchSystem } from "./pp_suite.js";
 import { ppClaimers, type PagePools, type PpSystem } from "../src/pool/index.js";
 import { PP_FLAG_DMA_MAP } from "../src/pool/page_pool.js";
@@ -313,10 +314,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 const now = (): bigint => process.hrtime.bigint();
 
 function stat(xs: readonly number[]): ScaleStat {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  const median = n === 0 ? NaN : n % 2 === 1 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-  return { median, min: s[0] ?? NaN, max: s[n - 1] ?? NaN, rounds: xs };
+  return { ...spreadOf(xs), rounds: xs };
 }
 
 function fail(req: ScaleRequest, what: string): never {

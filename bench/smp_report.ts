@@ -10,6 +10,7 @@
  */
 import { renderTable } from "../src/report/table.js";
 import { seconds, timeBenchNs, timeBenchRecord } from "./time_bench.js";
+import { spreadOf } from "./stats.js";
 import { CROSS_CPU_ANCHOR, type ContendedRun, type CrossCpuRun, type SmpRun, type SmpSummary, type SmpTest, type Spread } from "./catalog.js";
 
 const TYPE = "page_pool_cross_cpu";
@@ -70,12 +71,6 @@ export function smpRunLines(r: SmpRun, mhz: number): string[] {
   return r.test === "cross_cpu" ? crossCpuLines(r, mhz) : contendedLines(r);
 }
 
-function spread(xs: readonly number[]): Spread {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  const median = n === 0 ? NaN : n % 2 === 1 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-  return { median, min: s[0] ?? NaN, max: s[n - 1] ?? NaN };
-}
 
 /** Per build (in the order the builds first ran), the runs' median and range. */
 export function summarize(results: readonly SmpRun[]): SmpSummary[] {
@@ -91,15 +86,15 @@ export function summarize(results: readonly SmpRun[]): SmpSummary[] {
       layout: first.layout,
       test: first.test,
       runs: rs.length,
-      ns: spread(ns),
-      ref_02_ns: spread(rs.map((r) => r.ref_02.ns_per_elem)),
-      ratio_to_02: spread(rs.map((r) => r.ratio_to_02)),
-      uncontended_ns: cont.length > 0 ? spread(cont.map((r) => r.uncontended_ns)) : null,
-      ratio: cont.length > 0 ? spread(cont.map((r) => r.ratio)) : null,
-      overlap: cont.length > 0 ? spread(cont.map((r) => r.overlap)).median : null,
-      ring: spread(rs.map((r) => r.ring)).median,
-      ring_full: spread(rs.map((r) => r.ring_full)).median,
-      full: spread(cross.map((r) => r.full)).median || 0,
+      ns: spreadOf(ns),
+      ref_02_ns: spreadOf(rs.map((r) => r.ref_02.ns_per_elem)),
+      ratio_to_02: spreadOf(rs.map((r) => r.ratio_to_02)),
+      uncontended_ns: cont.length > 0 ? spreadOf(cont.map((r) => r.uncontended_ns)) : null,
+      ratio: cont.length > 0 ? spreadOf(cont.map((r) => r.ratio)) : null,
+      overlap: cont.length > 0 ? spreadOf(cont.map((r) => r.overlap)).median : null,
+      ring: spreadOf(rs.map((r) => r.ring)).median,
+      ring_full: spreadOf(rs.map((r) => r.ring_full)).median,
+      full: spreadOf(cross.map((r) => r.full)).median || 0,
     };
   });
 }

@@ -10,19 +10,29 @@
  * spread of the pairs' ratios is the honest uncertainty.
  */
 import { mulberry32 } from "../src/prng.js";
-import type { RatioCi } from "./catalog.js";
+import type { RatioCi, Spread } from "./catalog.js";
 
 /** Bootstrap resamples per interval. */
 export const BOOTSTRAP_ITERATIONS = 4000;
 /** The bootstrap's seed: the same runs give the same interval on every machine. */
 export const BOOTSTRAP_SEED = 0x5eed;
 
-/** The median (mean of the middle two for an even count); NaN for none. */
-export function median(xs: ArrayLike<number>): number {
-  const s = Float64Array.from(xs).sort();
+/** The median of values already sorted ascending (mean of the middle two for an even count); NaN for none. */
+export function medianSorted(s: ArrayLike<number>): number {
   const n = s.length;
   if (n === 0) return NaN;
   return n % 2 === 1 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+/** The median (mean of the middle two for an even count); NaN for none. */
+export function median(xs: ArrayLike<number>): number {
+  return medianSorted(Float64Array.from(xs).sort());
+}
+
+/** Median and range. */
+export function spreadOf(xs: ArrayLike<number>): Spread {
+  const s = Float64Array.from(xs).sort();
+  return { median: medianSorted(s), min: s.length > 0 ? s[0]! : NaN, max: s.length > 0 ? s[s.length - 1]! : NaN };
 }
 
 /** The q-quantile (0…1) of sorted values, linear between order statistics. */

@@ -42,14 +42,13 @@ function kernelRatio(s: BenchSummary, ref: string): number | undefined {
 export function summaryTable(summary: readonly BenchSummary[]): string {
   const ref = referenceBuild().name;
   const rows = summary.map((s) => {
-    const med = s.runs;
     return [
       s.kernel,
       s.test,
       f3(s.ns_median),
       `${f3(s.ns_min)}–${f3(s.ns_max)}`,
       `${s.spread_pct.toFixed(1)}%`,
-      String(med),
+      String(s.runs),
       s.cycles.toFixed(1),
       ratioText(s.ratio_to_ref),
       f3(kernelRatio(s, ref)),
