@@ -51,8 +51,25 @@ export {
   RECYCLE_STAT_NAMES,
 } from "./pool/page_pool.js";
 export { PoolOffsets } from "./pool/pool_offsets.js";
+export { PageFrags, fragApiOf, PP_FLAG_PAGE_FRAG, BIAS_MAX_HI, BIAS_MAX_LO, ppRefCountText, type FragApi, type FragState } from "./pool/frag.js";
 export { NetStack, type StackContext } from "./pool/stack.js";
 export { netdevCreate, netdevUnregister, loopbackDev } from "./pool/netdev.js";
+// Memory providers: a devmem dma-buf bound to an rx queue hands PP_FLAG_ALLOW_UNREADABLE_NETMEM pools net_iovs.
+export { PP_FLAG_ALLOW_UNREADABLE_NETMEM } from "./pool/pool_offsets.js";
+export { EOPNOTSUPP } from "./pool/page_pool.js";
+export {
+  netDevmemBindDmabuf,
+  netDevmemBindDmabufToQueue,
+  netDevmemUnbindDmabuf,
+  devmemBindingInfo,
+  forEachBinding,
+  MP_DMABUF_DEVMEM,
+  DEVMEM_DEFAULT_BASE_DMA,
+  type DevmemBindParams,
+  type DevmemBindingInfo,
+} from "./pool/devmem.js";
+export { STRUCT_MEMORY_PROVIDER_OPS, netifGetRxQueue, memoryProviderById, type MemoryProviderOps } from "./pool/memory_provider.js";
+export { netIovGeometry, netIovInit, netIovIdx, netIovOwner, netIovToNetmem, netmemIsNetIov, NET_IOV_DMABUF, NET_IOV_IOURING, type NetIovGeometry, type NetIovInitMode } from "./pool/net_iov.js";
 export { Dma, DMA_FROM_DEVICE, DMA_BIDIRECTIONAL, DMA_TO_DEVICE, type DeviceStats } from "./dma/index.js";
 
 // Faults and frame accounting.
@@ -62,6 +79,7 @@ export { accountFrames, assertAccounted, type FrameAccount, type FrameClaimer } 
 // Scenarios.
 export { runUnbind, unbindVerdict, UNBIND_DEFAULTS, type UnbindOptions, type UnbindResult, type UnbindRun, type UnbindStep, type UnbindVerdict } from "./scenario/unbind.js";
 export { measureTrackingCost, type TrackingCost, type TrackingCostOptions } from "./scenario/tracking_cost.js";
+export { runFrag, hasFragApi, FRAG_DEFAULTS, type FragOptions, type FragResult, type FragStep } from "./scenario/frag.js";
 
 // Verification and explain.
 export { runVerify, verifySummary } from "./verify/index.js";

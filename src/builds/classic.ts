@@ -21,11 +21,20 @@ import { ppDmaUnmap, poolDmaMap } from "../pool/pp_dma.js";
 import { setPpInfoPp, clearPpInfoPp, isPpPageMasked, poolOfPp } from "../pool/pp_info.js";
 import type { PoolOffsets } from "../pool/pool_offsets.js";
 import { registerBuild } from "./registry.js";
-import type { BuildSwitches, Tracking, TrackingContext, TrackingLayout, TrackingUsage } from "./types.js";
+import type { BuildSwitches, KernelBuild, Tracking, TrackingContext, TrackingLayout, TrackingUsage } from "./types.js";
 import { POOL_STRUCTS_V6_1, POOL_STRUCTS_V6_6, POOL_STRUCTS_V6_12, POOL_STRUCTS_V6_15 } from "./classic_structs.js";
 
 /** Before v6.16 `page_pool_page_is_pp()` masks with `~0x3UL`: everything but PageTail and pfmemalloc. */
 export const CLASSIC_PP_MAGIC_MASK = archConsts(LP64).PP_MAGIC_MASK_CLASSIC;
+
+/**
+ * `page_pool_page_is_pp()` in C with the build's mask: `~0x3UL` before v6.16, `PP_MAGIC_MASK`
+ * (the DMA-index bits excluded too, ee62ce7a1d90) from v6.16. Shared by every pp_magic layout.
+ */
+export function ppMagicMembershipText(b: KernelBuild): string {
+  const classic = b.ppMagicMask.hi === CLASSIC_PP_MAGIC_MASK.hi && b.ppMagicMask.lo === CLASSIC_PP_MAGIC_MASK.lo;
+  return `(page->pp_magic & ${classic ? "~0x3UL" : "PP_MAGIC_MASK"}) == PP_SIGNATURE`;
+}
 
 const NO_USAGE: TrackingUsage = { trackedPages: 0, bytes: 0, units: {}, slotsPerUnit: null };
 
@@ -130,6 +139,8 @@ export const CLASSIC: TrackingLayout = {
   inflightTracking: "none",
   paperBytesPerPage: () => "0",
   status: "v5.14 – v6.15 mainline",
+  membershipText: ppMagicMembershipText,
+  userMappable: true,
   make: (ctx) => new ClassicTracking(CLASSIC, ctx),
 };
 

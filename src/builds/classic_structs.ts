@@ -20,6 +20,7 @@ import {
   struct,
 } from "../mem/ctype.js";
 import { STRUCT_PP_ALLOC_CACHE, STRUCT_PTR_RING } from "../mem/structs.js";
+import { STRUCT_NET_IOV_AREA, STRUCT_NET_IOV_V6_12, STRUCT_NET_IOV_V6_15 } from "./netmem_desc_structs.js";
 import {
   type PoolStructs,
   RECYCLE_STATS_PTR,
@@ -158,6 +159,7 @@ export const POOL_STRUCTS_V6_12: PoolStructs = {
   params: [STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW],
   allocStats: STRUCT_PAGE_POOL_ALLOC_STATS,
   recycleStats: STRUCT_PAGE_POOL_RECYCLE_STATS,
+  netIov: STRUCT_NET_IOV_V6_12,
 };
 
 /**
@@ -206,4 +208,6 @@ export const POOL_STRUCTS_V6_15: PoolStructs = {
   params: [STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW],
   allocStats: STRUCT_PAGE_POOL_ALLOC_STATS,
   recycleStats: STRUCT_PAGE_POOL_RECYCLE_STATS,
+  netIov: STRUCT_NET_IOV_V6_15,
+  netIovArea: STRUCT_NET_IOV_AREA,
 };

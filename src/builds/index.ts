@@ -5,6 +5,10 @@
 import "./classic.js";
 import "./item_block.js";
 import "./xarray.js";
+import "./netmem_desc.js";
+import "./encoded_next.js";
+import "./netpp.js";
+import "./memdesc_item.js";
 
 export {
   registerBuild,

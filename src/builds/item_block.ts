@@ -41,7 +41,7 @@ import { ppDmaUnmap, poolDmaMap } from "../pool/pp_dma.js";
 import type { PoolOffsets } from "../pool/pool_offsets.js";
 import { forEachPoolOnMachine } from "../pool/pool_list.js";
 import { registerBuild } from "./registry.js";
-import { V6_15_SWITCHES } from "./classic.js";
+import { V6_15_SWITCHES, ppMagicMembershipText } from "./classic.js";
 import type { Tracking, TrackingContext, TrackingLayout, TrackingUsage } from "./types.js";
 import { POOL_STRUCTS_V11 } from "./item_block_structs.js";
 
@@ -122,8 +122,9 @@ export class ItemBlockTracking implements Tracking {
     this.PP_RELEASE_ITEMS = o.need("release_items");
     this.PP_ITEM_BLOCKS = o.need("item_blocks");
     this.PP_ITEM_LOCK = o.need("item_lock");
-    this.PP_SLOW_BLOCK = o.need("slow_items.block");
-    this.PP_SLOW_NEXT_TO_USE = o.need("slow_items.next_to_use");
+    // v7 4/8 (<20250110130703.3814407-5-linyunsheng@huawei.com>) names them item_blk / item_blk_idx.
+    this.PP_SLOW_BLOCK = o.has("slow_items.block") >= 0 ? o.need("slow_items.block") : o.need("item_blk");
+    this.PP_SLOW_NEXT_TO_USE = o.has("slow_items.next_to_use") >= 0 ? o.need("slow_items.next_to_use") : o.need("item_blk_idx");
     this.PP_STAT_ITEM_FAST_EMPTY = o.allocStats.item_fast_empty ?? o.need("alloc_stats.item_fast_empty");
     this.PP_STAT_ITEM_SLOW_FAILED = o.allocStats.item_slow_failed ?? o.need("alloc_stats.item_slow_failed");
   }
@@ -524,6 +525,8 @@ export const ITEM_BLOCK: TrackingLayout = {
     return `${g.itemSize} (item)\n${Math.round((g.pageSize / g.ITEMS_PER_PAGE) * 100) / 100} with block header`;
   },
   status: "posted v5–v11, not merged",
+  membershipText: ppMagicMembershipText,
+  userMappable: true,
   make: (ctx) => new ItemBlockTracking(ITEM_BLOCK, ctx),
 };
 

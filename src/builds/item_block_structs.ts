@@ -28,6 +28,7 @@ import {
   patchMembers,
 } from "./structs_common.js";
 import { STRUCT_PAGE_POOL_V6_15 } from "./classic_structs.js";
+import { STRUCT_NET_IOV_AREA, STRUCT_NET_IOV_V11 } from "./netmem_desc_structs.js";
 
 /** The series' base (net-next of 7 Mar 2025 = the v6.15 struct) with the members patches 2/4 and 3/4 add. */
 export const STRUCT_PAGE_POOL_V11 = struct(
@@ -49,4 +50,6 @@ export const POOL_STRUCTS_V11: PoolStructs = {
   params: [STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW],
   allocStats: STRUCT_PAGE_POOL_ALLOC_STATS_V11,
   recycleStats: STRUCT_PAGE_POOL_RECYCLE_STATS,
+  netIov: STRUCT_NET_IOV_V11,
+  netIovArea: STRUCT_NET_IOV_AREA,
 };

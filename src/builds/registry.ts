@@ -10,6 +10,8 @@
 import { BLOCK_VARIANTS, type BlockVariant } from "../mem/structs.js";
 import type { BuildSwitches, KernelBuild, TrackingLayout } from "./types.js";
 import { PpemuError } from "../errors.js";
+import { type RecordType, layoutOf, typeName } from "../mem/ctype.js";
+import { LP64 } from "../arch.js";
 
 const builds: KernelBuild[] = [];
 const layouts: TrackingLayout[] = [];
@@ -31,6 +33,11 @@ export function registerBuild(b: KernelBuild): KernelBuild {
   if (layouts.some((l) => l.name === b.name) || builds.some((x) => x.layout.name === b.name)) {
     throw new Error(`build name '${b.name}' is also a layout name`);
   }
+  // listBefore: checked before anything is registered, so a refused build leaves no trace.
+  const at = b.listBefore === undefined ? -1 : builds.findIndex((x) => x.name === b.listBefore);
+  if (b.listBefore !== undefined && (at < 0 || builds[at]!.layout !== b.layout)) {
+    throw new Error(`build ${b.name}: listBefore '${b.listBefore}' is not a registered build of layout ${b.layout.name}`);
+  }
   if (!layouts.includes(b.layout)) {
     if (layouts.some((l) => l.name === b.layout.name)) throw new Error(`two layouts are named '${b.layout.name}'`);
     if (builds.some((x) => x.name === b.layout.name)) throw new Error(`layout name '${b.layout.name}' is also a build name`);
@@ -39,7 +46,8 @@ export function registerBuild(b: KernelBuild): KernelBuild {
   if (b.isLayoutDefault && builds.some((x) => x.layout === b.layout && x.isLayoutDefault)) {
     throw new Error(`layout ${b.layout.name} already has a default build`);
   }
-  builds.push(b);
+  if (at >= 0) builds.splice(at, 0, b);
+  else builds.push(b);
   return b;
 }
 
@@ -171,8 +179,19 @@ export function buildConfigWord(s: BuildSwitches): number {
  * another ppemu described differently is refused, not half-believed.
  */
 export function buildExtraWord(b: KernelBuild): number {
-  const text = JSON.stringify([b.layout.name, b.layoutSwitches ?? {}, b.ppMagicMask.hi, b.ppMagicMask.lo]);
+  const parts: unknown[] = [b.layout.name, b.layoutSwitches ?? {}, b.ppMagicMask.hi, b.ppMagicMask.lo];
+  // The build's net_iov / netmem_desc shape (v6.12+): builds that differ only there (v6.16/v6.17,
+  // v6.18/v6.19) are told apart, and an image from a ppemu that declared them otherwise is refused.
+  for (const t of [b.structs.netIov, b.structs.netmemDesc]) if (t !== undefined) parts.push(structShape(t));
+  const text = JSON.stringify(parts);
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return h >>> 0;
+}
+
+/** A struct's members as `name@offset:size` on lp64, top level (anonymous members by type). */
+function structShape(t: RecordType): string {
+  return layoutOf(t, LP64)
+    .members.map((x) => `${x.name || typeName(x.type)}@${x.offset}:${x.size}`)
+    .join(",");
 }

@@ -47,6 +47,17 @@ export interface PoolStructs {
   readonly allocStats: RecordType;
   /** struct page_pool_recycle_stats (the pool holds a `__percpu` pointer to it) */
   readonly recycleStats: RecordType;
+  /**
+   * struct net_iov as this kernel declares it (src/builds/netmem_desc_structs.ts); absent before
+   * v6.12 (devmem TCP brought net_iov).
+   */
+  readonly netIov?: RecordType;
+  /** struct netmem_desc (v6.17+); absent before it, and in layouts that have no such overlay. */
+  readonly netmemDesc?: RecordType;
+  /** struct net_iov_area (v6.15+: io_uring zcrx's generalisation of the devmem chunk owner). */
+  readonly netIovArea?: RecordType;
+  /** Structs only this build declares (memdesc-item's item and block): `ppemu layout` prints them in place of the shared ones of the same name. */
+  readonly layoutOwn?: readonly RecordType[];
 }
 
 /** The names of a record's top-level members, in declaration order (anonymous ones as ""). */

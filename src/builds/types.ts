@@ -108,6 +108,17 @@ export interface Tracking {
    * sync operation for inflight pages"); otherwise before it, as page_pool.c does up to v6.16.
    */
   readonly syncAfterRecycle: boolean;
+  /**
+   * The pool's recycle ring when the layout replaces `struct ptr_ring` (Yunsheng Lin's v7 6/8 "use
+   * list instead of ptr_ring for ring cache"); absent or null: the ptr_ring, inline in page_pool.ts.
+   */
+  readonly ring?: RingOps | null;
+  /**
+   * `netmem_to_nmdesc()` when netmem_desc no longer overlays struct page (memdesc-item: the page's
+   * item): where the mechanism reads and writes the page's pp_magic, pp, dma_addr and pp_ref_count
+   * (src/pool/nmdesc.ts). Absent: the descriptor is the page itself (every build up to mainline).
+   */
+  nmdesc?(page: number): number;
   /** Pool init: allocate the strategy's structures. 0 or a negative errno. */
   init(pool: number): number;
   /**
@@ -156,6 +167,25 @@ export interface Tracking {
   describePage(page: number): readonly string[];
 }
 
+/**
+ * A replacement for the pool's ptr_ring, called by the mechanism where it calls ptr_ring. Every
+ * operation acts on `pool`'s own member `ring` in the buffer and is allocation-free.
+ */
+export interface RingOps {
+  /** `page_pool_init()`: set the ring up in place (no queue to allocate). 0 or a negative errno. */
+  init(pool: number): number;
+  /** `__page_pool_recycle_in_ring()`: false when full (the caller counts `ring_full`). */
+  produce(pool: number, page: number): boolean;
+  /** `page_pool_consume_ring()`: a page, or 0 when empty. Any CPU. */
+  consume(pool: number): number;
+  /** The refill's quick test: `!READ_ONCE(pool->ring.list)`. */
+  empty(pool: number): boolean;
+  /** Pages in the ring, head first (reports, accounting; not the hot path). */
+  forEach(pool: number, cb: (page: number) => void): void;
+  /** `page_pool_uninit()`: nothing to free in the patch; the emulator checks the ring is empty. */
+  uninit(pool: number): void;
+}
+
 /** A pool's tracking memory, for `compare`. */
 export interface TrackingUsage {
   /** Pages the structures track now (items attached, xa entries). */
@@ -188,6 +218,12 @@ export interface TrackingLayout {
   paperBytesPerPage(arch: Arch): string;
   /** Where the layout stands upstream ("merged, v6.16", "posted v5–v11, not merged"). */
   readonly status: string;
+  /** How this build tests "is this a page_pool page" (page_pool_page_is_pp() / netmem_is_pp()), in C. */
+  membershipText(b: KernelBuild): string;
+  /** Can a pool page be vm_insert_page()d (TCP zerocopy receive / tcp_mmap)? false when it carries a page type. */
+  readonly userMappable: boolean;
+  /** sizeof(struct page) in this layout's world when it is not the machine's 64 (memdesc: 8). */
+  structPageBytes?(arch: Arch): number;
   /** Build the strategy for one machine. */
   make(ctx: TrackingContext): Tracking;
 }
@@ -214,4 +250,9 @@ export interface KernelBuild {
   readonly layoutSwitches?: Readonly<Record<string, string | boolean>>;
   /** Kernel anchors for `bench` (ns per element, from the series' own posts), when there are any. */
   readonly benchAnchorNs?: Readonly<Record<string, number>>;
+  /**
+   * List this build just before that build of the same layout (registered earlier, e.g. from another
+   * file): builds list oldest first within a layout, whichever file registers them.
+   */
+  readonly listBefore?: string;
 }

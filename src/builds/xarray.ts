@@ -30,7 +30,7 @@ import type { PoolOffsets } from "../pool/pool_offsets.js";
 import { pointHook, Point } from "../explore/points.js";
 import { registerBuild } from "./registry.js";
 import { synchronizeNet } from "../smp/rcu.js";
-import { V6_15_SWITCHES } from "./classic.js";
+import { V6_15_SWITCHES, ppMagicMembershipText } from "./classic.js";
 import type { BuildSwitches, KernelBuild, Tracking, TrackingContext, TrackingLayout, TrackingUsage } from "./types.js";
 import { POOL_STRUCTS_V6_16, POOL_STRUCTS_V6_18, POOL_STRUCTS_MAINLINE } from "./xarray_structs.js";
 
@@ -296,10 +296,12 @@ export const XARRAY: TrackingLayout = {
     return `${Math.round((node / XA_CHUNK_SIZE) * 100) / 100} (xa_node ${node} / ${XA_CHUNK_SIZE})`;
   },
   status: "merged, v6.16",
+  membershipText: ppMagicMembershipText,
+  userMappable: true,
   make: (ctx) => new XarrayTracking(XARRAY, ctx),
 };
 
-const V6_16_SWITCHES: BuildSwitches = {
+export const V6_16_SWITCHES: BuildSwitches = {
   ...V6_15_SWITCHES,
   // 32471b2f481d "net: page_pool: Don't recycle into cache on PREEMPT_RT" (v6.16).
   napiLocality: "napi_local_rt",
@@ -309,7 +311,8 @@ const V6_16_SWITCHES: BuildSwitches = {
   syncUnderRcu: true,
 };
 
-const XA_MASK = G.PP_MAGIC_MASK;
+/** `PP_MAGIC_MASK` = ~(PP_DMA_INDEX_MASK | 0x3UL), from v6.16 (cd3c93167da0). */
+export const XA_MASK = G.PP_MAGIC_MASK;
 
 registerBuild({
   name: "v6.16",

@@ -7,7 +7,8 @@
  * the struct moved. Changes after that are listed above each declaration.
  */
 import { m, struct, type Member } from "../mem/ctype.js";
-import { STRUCT_XARRAY } from "../mem/structs.js";
+import { STRUCT_NETMEM_DESC, STRUCT_XARRAY } from "../mem/structs.js";
+import { STRUCT_NET_IOV_AREA, STRUCT_NET_IOV_MAINLINE, STRUCT_NET_IOV_V6_16, STRUCT_NET_IOV_V6_17 } from "./netmem_desc_structs.js";
 import {
   type PoolStructs,
   STRUCT_PAGE_POOL_ALLOC_STATS,
@@ -46,6 +47,8 @@ export const POOL_STRUCTS_V6_16: PoolStructs = {
   params: [STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW],
   allocStats: STRUCT_PAGE_POOL_ALLOC_STATS,
   recycleStats: STRUCT_PAGE_POOL_RECYCLE_STATS,
+  netIov: STRUCT_NET_IOV_V6_16,
+  netIovArea: STRUCT_NET_IOV_AREA,
 };
 
 /**
@@ -68,6 +71,10 @@ export const POOL_STRUCTS_V6_18: PoolStructs = {
   params: [STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW],
   allocStats: STRUCT_PAGE_POOL_ALLOC_STATS,
   recycleStats: STRUCT_PAGE_POOL_RECYCLE_STATS,
+  // v6.18 still has NET_IOV_MAX (removed for v6.19): the v6.17 net_iov.
+  netIov: STRUCT_NET_IOV_V6_17,
+  netmemDesc: STRUCT_NETMEM_DESC,
+  netIovArea: STRUCT_NET_IOV_AREA,
 };
 
 /**
@@ -93,4 +100,8 @@ export const POOL_STRUCTS_MAINLINE: PoolStructs = {
   params: [STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW],
   allocStats: STRUCT_PAGE_POOL_ALLOC_STATS,
   recycleStats: STRUCT_PAGE_POOL_RECYCLE_STATS,
+  // After the PGTY_netpp revert 54cf41c969da: desc, type, a 4-byte hole, owner.
+  netIov: STRUCT_NET_IOV_MAINLINE,
+  netmemDesc: STRUCT_NETMEM_DESC,
+  netIovArea: STRUCT_NET_IOV_AREA,
 };

@@ -19,7 +19,8 @@ ${TRACKING_COST_DEFAULTS.inflight.join(", ")} DMA-mapped pages, and the tracking
 own structures (item blocks on pool->item_blocks, one page each; the dma_mapped xarray's nodes,
 ${XA_NODE_SIZE} bytes each). A sparse case takes ${TRACKING_COST_DEFAULTS.sparsePages} pages and gives back ${SPARSE_KEEP_EVERY - 1} of every ${SPARSE_KEEP_EVERY}. The unbind
 scenario at its defaults (as ppemu scenario unbind runs it: ${UNBIND_DEFAULTS.pages} pages, ${UNBIND_DEFAULTS.inflight} in flight) gives
-each build's verdict.
+each build's verdict. Per build it also shows struct page + tracking bytes per page, the test that
+tells a page_pool page (page_pool_page_is_pp()) and whether a pool page can be mapped to user space.
 
 ${buildsHelp(true)}
                     (default: each layout's default build: ${allLayouts().map((l) => defaultBuildOf(l).name).join(", ")})

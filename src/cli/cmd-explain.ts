@@ -8,6 +8,8 @@ import { SCENARIO_OPTIONS, scenarioShape, UNBIND_DEFAULT_KERNEL } from "./cmd-sc
 import { runUnbind, type UnbindStep } from "../scenario/unbind.js";
 import { Explainer, parseAddress, type Explanation } from "../verify/explain.js";
 import { decodePpMagic, decodeNetmem, type MagicDecode, type NetmemDecode } from "../verify/explain_fields.js";
+import { machineHasNetIovs } from "../verify/explain_niov.js";
+import { UNBIND_PROVIDERS, buildHasProviders } from "../scenario/unbind_provider.js";
 import { checkMemBytes, MACH_STACK } from "../mem/physmem.js";
 import { attachImage, ImageError, readImageHeader, type ImageHeader } from "../mem/image.js";
 import { attachPpSystem, NetStack, type PpSystem } from "../pool/index.js";
@@ -47,6 +49,8 @@ ${buildsHelp(false)}
   --late-returns K  pages the stack returns after unbind (default M)
   --pool-size S     page_pool pool_size (default ${EXPLAIN_DEFAULTS.poolSize})
   --mem SIZE        machine memory, e.g. 32M (default 32M)
+  --provider devmem the scenario's rx queue is bound to a devmem dma-buf: the pool's netmems are
+                    net_iovs (explain one by its address, or by its netmem_ref with --netmem)
   --magic VALUE     decode a pp_magic value (classic and v6.16 masks, DMA index id, bits 0–1; lp64)
   --netmem VALUE    decode a netmem_ref (bit 0 NET_IOV, the cleared pointer), then explain that address
   --json            one JSON object: {schema, command: "explain", machine (null without one),
@@ -67,8 +71,8 @@ function renderMagic(d: MagicDecode): string {
   ].join("\n");
 }
 
-function renderNetmem(d: NetmemDecode): string {
-  const note = d.net_iov ? "\n  (this machine has no net_iovs: the cleared pointer is explained as an address of it)" : "";
+function renderNetmem(d: NetmemDecode, hasNetIovs = false): string {
+  const note = d.net_iov && !hasNetIovs ? "\n  (this machine has no net_iovs: the cleared pointer is explained as an address of it)" : "";
   return `netmem_ref ${d.value}: ${d.text}${note}`;
 }
 
@@ -106,6 +110,7 @@ export const explainCommand: Command = {
       ...SCENARIO_OPTIONS,
       at: { type: "string" },
       mem: { type: "string" },
+      provider: { type: "string" },
       magic: { type: "string", multiple: true },
       netmem: { type: "string", multiple: true },
       json: { type: "boolean" },
@@ -113,7 +118,7 @@ export const explainCommand: Command = {
     const imageFile = values.image as string | undefined;
     let image: { sys: PpSystem; header: ImageHeader } | null = null;
     if (imageFile !== undefined) {
-      const clash = ["scenario", ...Object.keys(SCENARIO_OPTIONS), "at", "mem"].filter((k) => values[k] !== undefined);
+      const clash = ["scenario", ...Object.keys(SCENARIO_OPTIONS), "at", "mem", "provider"].filter((k) => values[k] !== undefined);
       if (clash.length > 0) {
         throw new UsageError(`ppemu explain: --image takes the machine from the image, not from a scenario: drop ${clash.map((k) => `--${k}`).join(", ")}`);
       }
@@ -122,6 +127,8 @@ export const explainCommand: Command = {
     choice("explain", "scenario", (values.scenario as string | undefined) ?? "unbind", SCENARIOS);
     const [build] = buildsArg("explain", values, { multi: false, dflt: UNBIND_DEFAULT_KERNEL() });
     const at = choice("explain", "step", (values.at as string | undefined) ?? "destroyed", STEPS);
+    const provider = values.provider === undefined ? undefined : choice("explain", "provider", values.provider as string, UNBIND_PROVIDERS);
+    if (provider !== undefined && !buildHasProviders(build!)) throw new UsageError(`ppemu explain: --provider ${provider}: kernel ${build!.name} has no memory providers (v6.12+)`);
     const { pages, inflight, lateReturns: late, poolSize } = scenarioShape("explain", values, EXPLAIN_DEFAULTS);
     const memBytes = image ? image.sys.m.mem.bytes : sizeArg("explain", "mem", values.mem as string | undefined, EXPLAIN_DEFAULTS.memBytes);
     const memErr = checkMemBytes(memBytes);
@@ -165,13 +172,13 @@ export const explainCommand: Command = {
       machine = `machine: image ${imageFile}, kernel ${sys.build.name} (${sys.build.layout.name}), created by "${header.command}"`;
       machineJson = { source: "image", image: imageFile, kernel: sys.build.name, layout: sys.build.layout.name, created_by: header.command, text: machine };
     } else if (addrs.length > 0 || netmemValues.length > 0) {
-      const run = runUnbind({ kernel: build!, pages, inflight, lateReturns: late, poolSize, memBytes }, at);
+      const run = runUnbind({ kernel: build!, pages, inflight, lateReturns: late, poolSize, memBytes, provider }, at);
       explainer = new Explainer({ sys: run.sys, stack: run.stack });
       // A small machine runs out of frames before N: say what was allocated, not what was asked.
       const got = run.result.pages_allocated;
       const held = Math.min(inflight, got);
       const pagesText = got < pages ? `${got} pages allocated of ${pages} asked: the machine ran out` : `${got} pages`;
-      machine = `machine: scenario unbind, kernel ${build!.name} (${build!.layout.name}), at "${at}" (${pagesText}, ${held} with the stack, pool_size ${poolSize}, ${memSizeText(memBytes)})`;
+      machine = `machine: scenario unbind, kernel ${build!.name} (${build!.layout.name}), at "${at}" (${pagesText}, ${held} with the stack, pool_size ${poolSize}, ${memSizeText(memBytes)})${provider !== undefined ? `, memory provider ${provider}: the pages are net_iovs` : ""}`;
       machineJson = {
         source: "scenario",
         scenario: "unbind",
@@ -197,7 +204,7 @@ export const explainCommand: Command = {
       const { clearedU64: _c, ...pub } = d;
       const x: Explanation = explainer!.explain(p);
       json.push({ kind: "netmem", netmem: pub, explain: x });
-      text.push(renderNetmem(d) + "\n" + x.lines.join("\n"));
+      text.push(renderNetmem(d, machineHasNetIovs(explainer!.sys)) + "\n" + x.lines.join("\n"));
     }
     for (const p of addrs) {
       const x = explainer!.explain(p);

@@ -2,7 +2,7 @@
 import { ARCHES, ARCH_NAMES, PAGE_SIZE_NAMES, type ArchName, type PageSizeName } from "../arch.js";
 import { BLOCK_VARIANTS, type BlockVariant } from "../mem/structs.js";
 import { findLayoutStruct, layoutJson, layoutStructNames, layoutStructs, layoutText } from "../report/layouts.js";
-import { referenceBuild } from "../builds/index.js";
+import { allBuilds, referenceBuild } from "../builds/index.js";
 import { jsonDocument, jsonText } from "../report/json.js";
 import { type Command, type Io, UsageError, choice, parse, buildsArg, buildsHelp } from "./common.js";
 import { loadImageFile } from "./cmd-explain.js";
@@ -24,8 +24,10 @@ STRUCT             one of: ${layoutStructNames().join(", ")}
 
 options:
 ${buildsHelp(false)}
-                   struct page_pool, page_pool_params*, page_pool_{alloc,recycle}_stats are that
-                   kernel's own, in its member order (default: ${DEFAULT()})
+                   struct page_pool, page_pool_params*, page_pool_{alloc,recycle}_stats, netmem_desc,
+                   net_iov and net_iov_area are that kernel's own, in its member order (default:
+                   ${DEFAULT()}); a kernel without net_iov (before v6.12) or netmem_desc (before
+                   v6.17) has none to print
   --image FILE     the kernel build of the memory image FILE (\`ppemu scenario unbind --save FILE\`)
                    selects the structs, as --kernel does; not with --kernel or --layout
   --arch A         lp64 (x86-64, default) or ilp32 (32-bit ARM EABI)
@@ -71,6 +73,12 @@ export const layoutCommand: Command = {
       const name = positionals.join(" ");
       const t = findLayoutStruct(name, variant, build);
       if (!t) {
+        // A struct other kernels declare (net_iov before v6.12, netmem_desc before v6.17): say which do.
+        const bare = name.trim().replace(/^struct\s+/, "");
+        const having = allBuilds().filter((b) => findLayoutStruct(bare, variant, b) !== null);
+        if (having.length > 0) {
+          throw new UsageError(`ppemu ${NAME}: kernel ${build!.name} has no struct ${bare} (declared by: ${having.map((b) => b.name).join(", ")})`);
+        }
         // choice() words the error; the bare name is what the user meant.
         choice(NAME, "struct", name.replace(/^struct\s+/, ""), layoutStructNames());
         throw new UsageError(`ppemu ${NAME}: unknown struct '${name}'`);

@@ -6,11 +6,14 @@ import { jsonTargetProblem } from "./cmd-bench.js";
 import { saveImage } from "../mem/image.js";
 import { referenceBuild } from "../builds/index.js";
 import { runUnbind, UNBIND_DEFAULTS, type UnbindRun, type UnbindStep } from "../scenario/unbind.js";
-import { scenarioDocument, unbindTable, unbindWarnings } from "../report/unbind.js";
+import { buildHeaders, scenarioDocument, unbindTable, unbindWarnings } from "../report/unbind.js";
 import { jsonText } from "../report/json.js";
 import { PP_POOL_SIZE_MAX } from "../pool/page_pool.js";
+import { fragHelp, runFragCommand } from "./scenario-frag.js";
+import { UNBIND_PROVIDERS, buildHasProviders, providerHeader, providerTable } from "../scenario/unbind_provider.js";
+import { NETPP_SCENARIOS, NETPP_SCENARIO_HELP, netppDefaultKernel, runNetppScenario } from "./cmd-scenario-netpp.js";
 
-const SCENARIOS = ["unbind"] as const;
+const SCENARIOS = ["unbind", "frag", ...NETPP_SCENARIOS] as const;
 const STEPS: readonly UnbindStep[] = ["allocated", "destroyed", "unbound", "end"];
 
 /** Largest --pages: the scenario's machine is small on purpose. */
@@ -34,12 +37,16 @@ ${buildsHelp(true)}
   --window-ms MS    virtual time over which the late returns are spread (default ${UNBIND_DEFAULTS.windowMs})
   --coherent        a cache-coherent device: dma_dev_need_sync() is false, so v6.11+ builds never sync
   --no-netdev       the pool names no netdev: v6.8+ builds print the stalled-shutdown warning too
+  --provider devmem rx queue 0 is bound to a devmem dma-buf (one net_iov per page): the pool is created
+                    with PP_FLAG_ALLOW_UNREADABLE_NETMEM and hands out net_iovs it never DMA-maps
+                    (v6.12+ builds; others are skipped from a list)
   --save FILE       write the machine (one build only) to FILE as a memory image, for
                     \`ppemu explain --image FILE\` and \`ppemu layout --image FILE\`; FILE is opened first
   --at STEP         with --save: stop the run at allocated, destroyed, unbound or end (default end)
                     and save the machine as it is there (the table shows that step)
   --json            {"schema": 1, "command": "scenario", "scenario": "unbind", "results": [one object
-                    per build]} (schemas/scenario.schema.json)`;
+                    per build]} (schemas/scenario.schema.json)
+${NETPP_SCENARIO_HELP}`;
 
 /** The build a scenario runs on when none is named: the reference build. */
 export const UNBIND_DEFAULT_KERNEL = (): string => referenceBuild().name;
@@ -63,26 +70,58 @@ export function scenarioShape(cmd: string, values: Record<string, unknown>, dflt
   return { pages, inflight, lateReturns, poolSize };
 }
 
+const OPTIONS = {
+  ...SCENARIO_OPTIONS,
+  "window-ms": { type: "string" },
+  coherent: { type: "boolean" },
+  "no-netdev": { type: "boolean" },
+  save: { type: "string" },
+  at: { type: "string" },
+  json: { type: "boolean" },
+  niovs: { type: "string" },
+  fixed: { type: "boolean" },
+  "skip-netpp-check": { type: "boolean" },
+  provider: { type: "string" },
+  size: { type: "string" },
+} as const;
+
+/** The first argument that is neither an option nor a string option's value: the scenario's name. */
+function scenarioNameOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith("-")) return a;
+    const name = a.replace(/^--?/, "");
+    if (!a.includes("=") && (OPTIONS as Record<string, { type: string }>)[name]?.type === "string") i++;
+  }
+  return undefined;
+}
+
 export const scenarioCommand: Command = {
   name: "scenario",
-  summary: "run the driver-unbind scenario on kernel builds side by side: the bug and the fixes",
+  summary: "scenarios on kernel builds side by side: driver unbind (the bug, the fixes), the frag API, PGTY_netpp's failures",
   get help() {
-    return help();
+    return help() + "\n\n" + fragHelp();
   },
   run(argv, io) {
-    const { values, positionals } = parse("scenario", argv, {
-      ...SCENARIO_OPTIONS,
-      "window-ms": { type: "string" },
-      coherent: { type: "boolean" },
-      "no-netdev": { type: "boolean" },
-      save: { type: "string" },
-      at: { type: "string" },
-      json: { type: "boolean" },
-    });
+    // `ppemu scenario frag …` has options of its own (src/cli/scenario-frag.ts).
+    if (scenarioNameOf(argv) === "frag") return runFragCommand(argv, io);
+    const { values, positionals } = parse("scenario", argv, OPTIONS);
     if (positionals.length === 0) throw new UsageError(`ppemu scenario: name one scenario (valid: ${SCENARIOS.join(", ")})`);
     if (positionals.length > 1) throw new UsageError(unexpectedArgument("scenario", positionals[1]!, values));
-    choice("scenario", "scenario", positionals[0]!, SCENARIOS);
-    const builds = buildsArg("scenario", values, { multi: true, dflt: UNBIND_DEFAULT_KERNEL() });
+    const name = choice("scenario", "scenario", positionals[0]!, SCENARIOS);
+    if (name === "frag") return runFragCommand(argv, io);
+    if (values.size !== undefined) throw new UsageError(`ppemu scenario ${name}: --size applies to frag only`);
+    if (name !== "unbind") return runNetppScenario(name, buildsArg("scenario", values, { multi: true, dflt: netppDefaultKernel() }), values, io);
+    if (values.niovs !== undefined || values.fixed !== undefined || values["skip-netpp-check"] !== undefined) {
+      throw new UsageError("ppemu scenario unbind: --niovs, --fixed and --skip-netpp-check apply to niov-init and zerocopy only");
+    }
+    const provider = values.provider === undefined ? undefined : choice("scenario", "provider", values.provider as string, UNBIND_PROVIDERS);
+    if (provider !== undefined && values["no-netdev"] === true) throw new UsageError("ppemu scenario unbind: --provider binds an rx queue of the driver's netdev: drop --no-netdev");
+    const asked = buildsArg("scenario", values, { multi: true, dflt: UNBIND_DEFAULT_KERNEL() });
+    // --provider on builds before memory providers (v6.12): skipped from a list, refused when named alone.
+    const builds = provider === undefined ? asked : asked.filter(buildHasProviders);
+    const skipped = asked.filter((b) => !builds.includes(b)).map((b) => b.name);
+    if (builds.length === 0) throw new UsageError(`ppemu scenario unbind: --provider ${provider}: ${skipped.join(", ")} ha${skipped.length === 1 ? "s" : "ve"} no memory providers (v6.12+)`);
     const { pages, inflight, lateReturns, poolSize } = scenarioShape("scenario", values, UNBIND_DEFAULTS);
     const windowMs = intArg("scenario", "window-ms", values["window-ms"] as string | undefined, UNBIND_DEFAULTS.windowMs, 0, 86_400_000);
     const coherent = values.coherent === true;
@@ -99,7 +138,7 @@ export const scenarioCommand: Command = {
       saveFd = openOutputFile("scenario", "--save", save);
     }
     let last: UnbindRun | undefined;
-    const results = builds.map((kernel) => (last = runUnbind({ kernel, pages, inflight, lateReturns, poolSize, windowMs, coherent, netdev }, at)).result);
+    const results = builds.map((kernel) => (last = runUnbind({ kernel, pages, inflight, lateReturns, poolSize, windowMs, coherent, netdev, provider }, at)).result);
     let wrote = "";
     if (save !== undefined) {
       const image = saveImage(last!.sys.m.mem, { command: ["ppemu", "scenario", ...argv].join(" ") });
@@ -114,9 +153,12 @@ export const scenarioCommand: Command = {
     // The header, a blank line, the table (io.out adds no newline to text that ends in one).
     io.out(
       `scenario unbind: ${pages} pages allocated, ${inflight} held by the stack at unbind, ${lateReturns} returned over ${windowMs / 1000} s;\n` +
-        `${device}, ${netdev ? "the pool names the driver's netdev" : "no netdev"}\n\n`,
+        `${device}, ${netdev ? "the pool names the driver's netdev" : "no netdev"}\n` +
+        (provider !== undefined ? providerHeader(provider, skipped) : "") +
+        "\n",
     );
     io.out(unbindTable(results));
+    if (provider !== undefined) io.out("\n" + providerTable(results, buildHeaders(results)));
     io.out("\n" + unbindWarnings(results));
     if (wrote) io.out(wrote);
     return 0;

@@ -25,7 +25,8 @@ with nothing to check is SKIP, never PASS.
            crosses the frame end, the index round-trips, items leave the 2 low bits encoded_next
            needs, ITEMS_PER_PAGE is maximal, pp is where netmem_item_block expects it; for each
            block variant (v11, v9p2, rfcv5) × arch × page size, at several block addresses up to the
-           highest frame below 4 GiB
+           highest frame below 4 GiB; and v7's encoded_next (v7-encoded-next): set_next/get_next
+           round-trip for every item of a block × state, alignof(item) ≥ 4 from the declaration
   masks    the DMA index in pp_magic (v6.16+): every id round-trips, keeps the page recognisable
            ((pp_magic & PP_MAGIC_MASK) == PP_SIGNATURE) and leaves bits 0–1 alone, for each of the
            4 values of bits 0–1. ilp32: all 2^23 - 1 ids (and the v6.18 masks per PAGE_OFFSET);
@@ -35,7 +36,10 @@ with nothing to check is SKIP, never PASS.
            0x10000000, under the v6.16 mask (XFAIL: the Sep 2025 regression) and the v6.18 rule
   netmem   NET_IOV bit 0 tags and untags every struct page pointer of a 2 GiB memmap and a range of
            net_iov pointers; struct page, net_iov and netmem_desc agree on every offset the kernel
-           static_asserts
+           static_asserts; the v7.1-rc page types: PGTY_* words (pgty << 24, UINT_MAX = _mapcount
+           -1), PageNetpp true for top byte 0xf9 only and for no _mapcount (7.3M sampled words),
+           0xf9 free among the types, __SetPageNetpp/__ClearPageNetpp round trip and VM_BUG_ON,
+           the netpp net_iov's page_type at struct page's offset
   all      all of the above (default)
 
 options:

@@ -65,6 +65,8 @@ import {
   PAGE_TYPE_NONE,
   PAGE_POISON,
   PGTY_buddy,
+  PGTY_netpp,
+  PAGE_TYPE_SHIFT,
   PG_head,
   PG_reserved,
   pageTypeWord,
@@ -74,6 +76,7 @@ import {
   DIRECT_MAP_HI,
 } from "./page.js";
 import { Diag } from "./diag.js";
+import { MEMDESC_TYPE_MASK, MEMDESC_TYPE_NETPOOL } from "../builds/memdesc_item_structs.js";
 import { spinLock, spinUnlock } from "../smp/spinlock.js";
 import { pointHook, Point } from "../explore/points.js";
 
@@ -364,6 +367,20 @@ export class PageAlloc {
     const w = page >>> 2;
     const pfn = page >>> STRUCT_PAGE_SHIFT;
     const magicLo = u32[w + W_PP_MAGIC]!;
+    // v7.1-rc1..rc4 (db359fccf212) moved the check into __free_pages_prepare(), ahead of the others:
+    // `if (page_has_type(page)) { if (PageNetpp(page)) { bad_page(page, "page_pool leak"); return false; } … }`.
+    // Keyed on the page type, so it is live on whichever build types its pages.
+    if (u32[w + W_TYPE]! >>> PAGE_TYPE_SHIFT === PGTY_netpp) {
+      mem.diag(Diag.PAGE_POOL_LEAK, pfn, magicLo);
+      return false;
+    }
+    // memdesc-item: a page whose memdesc word (compound_head's word) still says NetPool is a pool page
+    // freed without page_pool_clear_pp_info(). No other word there has type bits 10 (pp_magic's low
+    // nibble is 0–3, buddy links 8, tails 1 or 9), so the check is live on every build.
+    if ((magicLo & MEMDESC_TYPE_MASK) === MEMDESC_TYPE_NETPOOL) {
+      mem.diag(Diag.PAGE_POOL_LEAK, pfn, magicLo);
+      return false;
+    }
     // page_bad_reason() tests "page_pool leak" last, so it is the reason that wins. The mask is the
     // build's `page_pool_page_is_pp()` one, kept in the machine header.
     const mask = (mem.machine + MACH_PP_MAGIC_MASK) >>> 2;

@@ -96,8 +96,26 @@ export const enum Diag {
   PP_DEV_NOT_DEVICE = 27,
   /** page_pool_alloc_pages() (checks on) with a pointer that is no pool: not live, and none of the last pools freed (those are PP_ALLOC_AFTER_DESTROY). a = pointer. */
   PP_ALLOC_NO_POOL = 28,
+  /**
+   * include/linux/mmdebug.h VM_BUG_ON_PAGE() (CONFIG_DEBUG_VM) in a PAGE_TYPE_OPS op: dump_page()
+   * then BUG(). a = pfn, b = page_type, c = condition (src/mem/page_type.ts VM_BUG_CONDITIONS).
+   */
+  VM_BUG_ON_PAGE = 29,
+  /**
+   * A WARN_ON of the frag API, c = the site (FRAG_WARN_SITES): 0–2 `WARN_ON(ret < 0)` in
+   * page_pool_unref_netmem() (≤ v6.6 page_pool_defrag_page()), pp_ref_count (pp_frag_count) below 0 —
+   * a fragment put once too often; a = page, b = ret's low word. 3–4 `WARN_ON(size > max_size)`
+   * (≤ v6.6 also `!(p.flags & PP_FLAG_PAGE_FRAG)`) in page_pool_alloc_frag(); a = pool, b = size.
+   */
+  PP_FRAG_WARN = 30,
+  /** page_pool_init(): `pr_warn("%s() mem-provider init failed %d\n", __func__, err)`. a = pool, b = err (s32). */
+  MP_INIT_FAILED = 31,
+  /** A WARN in net/core/devmem.c (the devmem memory provider). a = niov/binding, b = value, c = site (DEVMEM_WARN_SITES). */
+  DEVMEM_WARN = 32,
+  /** pp_page_to_nmdesc() (include/net/netmem.h): `DEBUG_NET_WARN_ON_ONCE(!page_pool_page_is_pp(p))`, checks on. a = page. */
+  PP_NMDESC_NOT_PP = 33,
 }
-export const NR_DIAG_KINDS = 32;
+export const NR_DIAG_KINDS = 40;
 
 
 /** Who prints a diagnostic: the emulated kernel (its words verbatim) or the emulator (`ppemu:` lines). */
@@ -205,6 +223,28 @@ function dmaErr(drv: string, id: number, res: DiagResolver | undefined, msg: str
   return warnMsg(`DMA-API: ${drv} ${devName(id, res)}: ${msg}`, "kernel/dma/debug.c", fn);
 }
 
+/**
+ * Diag.PP_FRAG_WARN's `c`: the file and function of the WARN_ON in the build. `WARN_ON(ret < 0)`: v6.1
+ * include/net/page_pool.h page_pool_defrag_page() (search id 2293352650); v6.6: the same function
+ * in include/net/page_pool/helpers.h; v6.8+ renamed page_pool_unref_page() (Liang Chen's
+ * "transition to reference count management after page draining", search id 48760950612), and
+ * page_pool_unref_netmem() with netmem (torvalds/linux helpers.h @07cf71bf25cd).
+ */
+export const FRAG_WARN_SITES: readonly (readonly [string, string])[] = [
+  ["include/net/page_pool.h", "page_pool_defrag_page"],
+  ["include/net/page_pool/helpers.h", "page_pool_defrag_page"],
+  ["include/net/page_pool/helpers.h", "page_pool_unref_netmem"],
+  // page_pool_alloc_frag()'s WARN_ON: ≤ v6.6 (search id 20576709), then the netmem one (v6.12+, id 728053).
+  ["net/core/page_pool.c", "page_pool_alloc_frag"],
+  ["net/core/page_pool.c", "page_pool_alloc_frag_netmem"],
+];
+
+/** Diag.VM_BUG_ON_PAGE's `c`: which PAGE_TYPE_OPS condition fired, as `__stringify(cond)` prints it. */
+export const VM_BUG_CONDITIONS: readonly string[] = [
+  "VM_BUG_ON_PAGE(data_race(page->page_type) != UINT_MAX)",
+  "VM_BUG_ON_PAGE(!PageNetpp(page))",
+];
+
 const BAD_PAGE = (pfn: number) => `BUG: Bad page state in process ppemu  pfn:${pfn05(pfn)}`;
 
 export const DIAG_INFO: Readonly<Record<number, DiagInfo>> = {
@@ -284,7 +324,11 @@ export const DIAG_INFO: Readonly<Record<number, DiagInfo>> = {
     name: "double_put",
     origin: "ppemu",
     format: "ppemu: page_pool_put_page: page %a put with pp_ref_count 0 (pool %b)",
-    render: (a, b) => `ppemu: page_pool_put_page: page ${hex(a)} put with pp_ref_count 0 (pool ${hex(b)})`,
+    // c != 0 (src/pool/frag.ts): a fragment of the pool's current frag page, c = frag_users.
+    render: (a, b, c) =>
+      c === 0
+        ? `ppemu: page_pool_put_page: page ${hex(a)} put with pp_ref_count 0 (pool ${hex(b)})`
+        : `ppemu: page_pool_put_page: page ${hex(a)}: a fragment put once too often (${c} handed out by page_pool_alloc_frag, pool ${hex(b)})`,
   },
   [Diag.PP_ALLOC_AFTER_DESTROY]: {
     name: "alloc_after_destroy",
@@ -414,13 +458,70 @@ export const DIAG_INFO: Readonly<Record<number, DiagInfo>> = {
     format: "ppemu: page_pool %a: p.dev is no device: dma_map_page_attrs() would oops",
     render: (a) => `ppemu: page_pool ${hex(a)}: p.dev is no device: dma_map_page_attrs() would oops`,
   },
+  // VM_BUG_ON_PAGE(cond, page): dump_page(page, "VM_BUG_ON_PAGE(" __stringify(cond) ")"); BUG().
+  // dump_page()'s page:/flags:/raw: lines are left out (as for bad_page above). The line is the
+  // PAGE_TYPE_OPS(Netpp, netpp, netpp) expansion in the v7.1-rc tree, as the report that led to
+  // 735a309b4bfb quotes it: "kernel BUG at ./include/linux/page-flags.h:1062!"
+  // (<20260428025320.853452-1-kuba@kernel.org>, search id 57994800446).
+  [Diag.VM_BUG_ON_PAGE]: {
+    name: "vm_bug_on_page",
+    origin: "kernel",
+    format: "page dumped because: %s\nkernel BUG at %s:%u!",
+    render: (_a, _b, c) => `page dumped because: ${VM_BUG_CONDITIONS[c] ?? "VM_BUG_ON_PAGE(?)"}\nkernel BUG at ./include/linux/page-flags.h:1062!`,
+  },
   [Diag.PP_ALLOC_NO_POOL]: {
     name: "alloc_no_pool",
     origin: "ppemu",
     format: "ppemu: page_pool_alloc_pages: %a is no page_pool",
     render: (a) => `ppemu: page_pool_alloc_pages: ${hex(a)} is no page_pool`,
   },
+  // A WARN_ON without a message: the WARNING line only, at the build's site.
+  [Diag.PP_FRAG_WARN]: {
+    name: "frag_warn",
+    origin: "kernel",
+    format: "WARNING: CPU: %d PID: %d at %s:%d %pS",
+    render: (_a, _b, c) => warnLine(FRAG_WARN_SITES[c]?.[0] ?? "include/net/page_pool/helpers.h", FRAG_WARN_SITES[c]?.[1] ?? "page_pool_unref_netmem"),
+  },
+  // page_pool_init() (v6.12+): pr_warn("%s() mem-provider init failed %d\n", __func__, err).
+  [Diag.MP_INIT_FAILED]: {
+    name: "mp_init_failed",
+    origin: "kernel",
+    format: "%s() mem-provider init failed %d",
+    render: (_a, b) => `page_pool_init() mem-provider init failed ${s32(b)}`,
+  },
+  // net/core/devmem.c (6952350/linux-6.18.y @20fa05ab56b2, search id 52180246923): the WARNs of the
+  // devmem provider, by site (DEVMEM_WARN_SITES); WARN_ON/WARN_ON_ONCE print the WARNING line only.
+  [Diag.DEVMEM_WARN]: {
+    name: "devmem_warn",
+    origin: "kernel",
+    format: "can't destroy genpool. size=%zu, avail=%zu\nWARNING: CPU: %d PID: %d at %s:%d %pS",
+    render: (a, b, c) => {
+      const [fn, msg] = DEVMEM_WARN_SITES[c] ?? DEVMEM_WARN_SITES[0]!;
+      return msg === "" ? warnLine("net/core/devmem.c", fn) : warnMsg(msg.replace("%a", u32(a)).replace("%b", u32(b)), "net/core/devmem.c", fn);
+    },
+  },
+  // pp_page_to_nmdesc(): DEBUG_NET_WARN_ON_ONCE (CONFIG_DEBUG_NET) prints the WARNING line only.
+  [Diag.PP_NMDESC_NOT_PP]: {
+    name: "nmdesc_not_pp",
+    origin: "kernel",
+    format: "WARNING: CPU: %d PID: %d at %s:%d %pS",
+    render: () => warnLine("include/net/netmem.h", "pp_page_to_nmdesc"),
+  },
 };
+
+/**
+ * Diag.DEVMEM_WARN's `c`: the function and message (empty: WARN_ON without one) of each WARN:
+ * 0 mp_dmabuf_devmem_release_page() `WARN_ON_ONCE(!netmem_is_net_iov(netmem))`, 1 its
+ * `WARN_ON_ONCE(refcount != 1)`, 2 net_devmem_free_dmabuf() `WARN_ON(!gen_pool_has_addr(…))`,
+ * 3 __net_devmem_dmabuf_binding_free() `WARN(size != avail, "can't destroy genpool. size=%zu,
+ * avail=%zu", …)` (a = size, b = avail, in bytes).
+ */
+export const DEVMEM_WARN_SITES: readonly (readonly [string, string])[] = [
+  ["mp_dmabuf_devmem_release_page", ""],
+  ["mp_dmabuf_devmem_release_page", ""],
+  ["net_devmem_free_dmabuf", ""],
+  ["__net_devmem_dmabuf_binding_free", "can't destroy genpool. size=%a, avail=%b"],
+];
 
 /** check_unmap() with no entry: dma_mapping_error() addresses get their own text. */
 function unmapUnknownMsg(a: number, c: number): string {

@@ -72,6 +72,11 @@ export const PAGE_TYPE_NONE = 0xffffffff;
 export const PGTY_buddy = 0xf0;
 export const PGTY_table = 0xf2;
 export const PGTY_slab = 0xf5;
+/**
+ * v7.1-rc1..rc4 only (db359fccf212, reverted by 54cf41c969da): page_pool pages are typed
+ * `PGTY_netpp`, word 0xf9000000 (src/mem/page_type.ts has the PAGE_TYPE_OPS of it).
+ */
+export const PGTY_netpp = 0xf9;
 export const PAGE_TYPE_SHIFT = 24;
 
 /** `page_type` word for a type, as stored. */

@@ -134,7 +134,7 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
    * Per-CPU context (src/smp/percpu.ts), interleaved so CPUs 0…31 own a cache line each: slot 2k
    * is CPU k, slot 2k+1 is CPU k+32 (`cpuSlotOffset`); each slot names its CPU in `cpu`.
    */
-  m("cpu_slots", array(STRUCT_PPEMU_CPU, MAX_NR_CPUS)),
+  m("cpu_slots", array(STRUCT_PPEMU_CPU, MAX_NR_CPUS), { alignAttr: 64 }),
   /** Serialises the diagnostic counters and log ring (the emulator's printk). */
   m("diag_lock", SPINLOCK_T),
   /** RCU (src/smp/rcu.ts): `rcu_state.gp_seq`, odd while a grace period runs. */
@@ -147,6 +147,13 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
   m("rcu_qsmask", array(U32, 2)),
   /** Each waited-for CPU's `rcu_qs_ctr` when the grace period began. */
   m("rcu_qs_snap", array(U32, MAX_NR_CPUS)),
+  /**
+   * Memory providers (src/pool/devmem.ts): the rx queues that have had one installed (a list through
+   * `netdev_rx_queue.ppemu_next`), and the devmem bindings (the kernel's `net_devmem_dmabuf_bindings`
+   * xarray, as a list through `binding.ppemu_next`).
+   */
+  m("rx_queues", ptr("struct netdev_rx_queue")),
+  m("devmem_bindings", ptr("struct net_devmem_dmabuf_binding")),
 ]);
 
 export const MACHINE_LAYOUT = layoutOf(STRUCT_PPEMU_MACHINE, LP64);
@@ -195,6 +202,8 @@ export const MACH_BUILD_CONFIG = offsetOf(MACHINE_LAYOUT, "build_config");
 export const MACH_BUILD_EXTRA = offsetOf(MACHINE_LAYOUT, "build_extra");
 export const MACH_NR_CPUS = offsetOf(MACHINE_LAYOUT, "nr_cpus");
 export const MACH_LOOPBACK = offsetOf(MACHINE_LAYOUT, "loopback");
+export const MACH_RX_QUEUES = offsetOf(MACHINE_LAYOUT, "rx_queues");
+export const MACH_DEVMEM_BINDINGS = offsetOf(MACHINE_LAYOUT, "devmem_bindings");
 export const MACH_ZONE_LOCK = offsetOf(MACHINE_LAYOUT, "zone_lock");
 export const MACH_PAGE_POOLS_LOCK = offsetOf(MACHINE_LAYOUT, "page_pools_lock");
 export const MACH_CPUS = offsetOf(MACHINE_LAYOUT, "cpu_slots");

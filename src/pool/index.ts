@@ -12,9 +12,10 @@ import { attachMachine, bootMachine, type Machine } from "../mem/machine.js";
 import { MACH_BUILD, MACH_BUILD_CONFIG, MACH_BUILD_EXTRA, MACH_BUILD_VARIANT, MACH_PP_MAGIC_MASK, type PhysMemOptions } from "../mem/physmem.js";
 import type { FrameClaimer } from "../mem/accounting.js";
 import { Dma } from "../dma/index.js";
-import { PTR_RING_QUEUE } from "./ptr_ring.js";
 import { PagePools } from "./page_pool.js";
 import { NetStack } from "./stack.js";
+// The devmem memory provider registers its ops on import (src/pool/memory_provider.ts's table).
+import { devmemClaimer } from "./devmem.js";
 import { buildById, buildConfigWord, buildExtraWord, BuildError, resolveBuild, variantId, variantOfId } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
 import { PpemuError, showValue } from "../errors.js";
@@ -85,7 +86,8 @@ export function ppClaimers(sys: PpSystem, stack?: NetStack): FrameClaimer[] {
   const out: FrameClaimer[] = [];
   if (stack) {
     out.push((c) => {
-      stack.forEachHeld((page) => c.claimPage(page, "page_pool: in flight (stack)"));
+      // A net_iov (bit 0, NET_IOV) is no frame: its array is the provider's (devmemClaimer).
+      stack.forEachHeld((page) => (page & 1) === 0 && c.claimPage(page, "page_pool: in flight (stack)"));
       // A large kmalloc (>= PAGE_SIZE / 2 rounds up to pages) comes from the page allocator.
       const slots = stack.slots;
       if (c.classOf(c.mem.virtToPfn(slots)) === "allocated") c.claimPage(c.mem.virtToPage(slots), "stack stand-in");
@@ -94,9 +96,9 @@ export function ppClaimers(sys: PpSystem, stack?: NetStack): FrameClaimer[] {
   out.push((c) => {
     const mem = c.mem;
     pps.forEachPool((pool) => {
-      pps.forEachPooledPage(pool, (page, where) => c.claimPage(page, `page_pool: ${where}`));
-      const queue = mem.rdPtr(pps.ringOf(pool) + PTR_RING_QUEUE);
-      if (c.classOf(mem.virtToPfn(queue)) === "allocated") c.claimPage(mem.virtToPage(queue), "page_pool: ring queue");
+      pps.forEachPooledPage(pool, (page, where) => (page & 1) === 0 && c.claimPage(page, `page_pool: ${where}`));
+      const queue = pps.ringQueueOf(pool);
+      if (queue !== 0 && c.classOf(mem.virtToPfn(queue)) === "allocated") c.claimPage(mem.virtToPage(queue), "page_pool: ring queue");
     });
     // Every remaining page_pool page: in flight with the driver (or leaked by it).
     for (let pfn = 0; pfn < mem.nrFrames; pfn++) {
@@ -107,8 +109,10 @@ export function ppClaimers(sys: PpSystem, stack?: NetStack): FrameClaimer[] {
   });
   const own = pps.t.claimer();
   if (own) out.push(own);
+  out.push(devmemClaimer(pps));
   out.push(sys.dma.claimer());
   return out;
 }
 
 export { PagePools, NetStack };
+export { PageFrags, fragApiOf, PP_FLAG_PAGE_FRAG, BIAS_MAX_HI, BIAS_MAX_LO, type FragApi, type FragState } from "./frag.js";

@@ -24,7 +24,10 @@ import { rcuReadLock, rcuReadUnlock } from "../smp/rcu.js";
 import { pointHook, Point } from "../explore/points.js";
 import { Diag } from "../mem/diag.js";
 import * as PAGE from "../mem/page.js";
-const { PAGE_PP_MAGIC, PAGE_PP_REF_COUNT, PAGE_REFCOUNT, PAGE_DMA_ADDR, PAGE_FLAGS, PG_pp_in_pool, VMEMMAP_HI } = PAGE;
+const { PAGE_REFCOUNT, PAGE_FLAGS, PG_pp_in_pool, VMEMMAP_HI } = PAGE;
+// A page's pool fields (pp_magic, dma_addr, pp_ref_count) are its netmem_desc's: `nmdesc(page) + NMDESC_*`.
+import * as NMDESC from "./nmdesc.js";
+const { NMDESC_PP_MAGIC, NMDESC_PP_REF_COUNT, NMDESC_DMA_ADDR } = NMDESC;
 import { GFP_ZERO } from "../mem/buddy.js";
 import { MAX_PAGE_ORDER } from "../mem/physmem.js";
 import * as STRUCTS from "../mem/structs.js";
@@ -78,7 +81,10 @@ import { DEV_NODE, IOMMU_DEVICES } from "../dma/index.js";
 import { PpemuError, checkInt, showValue } from "../errors.js";
 import { layoutOf, offsetOf } from "../mem/ctype.js";
 import { LP64 } from "../arch.js";
-import type { KernelBuild, Tracking } from "../builds/types.js";
+import type { KernelBuild, RingOps, Tracking } from "../builds/types.js";
+import { PP_FLAG_PAGE_FRAG, unrefNetmem, unrefWarnSite, fragPutOnceTooOften, pagePoolFreeFrag } from "./frag.js";
+import { poolMpOps, netifGetRxQueue, RXQ_MP_OPS, RXQ_MP_PRIV } from "./memory_provider.js";
+const { NET_IOV } = NMDESC;
 
 export const PP_FLAG_ALL = PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV | PP_FLAG_SYSTEM_POOL | PP_FLAG_ALLOW_UNREADABLE_NETMEM;
 /** The ring-size limits: ≤ v6.17 `-E2BIG` above 32768; the clamp patch: `min(pool_size, 16384)`. */
@@ -94,6 +100,7 @@ export const HZ = 1000;
 export const EINVAL = 22;
 export const ENOMEM = 12;
 export const E2BIG = 7;
+export const EOPNOTSUPP = 95;
 
 const FLAG_IN_POOL = 1 << PG_pp_in_pool;
 // Inside the structs every build embeds unchanged (struct pp_alloc_cache, the stats structs): module
@@ -151,6 +158,11 @@ export interface PagePoolParams {
   readonly cpuid?: number;
   /** `slow.netdev`: a `struct ppemu_netdev *` (v6.8+), or 0. */
   readonly netdev?: number;
+  /**
+   * `slow.queue_idx` (v6.12+): with PP_FLAG_ALLOW_UNREADABLE_NETMEM the pool takes the memory
+   * provider of rx queue `queueIdx` of `netdev` (src/pool/devmem.ts binds one). @defaultValue 0
+   */
+  readonly queueIdx?: number;
 }
 
 /**
@@ -173,7 +185,7 @@ export type PoolRef = number | PoolHandle;
  */
 export const MAX_RETRIES_PER_CALL = 1 << 22;
 
-const PARAM_INTS = ["order", "poolSize", "flags", "dmaDir", "maxLen", "offset", "nid", "cpuid"] as const;
+const PARAM_INTS = ["order", "poolSize", "flags", "dmaDir", "maxLen", "offset", "nid", "cpuid", "queueIdx"] as const;
 const PARAM_PTRS = ["dev", "napi", "netdev"] as const;
 
 export interface PoolStats {
@@ -215,6 +227,8 @@ export class PagePools {
   private readonly oAllocCache: number;
   private readonly cacheSlot: number;
   private readonly oRing: number;
+  /** The layout's replacement for the ptr_ring (v7 encoded_next list), or null: the ptr_ring, inline. */
+  private readonly ringOps: RingOps | null;
   private readonly oHoldCnt: number;
   private readonly oReleaseCnt: number;
   private readonly oRecycleStats: number;
@@ -231,6 +245,14 @@ export class PagePools {
   private readonly mDmaMap: number;
   private readonly oCpuid: number;
   private readonly oNapi: number;
+  /** The user's flags word (≤ v6.6 puts count pp_frag_count only in a PP_FLAG_PAGE_FRAG pool). */
+  private readonly oFlags: number;
+  /** `mp_ops` (v6.12: `mp_priv`), non-zero in a memory-provider pool; -1 before v6.12. */
+  private readonly oMpKey: number;
+  /** FRAG_WARN_SITES index of this build's `WARN_ON(ret < 0)` (src/pool/frag.ts). */
+  private readonly fragWarnSite: number;
+  /** The layout's netmem_desc of a page is the page itself (no `Tracking.nmdesc`): every build but memdesc-item. */
+  private readonly nmdescIsPage: boolean;
 
   constructor(
     readonly m: Machine,
@@ -251,7 +273,9 @@ export class PagePools {
     this.countThenClear = sw.releaseOrder === "count-then-clear";
     this.statInRingLock = sw.releaseProducerBarrier;
     // Misuse checks need the general path; before v6.10 a direct put recycles only in softirq.
-    this.flatDirect = this.checks ? FLAT_NONE : this.napiLocalEveryPut ? FLAT_ALWAYS : FLAT_IN_SOFTIRQ;
+    // The flat path reads the page's pool fields in the page itself: not when the layout's netmem_desc is elsewhere.
+    this.nmdescIsPage = this.t.nmdesc === undefined;
+    this.flatDirect = this.checks || !this.nmdescIsPage ? FLAT_NONE : this.napiLocalEveryPut ? FLAT_ALWAYS : FLAT_IN_SOFTIRQ;
     // The hot paths add module constants to `alloc`, `alloc_stats` and the per-CPU stats: the build
     // must embed the shared declarations (every build here does; a new one that differs says so now).
     if (layoutOf(build.structs.recycleStats, LP64).size !== RS_SIZE || o.recycleStat.cached !== RS_CACHED) {
@@ -265,6 +289,7 @@ export class PagePools {
     this.oAllocCache = o.allocCache;
     this.cacheSlot = o.cacheSlot;
     this.oRing = o.ring;
+    this.ringOps = this.t.ring ?? null;
     this.oHoldCnt = o.holdCnt;
     this.oReleaseCnt = o.releaseCnt;
     this.oRecycleStats = o.recycleStats;
@@ -280,6 +305,27 @@ export class PagePools {
     this.mDmaMap = o.dmaMap.mask;
     this.oCpuid = o.cpuid;
     this.oNapi = o.napi;
+    this.oFlags = o.flags;
+    this.fragWarnSite = unrefWarnSite(build);
+    // The word that says "this pool has a memory provider": mp_ops (v6.15+), mp_priv on v6.12.
+    this.oMpKey = o.has("mp_ops") >= 0 ? o.has("mp_ops") : o.has("mp_priv");
+  }
+
+  /**
+   * `netmem_to_nmdesc()` of a page (src/pool/nmdesc.ts): the page itself while netmem_desc overlays
+   * struct page (one test of a constant field), else the layout's descriptor (memdesc-item: the item).
+   */
+  nmdesc(page: number): number {
+    return this.nmdescIsPage === true ? page : this.t.nmdesc!(page);
+  }
+
+  /**
+   * `pp_page_to_nmdesc()`: the descriptor after `DEBUG_NET_WARN_ON_ONCE(!page_pool_page_is_pp(p))`,
+   * which warns only on a checked machine (CONFIG_DEBUG_NET). Not for the hot paths.
+   */
+  ppPageToNmdesc(page: number): number {
+    if (this.checks && !this.t.isPpPage(page)) this.mem.diag(Diag.PP_NMDESC_NOT_PP, page, 0);
+    return this.nmdesc(page);
   }
 
   // ------------------------------------------------------------------ create
@@ -310,9 +356,14 @@ export class PagePools {
     if (flags & PP_FLAG_DMA_MAP && dmaDir !== DMA_FROM_DEVICE && dmaDir !== DMA_BIDIRECTIONAL) return -EINVAL;
     if (flags & PP_FLAG_DMA_SYNC_DEV && (!(flags & PP_FLAG_DMA_MAP) || maxLen === 0)) return -EINVAL;
     if (sw.orderCheck && order > MAX_PAGE_ORDER) return -EINVAL;
+    // netdev_assert_locked(pool->slow.netdev) and __netif_get_rx_queue() dereference the netdev.
+    if (flags & PP_FLAG_ALLOW_UNREADABLE_NETMEM && (params.netdev ?? 0) === 0) {
+      throw new PpemuError("EINVAL_ARG", "PagePoolParams: PP_FLAG_ALLOW_UNREADABLE_NETMEM needs netdev (and queueIdx): page_pool_init() takes the rx queue's memory provider");
+    }
     const pool = this.m.slab.kmalloc(o.size, GFP_ZERO);
     if (pool === 0) return -ENOMEM;
-    const queue = this.m.slab.kmalloc(ringSize * PTR_RING_SLOT, GFP_ZERO);
+    // A layout with its own ring (v7 6/8 dropped ptr_ring_init()) allocates no queue.
+    const queue = this.ringOps === null ? this.m.slab.kmalloc(ringSize * PTR_RING_SLOT, GFP_ZERO) : 0;
     // alloc_percpu(struct page_pool_recycle_stats): one copy per possible CPU.
     const stats = this.m.slab.kmalloc(mem.nrCpus * this.recycleStatsSize, GFP_ZERO);
     // `napiCpu` asks the emulator for a NAPI instance of its own (a build without p.napi has none).
@@ -323,7 +374,7 @@ export class PagePools {
       for (const p of [queue, stats, ownNapi, pool]) if (p !== 0) this.m.slab.kfree(p);
       return err;
     };
-    if (queue === 0 || stats === 0 || (wantOwnNapi && ownNapi === 0)) return fail(-ENOMEM);
+    if ((queue === 0 && this.ringOps === null) || stats === 0 || (wantOwnNapi && ownNapi === 0)) return fail(-ENOMEM);
     mem.wr32(pool + o.order, order);
     mem.wr32(pool + o.poolSize, poolSize);
     mem.wr32(pool + o.nid, params.nid ?? 0);
@@ -339,17 +390,53 @@ export class PagePools {
     if (flags & PP_FLAG_DMA_SYNC_DEV) setBit(mem.u32, pool, o.dmaSync);
     mem.wr32(pool + o.userCnt, 1);
     mem.wrPtr(pool + o.recycleStats, stats);
-    ptrRingInit(mem, pool + o.ring, ringSize, queue);
+    if (this.ringOps === null) ptrRingInit(mem, pool + o.ring, ringSize, queue);
+    else this.ringOps.init(pool);
     const err = this.t.init(pool);
     if (err < 0) return fail(err);
+    const mpErr = this.initMemoryProvider(pool, flags, params.queueIdx ?? 0);
+    if (mpErr < 0) {
+      this.t.uninit(pool);
+      return fail(mpErr);
+    }
     // page_pool_list(): the netlink id (xa_alloc_cyclic from 1) where the build has one.
     const id = nextPoolId(mem);
     if (o.userId >= 0) mem.wr32(pool + o.userId, id);
     if (poolListAdd(this.m, pool, id, ownNapi) === 0) {
+      // err_uninit: page_pool_uninit() runs the provider's destroy too.
       this.t.uninit(pool);
+      poolMpOps(this, pool)?.destroy(this, pool);
       return fail(-ENOMEM);
     }
     return pool;
+  }
+
+  /**
+   * page_pool_init()'s memory-provider part (v6.12+; search id 57621740185): with
+   * PP_FLAG_ALLOW_UNREADABLE_NETMEM, `mp_priv`/`mp_ops` from `__netif_get_rx_queue(slow.netdev,
+   * slow.queue_idx)`; a provider pool needs `dma_map && dma_sync` (-EOPNOTSUPP; on v6.12 devmem's
+   * init checks instead), then `mp_ops->init()`, whose failure prints "%s() mem-provider init failed %d".
+   */
+  private initMemoryProvider(pool: number, flags: number, queueIdx: number): number {
+    const mem = this.mem;
+    const o = this.o;
+    const qi = o.has("slow.queue_idx");
+    if (qi >= 0) mem.wr32(pool + qi, queueIdx);
+    const privOff = o.has("mp_priv");
+    const opsOff = o.has("mp_ops");
+    if (flags & PP_FLAG_ALLOW_UNREADABLE_NETMEM && privOff >= 0 && o.netdev >= 0) {
+      const rxq = netifGetRxQueue(this, mem.rdPtr(pool + o.netdev), queueIdx, false);
+      if (rxq !== 0) {
+        mem.wrPtr(pool + privOff, mem.rdPtr(rxq + RXQ_MP_PRIV));
+        if (opsOff >= 0) mem.wr32(pool + opsOff, mem.rd32(rxq + RXQ_MP_OPS));
+      }
+    }
+    const ops = poolMpOps(this, pool);
+    if (ops === null) return 0;
+    if (opsOff >= 0 && !(bitSet(mem.u32, pool, o.dmaMap) && bitSet(mem.u32, pool, o.dmaSync))) return -EOPNOTSUPP;
+    const err = ops.init(this, pool);
+    if (err < 0) mem.diag(Diag.MP_INIT_FAILED, pool, err >>> 0);
+    return err;
   }
 
   /** PagePoolParams' types (the kernel's errnos for values are `create`'s). */
@@ -453,6 +540,8 @@ export class PagePools {
       if (this.checks === true) this.u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
       return page;
     }
+    // "Slow-path: cache empty, do real allocation": the memory provider's alloc_netmems(), or pages.
+    if (this.oMpKey >= 0 && this.u32[(pool + this.oMpKey) >>> 2] !== 0) return poolMpOps(this, pool)!.alloc_netmems(this, pool);
     return this.allocPagesSlow(pool);
   }
 
@@ -461,7 +550,8 @@ export class PagePools {
     const mem = this.mem;
     const u32 = this.u32;
     const r = pool + this.oRing;
-    if (ptrRingEmpty(mem, r)) {
+    const ringOps = this.ringOps;
+    if (ringOps === null ? ptrRingEmpty(mem, r) : ringOps.empty(pool)) {
       mem.inc64(pool + this.oStatEmpty);
       return 0;
     }
@@ -471,7 +561,7 @@ export class PagePools {
     let count = u32[countIdx]!;
     do {
       // __ptr_ring_consume(): the alloc side is the ring's only consumer, so no consumer lock.
-      const page = ptrRingConsumeLocked(mem, r);
+      const page = ringOps === null ? ptrRingConsumeLocked(mem, r) : ringOps.consume(pool);
       if (page === 0) break;
       // A page moving from the ring to the cache stays "in the pool" (FLAG_IN_POOL kept).
       mem.wrPagePtr(cache + count * this.cacheSlot, page);
@@ -561,10 +651,11 @@ export class PagePools {
     const dir = mem.rd32(pool + o.dmaDir);
     const dma = this.dma.dmaMapPage(dev, page, 0, size, dir, PP_DMA_ATTRS);
     if (this.dma.dmaMappingError(dev, dma)) return false;
-    mem.wr64(page + PAGE_DMA_ADDR, 0, dma);
+    const desc = this.nmdesc(page);
+    mem.wr64(desc + NMDESC_DMA_ADDR, 0, dma);
     if (!this.t.onMapped(pool, page)) {
       this.dma.dmaUnmapPage(dev, dma, size, dir, PP_DMA_ATTRS);
-      mem.wr64(page + PAGE_DMA_ADDR, 0, 0);
+      mem.wr64(desc + NMDESC_DMA_ADDR, 0, 0);
       return false;
     }
     this.syncForDevice(pool, page, mem.rd32(pool + o.maxLen));
@@ -575,7 +666,7 @@ export class PagePools {
    * `page_pool_dma_sync_for_device()`: only while `pool->dma_sync` is set, and (v6.11+) only when
    * `dma_dev_need_sync(dev)`: a coherent device without bouncing is never synced.
    */
-  private syncForDevice(pool: number, page: number, dmaSyncSize: number): void {
+  syncForDevice(pool: number, page: number, dmaSyncSize: number): void {
     const u32 = this.u32;
     if ((u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) === 0) return;
     const o = this.o;
@@ -599,7 +690,7 @@ export class PagePools {
     const o = this.o;
     const maxLen = u32[(pool + o.maxLen) >>> 2]!;
     const size = dmaSyncSize >>> 0 < maxLen ? dmaSyncSize >>> 0 : maxLen;
-    const dma = u32[(page + PAGE_DMA_ADDR) >>> 2]!;
+    const dma = u32[(this.nmdesc(page) + NMDESC_DMA_ADDR) >>> 2]!;
     this.dma.dmaSyncSingleForDevice(dev, dma + u32[(pool + o.offset) >>> 2]!, size, u32[(pool + o.dmaDir) >>> 2]!);
   }
 
@@ -631,13 +722,13 @@ export class PagePools {
   putPage(pool: number, page: number, dmaSyncSize: number, allowDirect: boolean): void {
     const u32 = this.u32;
     if (this.checks === true && !this.checkPut(pool, page)) return;
-    // page_pool_unref_and_test(): the fast case is pp_ref_count == 1, which stays 1 for recycling.
-    // (Builds before v6.7 never set pp_ref_count: their non-frag pools skip the count.)
-    const refIdx = (page + PAGE_PP_REF_COUNT) >>> 2;
-    if (u32[refIdx] !== 1 && this.refCounted) {
-      // atomic_long_sub_return(1, &pp_ref_count): fragments of one page are put from any CPU.
-      if (Atomics.sub(u32, refIdx, 1) !== 1) return;
-      Atomics.store(u32, refIdx, 1);
+    // page_pool_unref_and_test(): the fast case is pp_ref_count == 1 (both words of the long),
+    // which stays 1 for recycling. ≤ v6.6 (page_pool_is_last_frag()): only a PP_FLAG_PAGE_FRAG pool
+    // counts pp_frag_count. Anything else drops one reference in src/pool/frag.ts.
+    const refAddr = this.nmdesc(page) + NMDESC_PP_REF_COUNT;
+    const refIdx = refAddr >>> 2;
+    if (this.refCounted ? u32[refIdx] !== 1 || u32[refIdx + 1] !== 0 : (u32[(pool + this.oFlags) >>> 2]! & PP_FLAG_PAGE_FRAG) !== 0) {
+      if (unrefNetmem(this.mem, page, refAddr, 0, 1, this.refCounted, this.fragWarnSite) !== 0) return;
     }
     this.putUnrefedPage(pool, page, dmaSyncSize, allowDirect);
   }
@@ -650,8 +741,8 @@ export class PagePools {
     const u32 = this.u32;
     // v6.10+ promotes allow_direct (page_pool_napi_local()); before, it needs softirq.
     if (this.napiLocalEveryPut !== allowDirect) allowDirect = this.directAllowed(pool);
-    // __page_pool_page_can_be_recycled(): sole owner of the page and not pfmemalloc.
-    if (u32[(page + PAGE_REFCOUNT) >>> 2] === 1 && (u32[(page + PAGE_PP_MAGIC) >>> 2]! & PP_MAGIC_PFMEMALLOC) === 0) {
+    // __page_pool_page_can_be_recycled(): a net_iov, or the page's sole owner and not pfmemalloc.
+    if ((page & NET_IOV) !== 0 || (u32[(page + PAGE_REFCOUNT) >>> 2] === 1 && (u32[(this.nmdesc(page) + NMDESC_PP_MAGIC) >>> 2]! & PP_MAGIC_PFMEMALLOC) === 0)) {
       // The test is inlined so the no-sync pool pays no call.
       const sync = (u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) !== 0;
       if (sync && !this.syncAfterRecycle) this.syncForDevice(pool, page, dmaSyncSize);
@@ -714,6 +805,11 @@ export class PagePools {
     this.returnPage(pool, page);
   }
 
+  /** Address of the current CPU's `recycle_stats.<name>` (the frag API counts `cached`). */
+  recycleStatOf(pool: number, name: (typeof RECYCLE_STAT_NAMES)[number]): number {
+    return this.recycleStat(pool) + this.o.recycleStat[name]!;
+  }
+
   /** `this_cpu_ptr(pool->recycle_stats)`: the current CPU's copy. */
   private recycleStat(pool: number): number {
     const u32 = this.u32;
@@ -731,7 +827,11 @@ export class PagePools {
     if (this.checks === true) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
     const ring = pool + this.oRing;
     let ok: boolean;
-    if (this.statInRingLock) {
+    if (this.ringOps !== null) {
+      // v7 6/8: no producer lock; the stat follows a successful cmpxchg push.
+      ok = this.ringOps.produce(pool, page);
+      if (ok) this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring!);
+    } else if (this.statInRingLock) {
       spinLock(this.mem, ring + PTR_RING_PRODUCER_LOCK);
       ok = ptrRingProduceLocked(this.mem, ring, page) === 0;
       if (ok) this.mem.inc64(this.recycleStat(pool) + this.o.recycleStat.ring!);
@@ -776,11 +876,12 @@ export class PagePools {
   recycleDirect(pool: number, page: number): void {
     const u32 = this.u32;
     const flat = this.flatDirect;
+    // Only a layout whose netmem_desc is the page has a flat path (nmdescIsPage): `page` is the desc.
     if (
       flat !== FLAT_NONE &&
-      (u32[(page + PAGE_PP_REF_COUNT) >>> 2] === 1 || this.refCounted === false) &&
+      (this.refCounted ? u32[(page + NMDESC_PP_REF_COUNT) >>> 2] === 1 : (u32[(pool + this.oFlags) >>> 2]! & PP_FLAG_PAGE_FRAG) === 0) &&
       u32[(page + PAGE_REFCOUNT) >>> 2] === 1 &&
-      (u32[(page + PAGE_PP_MAGIC) >>> 2]! & PP_MAGIC_PFMEMALLOC) === 0 &&
+      (u32[(page + NMDESC_PP_MAGIC) >>> 2]! & PP_MAGIC_PFMEMALLOC) === 0 &&
       (u32[(pool + this.oDmaSync) >>> 2]! & this.mDmaSync) === 0 &&
       (flat === FLAT_ALWAYS || this.inSoftirq())
     ) {
@@ -821,7 +922,8 @@ export class PagePools {
    * no such path (the skb returns with `allow_direct = false`).
    */
   napiPpPutPage(page: number): boolean {
-    const head = this.m.pa.compoundHead(page);
+    // netmem_compound_head(): a net_iov is its own head.
+    const head = (page & NET_IOV) !== 0 ? page : this.m.pa.compoundHead(page);
     const t = this.t;
     if (!t.isPpPage(head)) return false;
     const pool = t.poolOf(head);
@@ -839,6 +941,10 @@ export class PagePools {
    * the release, clear pp info — in this build's order — and give the page back to the allocator.
    */
   returnPage(pool: number, page: number): void {
+    if (this.oMpKey >= 0 && this.u32[(pool + this.oMpKey) >>> 2] !== 0) {
+      this.returnNetmemMp(pool, page);
+      return;
+    }
     this.t.releaseDma(pool, page);
     if (this.countThenClear) {
       Atomics.add(this.i32, (pool + this.oReleaseCnt) >>> 2, 1);
@@ -853,6 +959,21 @@ export class PagePools {
     this.m.pa.putPage(page);
   }
 
+  /**
+   * `page_pool_return_netmem()` of a memory-provider pool: `put = mp_ops->release_netmem()` instead
+   * of the DMA release, `release_cnt++`, and only if `put`: clear pp info and put_page() (devmem
+   * never puts: its niovs go back to the gen_pool inside release_netmem).
+   */
+  private returnNetmemMp(pool: number, netmem: number): void {
+    const put = poolMpOps(this, pool)!.release_netmem(this, pool, netmem);
+    Atomics.add(this.i32, (pool + this.oReleaseCnt) >>> 2, 1);
+    if (pointHook !== null && this.rawInflight(pool) === 0) pointHook(Point.RETURN_AFTER_RELEASE_CNT, pool, netmem);
+    if (this.checks === true) this.u32[(netmem + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
+    if (!put) return;
+    this.t.clearPpInfo(pool, netmem);
+    this.m.pa.putPage(netmem);
+  }
+
   // ------------------------------------------------------------------ misuse checks (ppemu's own)
 
   private checkPut(pool: number, page: number): boolean {
@@ -865,8 +986,14 @@ export class PagePools {
       mem.diag(Diag.PP_PUT_FOREIGN, page, pool);
       return false;
     }
-    if (mem.rd32(page + PAGE_FLAGS) & FLAG_IN_POOL || (this.refCounted && mem.rd32(page + PAGE_PP_REF_COUNT) === 0)) {
+    if (mem.rd32(page + PAGE_FLAGS) & FLAG_IN_POOL || (this.refCounted && mem.rd32(this.nmdesc(page) + NMDESC_PP_REF_COUNT) === 0)) {
       mem.diag(Diag.PP_DOUBLE_PUT, page, pool);
+      return false;
+    }
+    // A fragment of the pool's current frag page put once more than were handed out (src/pool/frag.ts).
+    const fragUsers = fragPutOnceTooOften(mem, this.o, pool, page, this.nmdesc(page) + NMDESC_PP_REF_COUNT);
+    if (fragUsers !== 0) {
+      mem.diag(Diag.PP_DOUBLE_PUT, page, pool, fragUsers);
       return false;
     }
     return true;
@@ -918,6 +1045,8 @@ export class PagePools {
     mem.wr32(pool + o.userCnt, users);
     if (users !== 0) return;
     this.unlinkNapi(pool);
+    // page_pool_free_frag(): the current frag page's bias is dropped (src/pool/frag.ts).
+    pagePoolFreeFrag(this, pool);
     // `if (!page_pool_release(pool)) return;`: only 0 frees; a negative count (already warned by
     // page_pool_inflight()) still schedules the retry.
     if (this.release(pool) === 0) return;
@@ -954,7 +1083,7 @@ export class PagePools {
     if (pointHook !== null) pointHook(Point.RELEASE_INFLIGHT, pool, inflight);
     // WARN(inflight < 0, "Negative(%d) inflight packet-pages", inflight)
     if (inflight < 0) this.mem.diag(Diag.PP_NEGATIVE_INFLIGHT, pool, inflight >>> 0);
-    if (this.build.switches.releaseProducerBarrier) {
+    if (this.build.switches.releaseProducerBarrier && this.ringOps === null) {
       // 271683bb2cf3: "Make sure all concurrent returns that may see the old value of destroy_cnt
       // have exited": take and drop the producer lock.
       const lock = pool + this.oRing + PTR_RING_PRODUCER_LOCK;
@@ -985,10 +1114,11 @@ export class PagePools {
     // page_pool_empty_ring()
     if (pointHook !== null) pointHook(Point.SCRUB_EMPTY_RING, pool, 0);
     for (;;) {
-      const page = ptrRingConsume(mem, pool + o.ring);
+      const page = this.ringOps === null ? ptrRingConsume(mem, pool + o.ring) : this.ringOps.consume(pool);
       if (page === 0) break;
       // pr_crit("%s() page_pool refcnt %d violation\n", __func__, page_ref_count(page))
-      if (mem.rd32(page + PAGE_REFCOUNT) !== 1) mem.diag(Diag.PP_REFCNT_VIOLATION, page, mem.rd32(page + PAGE_REFCOUNT));
+      // netmem_ref_count() of a net_iov is 1: "We don't increase refcount of net_iov".
+      if ((page & NET_IOV) === 0 && mem.rd32(page + PAGE_REFCOUNT) !== 1) mem.diag(Diag.PP_REFCNT_VIOLATION, page, mem.rd32(page + PAGE_REFCOUNT));
       this.returnPage(pool, page);
     }
   }
@@ -1002,8 +1132,11 @@ export class PagePools {
     mem.wr64(pool + o.timerExpires, 0, 0);
     this.t.uninit(pool);
     if (rec !== 0) poolListDel(this.m, rec);
-    this.m.slab.kfree(mem.rdPtr(pool + o.ring + PTR_RING_QUEUE));
+    if (this.ringOps === null) this.m.slab.kfree(mem.rdPtr(pool + o.ring + PTR_RING_QUEUE));
+    else this.ringOps.uninit(pool);
     this.m.slab.kfree(mem.rdPtr(pool + o.recycleStats));
+    // page_pool_uninit(): `if (pool->mp_ops) pool->mp_ops->destroy(pool)` (devmem drops its binding ref).
+    poolMpOps(this, pool)?.destroy(this, pool);
     this.m.slab.kfree(pool);
   }
 
@@ -1207,7 +1340,16 @@ export class PagePools {
   }
 
   ringCount(ref: PoolRef): number {
-    return ptrRingCount(this.mem, this.checkHandle(ref, "ringCount") + this.oRing);
+    const pool = this.checkHandle(ref, "ringCount");
+    if (this.ringOps === null) return ptrRingCount(this.mem, pool + this.oRing);
+    let n = 0;
+    this.ringOps.forEach(pool, () => n++);
+    return n;
+  }
+
+  /** The ptr_ring's kmalloc'd queue (for frame accounting), or 0 when the layout has no ptr_ring. */
+  ringQueueOf(pool: number): number {
+    return this.ringOps === null ? this.mem.rdPtr(pool + this.oRing + PTR_RING_QUEUE) : 0;
   }
 
   /** Address of the pool's `struct ptr_ring`. */
@@ -1229,13 +1371,18 @@ export class PagePools {
     const mem = this.mem;
     const count = mem.rd32(pool + this.oAllocCount);
     for (let k = 0; k < count; k++) cb(mem.rd32(pool + this.oAllocCache + k * this.cacheSlot), "cache");
-    ptrRingForEach(mem, pool + this.oRing, (p) => cb(p, "ring"));
+    if (this.ringOps === null) ptrRingForEach(mem, pool + this.oRing, (p) => cb(p, "ring"));
+    else this.ringOps.forEach(pool, (p) => cb(p, "ring"));
   }
 }
 
 /** `0x%x` of a pointer, as the emulator's messages print one. */
 function hex(v: number): string {
   return "0x" + (v >>> 0).toString(16);
+}
+
+function bitSet(u32: Uint32Array, pool: number, b: PoolBit): boolean {
+  return (u32[(pool + b.off) >>> 2]! & b.mask) !== 0;
 }
 
 function setBit(u32: Uint32Array, pool: number, b: PoolBit): void {

@@ -73,6 +73,10 @@ export class PoolOffsets {
   readonly timerExpires: number;
   /** `user.id`; -1 before v6.8. */
   readonly userId: number;
+  /** The frag API's state (page_pool_alloc_frag): `frag_users` (long), `frag_page`, `frag_offset`; -1 if absent. */
+  readonly fragUsers: number;
+  readonly fragPage: number;
+  readonly fragOffset: number;
   /** `alloc_stats.<name>` offsets, in ALLOC_STAT_NAMES order plus the build's own (v11 items). */
   readonly allocStats: Readonly<Record<string, number>>;
   /** `page_pool_recycle_stats.<name>` offsets inside one per-CPU copy. */
@@ -110,6 +114,9 @@ export class PoolOffsets {
     this.deferWarn = offsetOf(l, "defer_warn");
     this.timerExpires = offsetOf(l, "release_dw.timer.expires");
     this.userId = opt(l, "user.id");
+    this.fragUsers = opt(l, "frag_users");
+    this.fragPage = opt(l, "frag_page");
+    this.fragOffset = opt(l, "frag_offset");
     const as = layoutOf(structs.allocStats, LP64);
     const base = offsetOf(l, "alloc_stats");
     const allocStats: Record<string, number> = {};

@@ -4,8 +4,8 @@
  * by `page_pool_set_dma_addr(page, 0)`.
  */
 import type { PhysMem } from "../mem/physmem.js";
-import * as PAGE from "../mem/page.js";
-const { PAGE_DMA_ADDR } = PAGE;
+import * as NMDESC from "./nmdesc.js";
+const { NMDESC_DMA_ADDR } = NMDESC;
 import { type Dma, DMA_ATTR_SKIP_CPU_SYNC } from "../dma/index.js";
 import type { PoolOffsets } from "./pool_offsets.js";
 
@@ -14,17 +14,21 @@ export const DMA_ATTR_WEAK_ORDERING = 1 << 1;
 /** page_pool maps and unmaps with both (net/core/page_pool.c). */
 export const PP_DMA_ATTRS = DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_WEAK_ORDERING;
 
-export function ppDmaUnmap(mem: PhysMem, dma: Dma, o: PoolOffsets, pool: number, page: number): void {
+/**
+ * `desc` is the page's netmem_desc (src/pool/nmdesc.ts): the page itself on every build whose
+ * netmem_desc overlays struct page, the item on memdesc-item.
+ */
+export function ppDmaUnmap(mem: PhysMem, dma: Dma, o: PoolOffsets, pool: number, desc: number): void {
   const u32 = mem.u32;
   dma.dmaUnmapPage(
     u32[(pool + o.dev) >>> 2]!,
-    u32[(page + PAGE_DMA_ADDR) >>> 2]!,
+    u32[(desc + NMDESC_DMA_ADDR) >>> 2]!,
     mem.pageSize << u32[(pool + o.order) >>> 2]!,
     u32[(pool + o.dmaDir) >>> 2]!,
     PP_DMA_ATTRS,
   );
-  u32[(page + PAGE_DMA_ADDR) >>> 2] = 0;
-  u32[((page + PAGE_DMA_ADDR) >>> 2) + 1] = 0;
+  u32[(desc + NMDESC_DMA_ADDR) >>> 2] = 0;
+  u32[((desc + NMDESC_DMA_ADDR) >>> 2) + 1] = 0;
 }
 
 /** `pool->dma_map` (a bitfield, or `p.flags & PP_FLAG_DMA_MAP` before it was one). */

@@ -8,7 +8,7 @@ import { layoutOf } from "../mem/ctype.js";
 import { allBuilds } from "../builds/index.js";
 import type { BuildSwitches, KernelBuild } from "../builds/types.js";
 import { PoolOffsets } from "../pool/pool_offsets.js";
-import { renderTable } from "./table.js";
+import { renderTable, wrapByGroup } from "./table.js";
 import { buildHeaders } from "./unbind.js";
 import type { ReportSection } from "./section.js";
 
@@ -37,7 +37,15 @@ export const SWITCH_ROWS: readonly [string, (s: BuildSwitches) => string][] = [
   ["PP_FLAG_ALL", (s) => `0x${s.ppFlagAll.toString(16)}`],
 ];
 
+/**
+ * The builds side by side, wrapped at layout boundaries into tables of at most TABLE_WIDTH columns
+ * (src/report/table.ts wrapByGroup).
+ */
 export function buildsTable(builds: readonly KernelBuild[]): string {
+  return wrapByGroup(builds, (b) => b.layout, oneTable);
+}
+
+function oneTable(builds: readonly KernelBuild[]): string {
   const rows: (string | number)[][] = SWITCH_ROWS.map(([label, get]) => [label, ...builds.map((b) => get(b.switches))]);
   rows.push(["sizeof(struct page_pool)", ...builds.map((b) => layoutOf(b.structs.pagePool, LP64).size)]);
   rows.push(["offsetof(alloc)", ...builds.map((b) => new PoolOffsets(b.structs).layout.off.alloc!)]);

@@ -62,6 +62,7 @@ import { renderTable } from "./table.js";
 import { allBuilds, allLayouts, buildsOf, referenceBuild } from "../builds/index.js";
 import type { KernelBuild, TrackingLayout } from "../builds/types.js";
 import { userParamsOf } from "../builds/structs_common.js";
+import { netmemStructSource } from "../builds/netmem_desc_structs.js";
 import { STRUCT_PPEMU_POOL, STRUCT_PPEMU_NAPI } from "../pool/pool_list.js";
 import { STRUCT_PPEMU_NETDEV } from "../pool/netdev.js";
 import type { ReportSection } from "./section.js";
@@ -84,22 +85,43 @@ export const MACHINE_STRUCTS: readonly RecordType[] = [
   STRUCT_PPEMU_NETDEV,
 ];
 
-/** The build's own structs: `struct page_pool`, its params and its stats, as that kernel declares them. */
+/**
+ * Kernel structs that exist only from some version on and are declared per build when the build has
+ * them (`PoolStructs.netmemDesc`, `netIov`, `netIovArea`): a build without one has no such struct.
+ */
+const PER_BUILD_ONLY = new Set(["netmem_desc", "net_iov", "net_iov_area"]);
+
+/** The netmem structs the build declares (netmem_desc, net_iov, net_iov_area), in that order. */
+function netmemStructs(b: KernelBuild): RecordType[] {
+  const s = b.structs;
+  return [s.netmemDesc, s.netIov, s.netIovArea].filter((t): t is RecordType => t !== undefined);
+}
+
+/** The build's own structs: `struct page_pool`, its params and its stats, its net_iov & co., as that kernel declares them. */
 export function buildStructs(b: KernelBuild): RecordType[] {
   const s = b.structs;
   const user = userParamsOf(s);
-  return [s.pagePool, ...(s.params.includes(user) ? [] : [user]), ...s.params, s.allocStats, s.recycleStats];
+  return [s.pagePool, ...(s.params.includes(user) ? [] : [user]), ...s.params, s.allocStats, s.recycleStats, ...netmemStructs(b), ...(s.layoutOwn ?? [])];
 }
 
 /**
- * Every struct `ppemu layout` prints for a build, in order: the shared kernel structs with the
- * build's own after `struct page`'s relatives, then the machine's; the item block is the variant's.
+ * Every struct `ppemu layout` prints for a build, in order: the shared kernel structs (the build's
+ * own netmem_desc / net_iov / net_iov_area in their place, left out when the kernel has none), the
+ * build's `struct page_pool` and friends, then the machine's; the item block is the variant's.
  */
 export function layoutStructs(variant: BlockVariant = "v11", build: KernelBuild = defaultBuild()): RecordType[] {
   const shared = KERNEL_STRUCTS.map((t) => (t.name === "page_pool_item_block" ? ITEM_BLOCK_OF[variant] : t));
   const own = buildStructs(build);
   const ownNames = new Set(own.map((t) => t.name));
-  return [...shared.filter((t) => !ownNames.has(t.name)), ...own, ...MACHINE_STRUCTS];
+  const netmem = netmemStructs(build);
+  const out: RecordType[] = [];
+  for (const t of shared) {
+    if (PER_BUILD_ONLY.has(t.name)) {
+      // At the first netmem struct of the shared list, the build's own (all of them, in order).
+      if (!out.some((x) => PER_BUILD_ONLY.has(x.name))) out.push(...netmem);
+    } else if (!ownNames.has(t.name)) out.push(t);
+  }
+  return [...out, ...own.filter((t) => !netmem.includes(t)), ...MACHINE_STRUCTS];
 }
 
 function defaultBuild(): KernelBuild {
@@ -108,7 +130,7 @@ function defaultBuild(): KernelBuild {
 
 /** Names a user may type (`page`, `page_pool_item_block`, …): every build's structs included. */
 export function layoutStructNames(): string[] {
-  const names = new Set(layoutStructs().map((t) => t.name));
+  const names = new Set([...KERNEL_STRUCTS.map((t) => t.name), ...layoutStructs().map((t) => t.name)]);
   for (const b of allBuilds()) for (const t of buildStructs(b)) names.add(t.name);
   return [...names];
 }
@@ -274,8 +296,11 @@ export function buildStructNote(b: KernelBuild): string {
 /** pahole text (plus the geometry after the item block) for one struct. */
 export function layoutText(t: RecordType, arch: Arch, variant: BlockVariant, pageSize: PageSizeName, aliases = false, build?: KernelBuild): string {
   const body = pahole(layoutOf(t, arch), { aliases });
-  const text = build && isBuildStruct(t, build) ? `${buildStructNote(build)}\n${body}` : body;
-  if (t.name !== "page_pool_item_block") return text;
+  const netmemSrc = build && isBuildStruct(t, build) ? netmemStructSource(t) : null;
+  const note = netmemSrc !== null ? `/* kernel ${build!.name}: ${netmemSrc} */` : build && isBuildStruct(t, build) ? buildStructNote(build) : null;
+  const text = note !== null ? `${note}\n${body}` : body;
+  // The v11 geometry belongs to the shared item block; a build's own block (layoutOwn) is not v11's.
+  if (t.name !== "page_pool_item_block" || (build?.structs.layoutOwn ?? []).includes(t)) return text;
   return `${text}\n${itemGeometryText(itemGeometryJson(variant, arch, pageSize))}`;
 }
 

@@ -78,3 +78,32 @@ export function renderPairs(pairs: readonly (readonly [string, Cell])[], opts: {
   const w = Math.max(0, ...pairs.map(([k]) => textWidth(k)));
   return pairs.map(([k, v]) => `${indent}${pad(k, w, "left")}${gap}${v}`.trimEnd()).join("\n");
 }
+
+/** Widest a side-by-side table of builds prints before it wraps into another (a terminal, a README block). */
+export const TABLE_WIDTH = 132;
+
+/**
+ * Render items side by side, as many tables as keep each within `width` columns, cut only between
+ * groups of consecutive items with the same `groupOf` (a layout's builds stay together; a group wider
+ * than `width` alone gets a table of its own); the tables a blank line apart.
+ */
+export function wrapByGroup<T>(items: readonly T[], groupOf: (x: T) => unknown, render: (chunk: readonly T[]) => string, width = TABLE_WIDTH): string {
+  const groups: T[][] = [];
+  for (const x of items) {
+    const g = groups[groups.length - 1];
+    if (g !== undefined && groupOf(g[g.length - 1]!) === groupOf(x)) g.push(x);
+    else groups.push([x]);
+  }
+  const widest = (text: string) => Math.max(...text.split("\n").map(textWidth));
+  const tables: string[] = [];
+  let cur: T[] = [];
+  for (const g of groups) {
+    if (cur.length > 0 && widest(render([...cur, ...g])) > width) {
+      tables.push(render(cur));
+      cur = [];
+    }
+    cur.push(...g);
+  }
+  if (cur.length > 0 || tables.length === 0) tables.push(render(cur));
+  return tables.join("\n\n");
+}

@@ -5,7 +5,7 @@
 import type { ReportSection } from "./section.js";
 import { allBuilds } from "../builds/index.js";
 import { runUnbind, UNBIND_DEFAULTS, type UnbindResult } from "../scenario/unbind.js";
-import { renderTable } from "./table.js";
+import { wrapByGroup, renderTable } from "./table.js";
 import { jsonDocument, type JsonDocument } from "./json.js";
 
 /** `ppemu scenario unbind --json`: `{schema, command: "scenario", scenario: "unbind", results}`. */
@@ -43,9 +43,12 @@ export function buildHeaders(results: readonly { readonly kernel: string; readon
   });
 }
 
+/** The scenario's rows, builds side by side, wrapped at layout boundaries (wrapByGroup). */
 export function unbindTable(results: readonly UnbindResult[], indent = 0): string {
-  const rows = UNBIND_ROWS.map(([label, get]) => [label, ...results.map(get)]);
-  return renderTable(["", ...buildHeaders(results)], rows, { indent });
+  return wrapByGroup(results, (r) => r.layout, (chunk) => {
+    const rows = UNBIND_ROWS.map(([label, get]) => [label, ...chunk.map(get)]);
+    return renderTable(["", ...buildHeaders(chunk)], rows, { indent });
+  });
 }
 
 /** The first line of each kind, per build; builds whose log is the same as the previous one's share it. */

@@ -28,6 +28,7 @@ import { resolveBuild } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
 import { PpemuError, checkInt, showValue } from "../errors.js";
 import { checkMemBytes } from "../mem/physmem.js";
+import { checkProvider, providerAlive, providerResult, providerSetup, providerUnregister, providerUserClose, type UnbindProvider, type UnbindProviderResult } from "./unbind_provider.js";
 
 /** Whether the run showed the bug: a mapping outlived the driver, or the DMA API was used after unbind. */
 export type UnbindVerdict = "SHOWN" | "fixed" | "not exercised";
@@ -49,6 +50,11 @@ export interface UnbindOptions {
   readonly coherent?: boolean;
   /** The pool names the driver's netdev (`pp_params.netdev`, v6.8+), unregistered at unbind. Default true. */
   readonly netdev?: boolean;
+  /**
+   * A memory provider on the driver's rx queue (src/scenario/unbind_provider.ts): the pool hands out
+   * net_iovs of a devmem dma-buf instead of pages (v6.12+ builds). Default none.
+   */
+  readonly provider?: UnbindProvider;
 }
 
 export interface UnbindResult {
@@ -76,6 +82,8 @@ export interface UnbindResult {
   /** The warnings by text template, with counts. */
   readonly diagnostics: readonly { readonly kind: string; readonly count: number; readonly first: string }[];
   readonly frames: Readonly<Record<string, number>>;
+  /** With `provider`: the net_iovs and the binding (absent without one). */
+  readonly provider?: UnbindProviderResult;
 }
 
 export const UNBIND_DEFAULTS = { pages: 256, inflight: 64, poolSize: 1024, windowMs: 120_000, memBytes: 32 << 20 };
@@ -123,13 +131,17 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
   }
 
   const build = typeof opts.kernel === "string" ? resolveBuild(opts.kernel) : opts.kernel;
+  const provider = checkProvider(opts.provider, build, opts.netdev ?? true);
   const sys = bootPpSystem(build, { bytes: memBytes });
   const { m, dma, pps } = sys;
   const mem = m.mem;
   const dev = dma.deviceCreate("0000:03:00.0", { coherent: opts.coherent ?? false });
   const netdev = (opts.netdev ?? true) ? netdevCreate(pps, "eth0") : 0;
+  // A provider's dma-buf has one net_iov per page the driver allocates (at least one).
+  const mp = provider !== undefined ? providerSetup(sys, netdev, Math.max(1, n)) : null;
   const pool = pps.create({
-    flags: PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV,
+    flags: mp !== null ? mp.flags : PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV,
+    queueIdx: mp?.queueIdx,
     poolSize,
     dev,
     dmaDir: DMA_FROM_DEVICE,
@@ -180,21 +192,31 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
   // them (v6.16 also zeroed dma_addr; mainline's scrub leaves it for the page's return).
   let unmappedByDestroy = 0;
   stack.forEachHeld((page) => {
+    // A net_iov (NET_IOV, bit 0) was never mapped by the pool: the binding owns its dma address.
+    if ((page & 1) !== 0) return;
     const iova = mem.rd32(page + PAGE_DMA_ADDR);
     if (iova === 0 || dma.iovaToPhys(dev, iova) !== mem.pageAddress(page)) unmappedByDestroy++;
   });
   if (stopAt === "destroyed") return finish(stopAt, { inflight_at_unbind: inflightAtUnbind, unmapped_by_destroy: unmappedByDestroy });
-  if (netdev !== 0) netdevUnregister(pps, netdev);
+  if (netdev !== 0) {
+    if (mp !== null) providerUnregister(sys, netdev);
+    netdevUnregister(pps, netdev);
+  }
   dma.deviceUnbind(dev);
+  // The devmem user (its netlink socket) goes with the device: the binding keeps only the pool's ref.
+  if (mp !== null) providerUserClose(sys, mp);
+  const mpResult = (freedAt: number | null) => (mp !== null ? { provider: providerResult(sys, mp, inflightAtUnbind, freedAt) } : {});
   const aliveAtUnbind = dma.deviceStats(dev).outlivedDriver;
   if (stopAt === "unbound") {
-    return finish(stopAt, { inflight_at_unbind: inflightAtUnbind, unmapped_by_destroy: unmappedByDestroy, mappings_alive_at_unbind: aliveAtUnbind });
+    return finish(stopAt, { inflight_at_unbind: inflightAtUnbind, unmapped_by_destroy: unmappedByDestroy, mappings_alive_at_unbind: aliveAtUnbind, ...mpResult(null) });
   }
 
   // Late returns, evenly spread over the window, with the deferred retry running in between.
   let freedAt: number | null = pps.isLive(pool) ? null : 0;
+  let bindingFreedAt: number | null = mp === null || providerAlive(sys, mp) ? null : 0;
   const check = () => {
     if (freedAt === null && !pps.isLive(pool)) freedAt = mem.nowMs - unbindAt;
+    if (mp !== null && bindingFreedAt === null && !providerAlive(sys, mp)) bindingFreedAt = mem.nowMs - unbindAt;
   };
   for (let j = 0; j < k; j++) {
     pps.runUntil(unbindAt + Math.floor(((j + 1) * windowMs) / (k + 1)));
@@ -223,6 +245,7 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
     late_returns: k,
     late_returns_without_dma: withoutDma,
     pool_freed_at_ms: freedAt,
+    ...mpResult(bindingFreedAt),
   });
 }
 
@@ -291,5 +314,5 @@ function summarize(
     diagnostics,
     frames: acct.byClass,
   };
-  return { ...r, verdict: unbindVerdict(r) };
+  return { ...r, verdict: unbindVerdict(r), ...(f.provider !== undefined ? { provider: f.provider } : {}) };
 }

@@ -73,6 +73,8 @@ export type FrameRole =
   | "page_pool ring queue"
   | "item block"
   | "iommu table"
+  | "net_iov"
+  | "net_iov_area"
   | "allocated";
 
 export interface ParsedAddress {

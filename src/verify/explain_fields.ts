@@ -9,7 +9,7 @@
  */
 import { LP64, archConsts } from "../arch.js";
 import { type CType, type MemberLayout, type StructLayout, layoutOf, sizeOf, typeName } from "../mem/ctype.js";
-import { DIRECT_MAP_HI, VMEMMAP_HI, PAGE_TYPE_NONE, PAGE_TYPE_SHIFT, PGTY_buddy, PGTY_slab, PGTY_table } from "../mem/page.js";
+import { DIRECT_MAP_HI, VMEMMAP_HI, PAGE_TYPE_NONE, PAGE_TYPE_SHIFT, PGTY_buddy, PGTY_slab, PGTY_table, PGTY_netpp } from "../mem/page.js";
 import { PGTY_large_kmalloc } from "../mem/slab.js";
 import { type U64, u64, u64And, u64Eq, u64Shr, hex64 } from "../u64.js";
 
@@ -277,7 +277,7 @@ export interface IommuInfo {
 
 export function pageTypeName(v: number): string {
   if (v === PAGE_TYPE_NONE) return "page_type 0xffffffff: untyped (_mapcount -1)";
-  const names: Record<number, string> = { [PGTY_buddy]: "PGTY_buddy (free)", [PGTY_slab]: "PGTY_slab", [PGTY_table]: "PGTY_table", [PGTY_large_kmalloc]: "PGTY_large_kmalloc" };
+  const names: Record<number, string> = { [PGTY_buddy]: "PGTY_buddy (free)", [PGTY_slab]: "PGTY_slab", [PGTY_table]: "PGTY_table", [PGTY_large_kmalloc]: "PGTY_large_kmalloc", [PGTY_netpp]: "PGTY_netpp (page_pool, v7.1-rc)" };
   return `page_type ${hex32(v)}: ${names[v >>> PAGE_TYPE_SHIFT] ?? "unknown type"}`;
 }
 

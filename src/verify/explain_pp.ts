@@ -21,8 +21,9 @@ import {
   PAGE_POOL_SLOW_ITEM_BLOCK_BIT,
 } from "../builds/item_block.js";
 import { XarrayTracking, getDmaIndex } from "../builds/xarray.js";
+import { NMDESC_DMA_ADDR, NMDESC_PP_REF_COUNT } from "../pool/nmdesc.js";
 import { poolDmaMap } from "../pool/pp_dma.js";
-import { PTR_RING_CONSUMER_HEAD, PTR_RING_QUEUE, PTR_RING_SIZE } from "../pool/ptr_ring.js";
+import { PTR_RING_CONSUMER_HEAD, PTR_RING_SIZE } from "../pool/ptr_ring.js";
 import { ITEM_BLOCK_OF, STRUCT_PAGE_POOL_ITEM, STRUCT_XA_NODE } from "../mem/structs.js";
 import {
   PAGE_FLAGS,
@@ -48,6 +49,7 @@ import {
   PAGE_LAYOUT,
 } from "../mem/page.js";
 import { MACH_IOMMU, MACH_STACK } from "../mem/physmem.js";
+import { explainNetIovObject } from "./explain_niov.js";
 import {
   DEVICE_LAYOUT,
   DEV_DOMAIN,
@@ -132,9 +134,12 @@ export class PpExplainer {
     const mem = this.mem;
     sys.pps.forEachPool((pool) => {
       this.pools.push(pool);
+      // A ptr_ring slot is (consumer_head + k) % size; a layout's own ring (v7's encoded_next list)
+      // has no slots: its pages are numbered from the list head.
+      const ptrRing = sys.pps.ringQueueOf(pool) !== 0;
       const r = pool + this.o.ring;
-      const head = mem.rd32(r + PTR_RING_CONSUMER_HEAD);
-      const size = mem.rd32(r + PTR_RING_SIZE);
+      const head = ptrRing ? mem.rd32(r + PTR_RING_CONSUMER_HEAD) : 0;
+      const size = ptrRing ? mem.rd32(r + PTR_RING_SIZE) : 0x7fffffff;
       let c = 0;
       let k = 0;
       sys.pps.forEachPooledPage(pool, (page, w) => {
@@ -207,6 +212,8 @@ export class PpExplainer {
         if (buddy) return [`lru.next: link on a free_area free list → ${hex32(lo)}`];
         if (slab) return [`slab_list.next: link on its kmem_cache's partial/full list → ${hex32(lo)}`];
         if (lo === 0 && hi === 0) return ["0: no page_pool signature (not a page_pool page)"];
+        // A layout whose netmem_desc is elsewhere (memdesc-item): this word is the memdesc word, the pool page's only one.
+        if (pp && this.sys.pps.t.nmdesc !== undefined) return [`memdesc word: type ${lo & 0xf}, descriptor ${hex32(this.sys.pps.nmdesc(page))} (${t.layout.membershipText(this.sys.build)})`];
         const d = decodePpMagic(u64(hi, lo));
         const out = [`pp_magic: ${d.text}`];
         if (this.xt && d.dma_index !== 0 && pp) {
@@ -266,7 +273,9 @@ export class PpExplainer {
     const st = this.held.get(page);
     const where: PpInfo["where"] = !live ? "pool not live" : pos ? pos.where : st !== undefined ? "in flight (stack)" : "in flight (driver)";
     const slot = pos ? pos.slot : st !== undefined ? st : null;
-    const dmaAddr = mem.rd32(page + PAGE_DMA_ADDR);
+    // The page's pool fields are its netmem_desc's (the page itself, or memdesc-item's item).
+    const desc = this.sys.pps.nmdesc(page);
+    const dmaAddr = mem.rd32(desc + NMDESC_DMA_ADDR);
     const dev = live ? mem.rdPtr(pool + this.o.dev) : 0;
     const dma = this.sys.dma;
     const mapped = dev !== 0 && dmaAddr !== 0 && dma.iovaToPhys(dev, dmaAddr) === mem.pageAddress(page);
@@ -277,7 +286,7 @@ export class PpExplainer {
       pool_destroyed: live && mem.rd64(pool + this.o.destroyCnt) !== 0,
       where,
       slot,
-      pp_ref_count: mem.rd32(page + PAGE_PP_REF_COUNT),
+      pp_ref_count: mem.rd32(desc + NMDESC_PP_REF_COUNT),
       refcount: mem.rd32(page + PAGE_REFCOUNT),
       dma_addr: hex32(dmaAddr),
       mapped,
@@ -324,7 +333,7 @@ export class PpExplainer {
     if (dev === 0) return "";
     const dma = this.sys.dma;
     const name = dma.deviceName(dev);
-    const dmaAddr = mem.rd32(page + PAGE_DMA_ADDR);
+    const dmaAddr = mem.rd32(this.sys.pps.nmdesc(page) + NMDESC_DMA_ADDR);
     if (!dma.isBound(dev)) {
       if (!this.sys.pps.t.ownsMapping(pool, page)) {
         return `: stale — page_pool_destroy() already unmapped it (${this.sys.build.name} leaves dma_addr until the page returns), so its return skips the DMA API`;
@@ -427,9 +436,9 @@ export class PpExplainer {
   ringQueueAddress(e: Target, addr: number, out: string[]): boolean {
     const mem = this.mem;
     for (const pool of this.pools) {
-      const r = pool + this.o.ring;
-      const queue = mem.rdPtr(r + PTR_RING_QUEUE);
-      const size = mem.rd32(r + PTR_RING_SIZE);
+      const queue = this.sys.pps.ringQueueOf(pool);
+      if (queue === 0) continue; // no ptr_ring: the layout's own ring has no queue array
+      const size = mem.rd32(pool + this.o.ring + PTR_RING_SIZE);
       if (addr < queue || addr >= queue + size * 8) continue;
       const slot = (addr - queue) >>> 3;
       const v = mem.rd32(queue + slot * 8);
@@ -511,9 +520,19 @@ export class PpExplainer {
     this.knownObject(e, obj, addr, out);
   }
 
+  /** Where a netmem sits: "alloc cache slot k of pool …", "ring entry k of pool …", "stack slot k", or null. */
+  whereIs(netmem: number): string | null {
+    const p = this.pooled.get(netmem);
+    if (p) return `${p.where} ${p.where === "ring" ? "entry" : "slot"} ${p.slot} of pool ${hex32(p.pool)}`;
+    const s = this.held.get(netmem);
+    return s === undefined ? null : `held by the stack stand-in (slot ${s})`;
+  }
+
   /** Name the field of a kmalloc'd object whose struct explain knows. */
   knownObject(e: Target, obj: number, addr: number, out: string[]): void {
     const mem = this.mem;
+    // Memory-provider memory (devmem bindings, their net_iovs, rx queues): src/verify/explain_niov.ts.
+    if (explainNetIovObject(this.sys, this, e, obj, addr, out)) return;
     if (this.pools.includes(obj)) {
       this.structAt(e, this.o.layout, obj, addr, `struct page_pool${this.poolLabel(obj)}`, out);
       const off = addr - obj;

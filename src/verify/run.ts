@@ -6,8 +6,11 @@ import { type ArchName, type PageSizeName, ARCHES, ARCH_NAMES, PAGE_SIZE_NAMES }
 import { BLOCK_VARIANTS } from "../mem/structs.js";
 import { checkFalsePositives, falsePositiveRows } from "./false_positives.js";
 import { checkItems, itemCheckInput } from "./items.js";
+import { checkEncodedNext, encodedNextInput } from "./encoded_next.js";
+import { checkMemdescAlignments, checkMemdescItemDesc, checkMemdescTypeBits, memdescCheckInput } from "./memdesc.js";
 import { checkMaskRoundTrip, idPlan, maskGeometries } from "./masks.js";
 import { checkNetmemLayout, checkNetmemRefs, netmemLayoutInput, netmemRefInput } from "./netmem.js";
+import { checkNetIovPageType, checkPageTypeDisjoint, checkPageTypeEncoding, checkPageTypeMapcounts, checkPageTypeRoundTrip, pageTypeInput } from "./page_type.js";
 import { type CheckResult, type CheckStatus, type VerifyGroup, VERIFY_GROUPS, asExpected, status, timed } from "./result.js";
 
 export interface VerifyOptions {
@@ -32,6 +35,13 @@ export function planChecks(o: VerifyOptions): (() => CheckResult)[] {
     for (const v of BLOCK_VARIANTS) {
       for (const a of o.arches) for (const ps of o.pageSizes) out.push(() => checkItems(itemCheckInput(v, ARCHES[a], ps)));
     }
+    // v7 6/8's encoded_next: the state bits never meet an item address (src/verify/encoded_next.ts).
+    for (const a of o.arches) for (const ps of o.pageSizes) out.push(() => checkEncodedNext(encodedNextInput(ARCHES[a], ps)));
+    // memdesc-item: the memdesc word's type bits and the item as the page's descriptor (src/verify/memdesc.ts).
+    for (const a of o.arches) {
+      out.push(() => checkMemdescItemDesc(ARCHES[a]));
+      for (const ps of o.pageSizes) out.push(() => checkMemdescTypeBits(memdescCheckInput(ARCHES[a], ps)), () => checkMemdescAlignments(ARCHES[a], ps));
+    }
   }
   if (o.groups.includes("masks")) {
     for (const a of o.arches) {
@@ -47,6 +57,12 @@ export function planChecks(o: VerifyOptions): (() => CheckResult)[] {
       out.push(() => checkNetmemLayout(netmemLayoutInput(ARCHES[a])));
       for (const ps of o.pageSizes) out.push(() => checkNetmemRefs(netmemRefInput(ARCHES[a], ps)));
     }
+    // v7.1-rc PGTY_netpp: the page-type encoding and the netpp net_iov (src/verify/page_type.ts).
+    out.push(() => checkPageTypeEncoding(pageTypeInput()));
+    out.push(() => checkPageTypeMapcounts(pageTypeInput()));
+    out.push(() => checkPageTypeDisjoint(pageTypeInput()));
+    out.push(() => checkPageTypeRoundTrip());
+    for (const a of o.arches) out.push(() => checkNetIovPageType(ARCHES[a]));
   }
   return out;
 }

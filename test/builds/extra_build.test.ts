@@ -24,6 +24,8 @@ const TOY: TrackingLayout = {
   inflightTracking: "none",
   paperBytesPerPage: () => "0",
   status: "a test",
+  membershipText: () => "(page->pp_magic & ~0x3UL) == PP_SIGNATURE",
+  userMappable: true,
   make: (ctx) => new ToyTracking(TOY, ctx),
 };
 

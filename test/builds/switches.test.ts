@@ -228,13 +228,13 @@ describe("the switches per build", () => {
   afterAll(() => undefined);
   it("release producer-lock barrier from v6.16 (271683bb2cf3), not in v11's base", () => {
     expect(Object.entries(table).map(([k, s]) => [k, s.releaseProducerBarrier])).toEqual([
-      ["v6.1", false], ["v6.6", false], ["v6.12", false], ["v6.15", false], ["v11", false], ["v6.16", true], ["v6.18", true], ["mainline", true],
+      ["v6.1", false], ["v6.6", false], ["v6.12", false], ["v6.15", false], ["v11", false], ["v6.16", true], ["v6.17", true], ["v6.18", true], ["v6.19", true], ["mainline", true],
     ]);
   });
   it("PREEMPT_RT excluded from direct recycling from v6.16 (32471b2f481d)", () => {
     expect(Object.entries(table).map(([k, s]) => [k, s.napiLocality])).toEqual([
       ["v6.1", "softirq"], ["v6.6", "napi_pp_put_page"], ["v6.12", "napi_local"], ["v6.15", "napi_local"], ["v11", "napi_local"],
-      ["v6.16", "napi_local_rt"], ["v6.18", "napi_local_rt"], ["mainline", "napi_local_rt"],
+      ["v6.16", "napi_local_rt"], ["v6.17", "napi_local_rt"], ["v6.18", "napi_local_rt"], ["v6.19", "napi_local_rt"], ["mainline", "napi_local_rt"],
     ]);
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
-import { buildCompare, renderCompare, compareReport, compareSections, compareDocument, defaultCompareBuilds, type CompareData } from "../../src/report/compare.js";
+import { buildCompare, renderCompare, compareReport, compareSections, compareDocument, defaultCompareBuilds, structPageBytes, type CompareData } from "../../src/report/compare.js";
 import type { TrackingCostRow } from "../../src/scenario/tracking_cost.js";
-import { allLayouts, defaultBuildOf, findBuild } from "../../src/builds/index.js";
+import { allLayouts, buildNames, defaultBuildOf, findBuild } from "../../src/builds/index.js";
 
 async function run(...argv: string[]): Promise<{ code: number; io: BufferIo }> {
   const io = new BufferIo();
@@ -88,7 +88,8 @@ describe("ppemu compare", () => {
     expect([xs.tracked_pages, xs.units["xa_nodes"], xs.bytes_per_tracked_page]).toEqual([64, 68, 612]);
     expect([is.tracked_pages, is.units["item_blocks_fast"], is.units["item_blocks_slow"], is.bytes_per_tracked_page]).toEqual([64, 11, 6, 1088]);
 
-    expect(d.builds).toEqual([
+    // The first three layouts' defaults (later layouts add their own columns after them).
+    expect(d.builds.slice(0, 3)).toEqual([
       { kernel: "v6.15", layout: "classic", tracks_inflight: false, slots_per_unit: null, bytes_per_tracked_page_dense: 0, bytes_per_tracked_page_sparse: 0, unbind_verdict: "SHOWN", unmaps_after_unbind: 64, mappings_alive_at_unbind: 64 },
       { kernel: "v11", layout: "item-block", tracks_inflight: true, slots_per_unit: 254, bytes_per_tracked_page_dense: 16.3, bytes_per_tracked_page_sparse: 1088, unbind_verdict: "fixed", unmaps_after_unbind: 0, mappings_alive_at_unbind: 0 },
       { kernel: "v6.16", layout: "xarray", tracks_inflight: true, slots_per_unit: 64, bytes_per_tracked_page_dense: 9.2, bytes_per_tracked_page_sparse: 612, unbind_verdict: "fixed", unmaps_after_unbind: 0, mappings_alive_at_unbind: 0 },
@@ -106,13 +107,43 @@ describe("ppemu compare", () => {
     expect(out).toMatch(/^v6\.16 +1024 +16384 +16384 +263 xa nodes +151488 +9\.2$/m);
     expect(out).toContain("sparse: 4096 pages taken on pool_size 1024, then 63 of every 64 returned");
     // The summary: one column per build, the layout above it.
-    expect(out).toMatch(/^ +classic +item-block +xarray\n +v6\.15 +v11 +v6\.16\n/m);
-    expect(out).toMatch(/^unbind bug +SHOWN +fixed +fixed$/m);
-    expect(out).toMatch(/^tracking slots per unit \(page or xa_node\) +— +254 +64$/m);
-    expect(out).toMatch(/^bytes per tracked page, dense \(most pages, pool 1024\) +0 \(none\) +16\.3 +9\.2$/m);
+    expect(out).toMatch(/^ +classic +item-block +xarray(?: .*)?\n +v6\.15 +v11 +v6\.16(?: .*)?\n/m);
+    expect(out).toMatch(/^unbind bug +SHOWN +fixed +fixed(?: |$)/m);
+    expect(out).toMatch(/^tracking slots per unit \(page or xa_node\) +— +254 +64(?: |$)/m);
+    expect(out).toMatch(/^bytes per tracked page, dense \(most pages, pool 1024\) +0 \(none\) +16\.3 +9\.2(?: |$)/m);
     // The same scenario run as `ppemu scenario unbind` (its defaults), named as the user runs it.
-    expect(out).toMatch(/^unmaps after unbind \(scenario unbind, 64 in flight\) +64 +0 +0$/m);
+    expect(out).toMatch(/^unmaps after unbind \(scenario unbind, 64 in flight\) +64 +0 +0(?: |$)/m);
     expect(out).not.toContain("runUnbind");
+  });
+
+  it("per build: struct page + tracking bytes, the membership test, mappable to user space", async () => {
+    const names = ["v6.15", "v6.16", "v6.17", "v6.19"];
+    const j = JSON.parse((await run("--kernel", names.join(","), "--json")).io.stdout) as CompareData;
+    const { io } = await run("--kernel", names.join(","));
+    const lines = io.stdout.split("\n");
+    const at = (label: string) => lines.findIndex((l) => l.startsWith(label));
+    const cells = (i: number) => lines[i]!.slice(lines[i]!.search(/  \S/)).trim().split(/ {2,}/);
+    // struct page is 64 bytes in all four; the tracking bytes are the measured dense figure.
+    const sp = at("struct page + tracking, bytes per page (dense)");
+    const dense = j.builds.map((s) => (s.tracks_inflight ? s.bytes_per_tracked_page_dense : 0));
+    expect(structPageBytes(findBuild("v6.17")!)).toBe(64);
+    expect(cells(sp)).toEqual(dense.map((x) => (64 + x).toFixed(1)));
+    expect(cells(sp + 1)).toEqual(dense.map((x) => `(64 + ${x.toFixed(1)})`));
+    expect(dense[0]).toBe(0);
+    expect(dense.slice(1).every((x) => x > 0)).toBe(true);
+    // page_pool_page_is_pp(): ~0x3UL before v6.16, PP_MAGIC_MASK from v6.16 (the DMA index excluded).
+    const mem = at("is a page_pool page (page_pool_page_is_pp)");
+    expect(cells(mem)).toEqual(Array(4).fill("(page->pp_magic &"));
+    expect(cells(mem + 1)).toEqual(["~0x3UL) ==", "PP_MAGIC_MASK) ==", "PP_MAGIC_MASK) ==", "PP_MAGIC_MASK) =="]);
+    expect(findBuild("v6.15")!.layout.membershipText(findBuild("v6.15")!)).toBe("(page->pp_magic & ~0x3UL) == PP_SIGNATURE");
+    expect(findBuild("v6.19")!.layout.membershipText(findBuild("v6.19")!)).toBe("(page->pp_magic & PP_MAGIC_MASK) == PP_SIGNATURE");
+    expect(cells(at("mappable to user space (vm_insert_page)"))).toEqual(["yes", "yes", "yes", "yes"]);
+  });
+
+  it("--kernel all: every registered build has a column, in registry order", async () => {
+    const j = JSON.parse((await run("--kernel", "all", "--json")).io.stdout) as CompareData;
+    expect(j.builds.map((s) => s.kernel)).toEqual(buildNames());
+    expect(buildNames()).toEqual(expect.arrayContaining(["v6.16", "v6.17", "v6.18", "v6.19", "mainline"]));
   });
 
   it("--kernel B,C: the builds named; a layout that tracks nothing gets a summary but no rows", async () => {

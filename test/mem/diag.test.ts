@@ -32,6 +32,11 @@ describe("diag origins", () => {
     Diag.DMA_DEBUG_PENDING,
     Diag.DMA_SYNC_UNKNOWN,
     Diag.PP_REFCOUNT_UNDERFLOW,
+    Diag.VM_BUG_ON_PAGE,
+    Diag.PP_FRAG_WARN,
+    Diag.MP_INIT_FAILED,
+    Diag.DEVMEM_WARN,
+    Diag.PP_NMDESC_NOT_PP,
   ];
   const PPEMU = [
     Diag.DOUBLE_FREE,
@@ -52,7 +57,7 @@ describe("diag origins", () => {
 
   it("every kind has exactly one origin, and the enum numbers are the stored ones", () => {
     const kinds = Object.keys(DIAG_INFO).map(Number).sort((x, y) => x - y);
-    expect(kinds).toEqual(Array.from({ length: 29 }, (_, i) => i));
+    expect(kinds).toEqual(Array.from({ length: 34 }, (_, i) => i));
     expect([...KERNEL, ...PPEMU].sort((x, y) => x - y)).toEqual(kinds);
     for (const k of KERNEL) expect([k, diagOrigin(k)]).toEqual([k, "kernel"]);
     for (const k of PPEMU) expect([k, diagOrigin(k)]).toEqual([k, "ppemu"]);
@@ -65,8 +70,8 @@ describe("diag origins", () => {
   it("emulator lines, and only they, start with ppemu:", () => {
     for (const k of PPEMU) expect(formatDiag(k, 0x1000, 7, 3)).toMatch(/^ppemu: /);
     for (const k of KERNEL) expect(formatDiag(k, 0x1000, 7, 3)).not.toMatch(/^ppemu/);
-    expect(formatDiag(31, 1, 2, 3)).toBe("ppemu: unknown diagnostic 31 (1, 2, 3)");
-    expect(diagOrigin(31)).toBe("ppemu");
+    expect(formatDiag(39, 1, 2, 3)).toBe("ppemu: unknown diagnostic 39 (1, 2, 3)");
+    expect(diagOrigin(39)).toBe("ppemu");
   });
 });
 

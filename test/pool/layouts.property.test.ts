@@ -221,8 +221,21 @@ function accountingProblems(w: World): string[] {
   return out;
 }
 
+/** Layouts whose Tracking replaces the ptr_ring (`Tracking.ring`), by name. */
+const RING_OWN = new Set(
+  allLayouts()
+    .map(defaultBuildOf)
+    .filter((b) => bootPpSystem(b, { memBytes: 8 << 20 }).pps.t.ring !== undefined)
+    .map((b) => b.layout.name),
+);
+
 function runAll(ops: readonly Op[], poolSize: number): void {
-  const worlds = allLayouts().map((l) => boot(defaultBuildOf(l), poolSize));
+  // Layouts on the ptr_ring: a layout with its own ring (v7's encoded_next list: LIFO, one page more)
+  // shows other ring counts by design; test/pool/model.property.test.ts models it on its own.
+  const worlds = allLayouts()
+    .map(defaultBuildOf)
+    .filter((b) => !RING_OWN.has(b.layout.name))
+    .map((b) => boot(b, poolSize));
   ops.forEach((op, step) => {
     const seen = worlds.map((w) => visible(w, apply(w, op)));
     for (let k = 1; k < worlds.length; k++) {
@@ -294,10 +307,13 @@ describe("the driver-unbind scenario on each layout", () => {
   const FIX_LAYOUTS = allLayouts().filter((l) => l.tracksInflight);
   const FIXES = [...FIX_LAYOUTS.map(defaultBuildOf), ...VARIANTS];
 
-  it("the fixes are item-block (v11 and its two other headers) and xarray (v6.16)", () => {
+  it("the fixes are item-block (v11 and its two other headers), xarray (v6.16), and the layouts after it", () => {
     expect(FIXES.map((b) => [b.name, b.layout.name, b.variant])).toEqual([
       ["v11", "item-block", "v11"],
       ["v6.16", "xarray", undefined],
+      ["v7-encoded-next", "encoded-next", "v11"],
+      ["v7.1-rc-netpp", "netpp", undefined],
+      ["memdesc-item", "memdesc-item", undefined],
       ["v11-v9p2", "item-block", "v9p2"],
       ["v11-rfcv5", "item-block", "rfcv5"],
     ]);

@@ -22,13 +22,18 @@ const builds = (layout: string) => buildsOf(findLayout(layout)!);
 
 describe("dma sync on put", () => {
   it("classic and xarray builds sync every recyclable page, even one the full ring then releases", () => {
-    const all = [...builds("classic"), ...builds("xarray")];
-    expect(all.map((b) => b.name)).toEqual(["v6.1", "v6.6", "v6.12", "v6.15", "v6.16", "v6.18", "mainline"]);
+    const all = [...builds("classic"), ...builds("xarray"), ...builds("netpp"), ...builds("memdesc-item")];
+    expect(all.map((b) => b.name)).toEqual(["v6.1", "v6.6", "v6.12", "v6.15", "v6.16", "v6.17", "v6.18", "v6.19", "mainline", "v7.1-rc-netpp", "memdesc-item"]);
     for (const b of all) expect(putSix(b), b.name).toEqual({ syncs: 6, ring: 4, ringFull: 2 });
   });
 
   it("item-block (v11) syncs only the 4 pages the ring took", () => {
     expect(builds("item-block").map((b) => b.name)).toEqual(["v11"]);
     for (const b of builds("item-block")) expect(putSix(b), b.name).toEqual({ syncs: 4, ring: 4, ringFull: 2 });
+  });
+
+  it("v7-encoded-next keeps the v11 order; its list holds pool_size + 1 (count > pool_size is full)", () => {
+    expect(builds("encoded-next").map((b) => b.name)).toEqual(["v7-encoded-next"]);
+    expect(putSix(builds("encoded-next")[0]!)).toEqual({ syncs: 5, ring: 5, ringFull: 1 });
   });
 });

@@ -93,9 +93,14 @@ describe("scenario unbind at its defaults, every build", () => {
       "v6.12": classic(0),
       "v6.15": classic(0),
       v11: fixed,
+      "v7-encoded-next": fixed,
       "v6.16": fixed,
+      "v6.17": fixed,
       "v6.18": fixed,
+      "v6.19": fixed,
       mainline: fixed,
+      "v7.1-rc-netpp": fixed,
+      "memdesc-item": fixed,
     });
     // The other rows, the same on every build: the 64th return at floor(64 * 120000 / 65) = 118153 ms,
     // freed at the next retry.
@@ -181,7 +186,9 @@ describe("xarray scrub: v6.16 as merged (ee62ce7a1d90) releases; mainline's __pa
   it("destroy unmaps all 64 in-flight pages on every xarray build; only mainline leaves dma_addr in the page", () => {
     expect(xarrays.map((b) => [b.name, xarrayScrubOf(b)])).toEqual([
       ["v6.16", "release"],
+      ["v6.17", "release"],
       ["v6.18", "release"],
+      ["v6.19", "release"],
       ["mainline", "unmap-only"],
     ]);
     for (const b of xarrays) {
@@ -233,7 +240,7 @@ describe("xarray scrub: v6.16 as merged (ee62ce7a1d90) releases; mainline's __pa
 });
 
 describe('v6.18: a1b501a8c6a8 "page_pool: Clamp pool size to max 16K pages"', () => {
-  it("pool_size 40000 is -E2BIG (errno 7) up to v6.16; v6.18 and mainline clamp the ring to 16384", () => {
+  it("pool_size 40000 is -E2BIG (errno 7) up to v6.17; v6.18 and later clamp the ring to 16384", () => {
     for (const b of allBuilds()) {
       if (b.switches.poolSizeRule === "e2big") {
         expect(() => runUnbind({ kernel: b, poolSize: 40_000 }, "allocated"), b.name).toThrow("page_pool_create failed: -7");
@@ -242,7 +249,7 @@ describe('v6.18: a1b501a8c6a8 "page_pool: Clamp pool size to max 16K pages"', ()
       const run = runUnbind({ kernel: b, poolSize: 40_000 }, "allocated");
       expect(run.sys.m.mem.rd32(run.sys.pps.ringOf(run.pool) + PTR_RING_SIZE), b.name).toBe(16384);
     }
-    expect(allBuilds().filter((b) => b.switches.poolSizeRule === "clamp").map((b) => b.name)).toEqual(["v6.18", "mainline"]);
+    expect(allBuilds().filter((b) => b.switches.poolSizeRule === "clamp").map((b) => b.name)).toEqual(["v6.18", "v6.19", "mainline", "v7.1-rc-netpp", "memdesc-item"]);
     expect(findBuild("v6.16")!.switches.poolSizeRule).toBe("e2big");
   });
 });

@@ -39,7 +39,7 @@ import { PpemuError } from "../../src/errors.js";
 import { GFP_ZERO } from "../../src/mem/buddy.js";
 
 describe("struct ppemu_cpu and the per-CPU area", () => {
-  it("is 32 bytes with these offsets, 64 slots from header offset 1216, CPU k and k+32 sharing a line", () => {
+  it("is 32 bytes with these offsets, 64 slots from header offset 1408 (aligned to a line), CPU k and k+32 sharing a line", () => {
     expect(PPEMU_CPU_LAYOUT.size).toBe(32);
     expect(CPU_SLOT_SIZE).toBe(32);
     expect(PPEMU_CPU_LAYOUT.off).toEqual({
@@ -51,7 +51,7 @@ describe("struct ppemu_cpu and the per-CPU area", () => {
       rcu_cb_gp_seq: 24,
       rcu_cb_count: 28,
     });
-    expect(MACH_CPUS).toBe(1216);
+    expect(MACH_CPUS).toBe(1408);
     expect(MACH_CPUS % 64).toBe(0);
     expect(MACHINE_LAYOUT.size).toBeLessThanOrEqual(4096);
     expect([0, 1, 2, 31, 32, 33, 63].map(cpuSlotOffset)).toEqual([0, 64, 128, 1984, 32, 96, 2016]);
@@ -60,9 +60,9 @@ describe("struct ppemu_cpu and the per-CPU area", () => {
   it("each slot names its CPU; bindCpu points the thread at one, and refuses a CPU the machine lacks", () => {
     const { mem } = bootMachine({ bytes: 2 << 20, cpus: 4 });
     for (let cpu = 0; cpu < 64; cpu++) expect(mem.rd32(mem.cpuAreaOf(cpu))).toBe(cpu);
-    expect([mem.cpu, mem.cpuArea]).toEqual([0, mem.machine + 1216]);
+    expect([mem.cpu, mem.cpuArea]).toEqual([0, mem.machine + 1408]);
     mem.bindCpu(33 % 4);
-    expect([mem.cpu, mem.cpuArea]).toEqual([1, mem.machine + 1216 + 64]);
+    expect([mem.cpu, mem.cpuArea]).toEqual([1, mem.machine + 1408 + 64]);
     expect(() => mem.bindCpu(4)).toThrow("bindCpu: cpu must be an integer 0 … 3, got 4");
   });
 

@@ -1,0 +1,145 @@
+/**
+ * `ppemu scenario zerocopy` and `ppemu scenario niov-init`: the two failures of the PGTY_netpp
+ * layout (src/scenario/netpp.ts), run side by side on kernel builds. `cmd-scenario.ts` hands these
+ * two names here after parsing.
+ */
+import { type Io, UsageError, intArg } from "./common.js";
+import type { KernelBuild } from "../builds/types.js";
+import { findBuild } from "../builds/index.js";
+import { renderTable } from "../report/table.js";
+import { buildHeaders } from "../report/unbind.js";
+import { jsonDocument, jsonText } from "../report/json.js";
+import {
+  runZerocopy,
+  runNiovInit,
+  ZEROCOPY_DEFAULTS,
+  NIOV_INIT_DEFAULTS,
+  NETPP_PAGES_MAX,
+  TCP_ZEROCOPY_PAGE_BATCH_SIZE,
+  type ZerocopyResult,
+  type NiovInitResult,
+  type NetppDiag,
+} from "../scenario/netpp.js";
+
+export const NETPP_SCENARIOS = ["zerocopy", "niov-init"] as const;
+export type NetppScenario = (typeof NETPP_SCENARIOS)[number];
+
+/** The default builds: the netpp build beside the one before it and the revert after it (those registered). */
+const NETPP_SCENARIO_DEFAULT_KERNEL = "v6.19,v7.1-rc-netpp,mainline";
+export function netppDefaultKernel(): string {
+  return NETPP_SCENARIO_DEFAULT_KERNEL.split(",").filter((n) => findBuild(n) !== undefined).join(",");
+}
+
+export const NETPP_SCENARIO_HELP = `
+ppemu scenario zerocopy [--kernel B|B,C|all] [--pages N] [--skip-netpp-check] [--json]
+  TCP zerocopy receive of page_pool pages: the driver's RX pages sit in the socket's receive queue
+  as full-page frags; getsockopt(TCP_ZEROCOPY_RECEIVE) maps them with vm_insert_pages(), ${TCP_ZEROCOPY_PAGE_BATCH_SIZE} per batch.
+  On v7.1-rc-netpp validate_page_before_insert() refuses a typed page: -EINVAL (why db359fccf212
+  was reverted). Then the skbs are freed, the VMA unmapped, the pool destroyed.
+  --pages N         pages received, 1..${NETPP_PAGES_MAX} (default ${ZEROCOPY_DEFAULTS.pages})
+  --skip-netpp-check  map netpp pages anyway (the validate_page_before_insert() change proposed with
+                    the report, refused): the rmap's _mapcount++ lands on page_type, and the page is
+                    a bad page when munmap frees it
+
+ppemu scenario niov-init [--kernel B|B,C|all] [--niovs N] [--fixed] [--json]
+  An io_uring zcrx area's net_iovs (zeroed) enter a pool through page_pool_set_pp_info(). On
+  v7.1-rc-netpp __SetPageNetpp() finds page_type 0, not UINT_MAX: VM_BUG_ON_PAGE, kernel BUG.
+  --niovs N         net_iovs in the area, 1..${NETPP_PAGES_MAX} (default ${NIOV_INIT_DEFAULTS.niovs})
+  --fixed           with 735a309b4bfb: net_iov_init() stamps page_type = UINT_MAX
+
+  Default builds for both: ${NETPP_SCENARIO_DEFAULT_KERNEL}. --json: {"schema": 1, "command": "scenario",
+  "scenario": "zerocopy"|"niov-init", "results": [one object per build]}
+  (schemas/scenario-zerocopy.schema.json, schemas/scenario-niov-init.schema.json)`;
+
+/** Options of `scenario` that only the unbind scenario reads. */
+const UNBIND_ONLY = ["inflight", "late-returns", "pool-size", "window-ms", "coherent", "no-netdev", "save", "at"] as const;
+
+function strip<T extends { readonly sys: unknown }>(r: T): Omit<T, "sys"> {
+  const { sys: _sys, ...rest } = r;
+  return rest;
+}
+
+export const ZEROCOPY_ROWS: readonly [string, (r: ZerocopyResult) => string | number][] = [
+  ["pages received (full-page frags)", (r) => r.pages_received],
+  ["page_type of a received page", (r) => `${r.page_type_at_insert} ${r.page_type_meaning}`],
+  ["getsockopt(TCP_ZEROCOPY_RECEIVE)", (r) => r.getsockopt_errno],
+  ["pages mapped into the VMA", (r) => r.pages_mapped],
+  ["page_type while mapped (_mapcount++)", (r) => r.page_type_while_mapped ?? "-"],
+  ["pool pages mappable to user space", (r) => (r.user_mappable ? "yes" : "no")],
+  ["bad pages at munmap (type corrupted)", (r) => r.bad_pages_at_free],
+  ["frames lost", (r) => r.frames_lost],
+  ["kernel log lines", (r) => r.kernel_log_lines],
+  ["zerocopy receive", (r) => r.verdict],
+];
+
+export const NIOV_INIT_ROWS: readonly [string, (r: NiovInitResult) => string | number][] = [
+  ["net_iov has page_type", (r) => (r.niov_has_page_type ? "yes (@48)" : "no")],
+  ["net_iov_init() (735a309b4bfb)", (r) => (r.fixed ? "yes" : "no")],
+  ["niov page_type before set_pp_info", (r) => r.page_type_before ?? "-"],
+  ["niov page_type after set_pp_info", (r) => r.page_type_after ?? "-"],
+  ["niovs that entered the pool", (r) => `${r.set_pp_info_done} of ${r.niovs}`],
+  ["VM_BUG_ON_PAGE (kernel BUG)", (r) => r.vm_bug_on],
+  ["frames lost", (r) => r.frames_lost],
+  ["kernel log lines", (r) => r.kernel_log_lines],
+  ["niov registration", (r) => r.verdict],
+];
+
+export function zerocopyTable(results: readonly ZerocopyResult[]): string {
+  return renderTable(["", ...buildHeaders(results)], ZEROCOPY_ROWS.map(([l, get]) => [l, ...results.map(get)]));
+}
+
+export function niovInitTable(results: readonly NiovInitResult[]): string {
+  return renderTable(["", ...buildHeaders(results)], NIOV_INIT_ROWS.map(([l, get]) => [l, ...results.map(get)]));
+}
+
+/** Every line of each kind's first report (a kernel BUG is several lines), per build. */
+export function netppLog(results: readonly { readonly kernel: string; readonly diagnostics: readonly NetppDiag[] }[]): string {
+  const lines: string[] = [];
+  for (const r of results) {
+    if (r.diagnostics.length === 0) lines.push(`  ${r.kernel}: (empty)`);
+    for (const d of r.diagnostics) {
+      const [first, ...more] = d.first.split("\n");
+      lines.push(`  ${r.kernel}: ${d.count} × ${first}`, ...more.map((l) => `  ${" ".repeat(r.kernel.length)}      ${l}`));
+    }
+  }
+  return "kernel log (first report of each kind):\n" + lines.join("\n") + "\n";
+}
+
+/** Run one of the two scenarios on `builds` and print it. */
+export function runNetppScenario(name: NetppScenario, builds: readonly KernelBuild[], values: Record<string, unknown>, io: Io): number {
+  for (const o of UNBIND_ONLY) if (values[o] !== undefined) throw new UsageError(`ppemu scenario ${name}: --${o} applies to the unbind scenario only`);
+  if (name === "zerocopy") {
+    if (values.niovs !== undefined || values.fixed !== undefined) throw new UsageError("ppemu scenario zerocopy: --niovs and --fixed apply to niov-init only");
+    const pages = intArg("scenario", "pages", values.pages as string | undefined, ZEROCOPY_DEFAULTS.pages, 1, NETPP_PAGES_MAX);
+    const skipNetppCheck = values["skip-netpp-check"] === true;
+    const results = builds.map((kernel) => strip(runZerocopy({ kernel, pages, skipNetppCheck })));
+    if (values.json === true) {
+      io.out(jsonText(jsonDocument("scenario", { scenario: name, results })));
+      return 0;
+    }
+    io.out(
+      `scenario zerocopy: ${pages} page_pool pages received, then getsockopt(TCP_ZEROCOPY_RECEIVE) maps them` +
+        `${skipNetppCheck ? ";\nvalidate_page_before_insert() lets PageNetpp pages through (the refused change)" : ""}\n\n`,
+    );
+    io.out(zerocopyTable(results));
+    io.out("\n" + netppLog(results));
+    return 0;
+  }
+  if (values.pages !== undefined) throw new UsageError("ppemu scenario niov-init: --pages applies to zerocopy and unbind; niov-init takes --niovs");
+  if (values["skip-netpp-check"] !== undefined) throw new UsageError("ppemu scenario niov-init: --skip-netpp-check applies to zerocopy only");
+  const niovs = intArg("scenario", "niovs", values.niovs as string | undefined, NIOV_INIT_DEFAULTS.niovs, 1, NETPP_PAGES_MAX);
+  const fixed = values.fixed === true;
+  const withNiov = builds.filter((b) => b.structs.netIov !== undefined);
+  const skipped = builds.filter((b) => b.structs.netIov === undefined).map((b) => b.name);
+  if (withNiov.length === 0) throw new UsageError(`ppemu scenario niov-init: none of ${builds.map((b) => b.name).join(", ")} has a struct net_iov`);
+  const results = withNiov.map((kernel) => strip(runNiovInit({ kernel, niovs, fixed })));
+  if (values.json === true) {
+    io.out(jsonText(jsonDocument("scenario", { scenario: name, results })));
+    return 0;
+  }
+  io.out(`scenario niov-init: ${niovs} zeroed io_uring zcrx net_iovs enter a pool, ${fixed ? "with" : "without"} net_iov_init() (735a309b4bfb)\n`);
+  if (skipped.length > 0) io.out(`(no struct net_iov, skipped: ${skipped.join(", ")})\n`);
+  io.out("\n" + niovInitTable(results));
+  io.out("\n" + netppLog(results));
+  return 0;
+}
