@@ -354,7 +354,7 @@ function cycle(r: Rig, n: number, t: CycleTimes, check: boolean): { slow: number
   setServingSoftirq(mem, false);
   const pool = pps.create({ order: 0, poolSize: r.poolSize, flags: PP_FLAG_DMA_MAP, dev: r.dev, dmaDir: DMA_FROM_DEVICE, napiCpu: -1 });
   if (pool < 0) fail(req, `page_pool_create failed (${pool})`);
-  const ringSize = r.poolSize; // pool_size ≤ 16384 (runScaleCase checks): the ring is pool_size
+  const ringSize = pps.ringCapacity(pool); // the ptr_ring is pool_size (≤ 16384, runScaleCase checks); encoded_next takes one more
   // The driver's NAPI poll: softirq on this CPU (no NAPI is tied to the pool, so nothing recycles direct).
   setServingSoftirq(mem, true);
   if (pps.napiLocal(pool)) fail(req, "page_pool_napi_local() is true: returns would go to the alloc cache");

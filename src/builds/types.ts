@@ -180,6 +180,8 @@ export interface RingOps {
   consume(pool: number): number;
   /** The refill's quick test: `!READ_ONCE(pool->ring.list)`. */
   empty(pool: number): boolean;
+  /** Most pages `produce` accepts from empty (encoded_next: `count > pool_size` lets one more in). */
+  capacity(pool: number): number;
   /** Pages in the ring, head first (reports, accounting; not the hot path). */
   forEach(pool: number, cb: (page: number) => void): void;
   /** `page_pool_uninit()`: nothing to free in the patch; the emulator checks the ring is empty. */

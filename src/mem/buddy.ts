@@ -367,10 +367,11 @@ export class PageAlloc {
     const w = page >>> 2;
     const pfn = page >>> STRUCT_PAGE_SHIFT;
     const magicLo = u32[w + W_PP_MAGIC]!;
+    const type = u32[w + W_TYPE]!; // read once: the netpp test and the bad-page test below share it
     // v7.1-rc1..rc4 (db359fccf212) moved the check into __free_pages_prepare(), ahead of the others:
     // `if (page_has_type(page)) { if (PageNetpp(page)) { bad_page(page, "page_pool leak"); return false; } … }`.
     // Keyed on the page type, so it is live on whichever build types its pages.
-    if (u32[w + W_TYPE]! >>> PAGE_TYPE_SHIFT === PGTY_netpp) {
+    if (type >>> PAGE_TYPE_SHIFT === PGTY_netpp) {
       mem.diag(Diag.PAGE_POOL_LEAK, pfn, magicLo);
       return false;
     }
@@ -388,7 +389,6 @@ export class PageAlloc {
       mem.diag(Diag.PAGE_POOL_LEAK, pfn, magicLo);
       return false;
     }
-    const type = u32[w + W_TYPE]!;
     if (type !== PAGE_TYPE_NONE) {
       mem.diag(Diag.BAD_PAGE_STATE, pfn, type); // "nonzero mapcount" / a type its owner did not clear
       return false;

@@ -154,6 +154,12 @@ export const STRUCT_PPEMU_MACHINE = struct("ppemu_machine", [
    */
   m("rx_queues", ptr("struct netdev_rx_queue")),
   m("devmem_bindings", ptr("struct net_devmem_dmabuf_binding")),
+  /**
+   * `DEFINE_STATIC_KEY_FALSE(page_pool_mem_providers)`: the key's `enabled` count, raised by each
+   * provider pool's page_pool_init() and dropped by its page_pool_uninit(). Read only through
+   * `staticBranchUnlikely` (src/smp/static_key.ts): a static branch is patched text, not a load.
+   */
+  m("page_pool_mem_providers", U32),
 ]);
 
 export const MACHINE_LAYOUT = layoutOf(STRUCT_PPEMU_MACHINE, LP64);
@@ -163,8 +169,11 @@ const MACH = MACHINE_LAYOUT.off;
 
 /** "ppem" */
 export const MACHINE_MAGIC = 0x6d657070;
-/** 2: the build (id, variant, switches) and nr_cpus in the header; 3: per-CPU context, locks, RCU state. */
-export const MACHINE_VERSION = 3;
+/**
+ * 2: the build (id, variant, switches) and nr_cpus in the header; 3: per-CPU context, locks, RCU state;
+ * 4: memory providers (rx queues, devmem bindings, the page_pool_mem_providers key), line-aligned CPUs.
+ */
+export const MACHINE_VERSION = 4;
 /** Default `nr_cpu_ids`: the driver's NAPI CPU and the stack's CPU. */
 export { DEFAULT_NR_CPUS, MAX_NR_CPUS };
 
@@ -204,6 +213,7 @@ export const MACH_NR_CPUS = offsetOf(MACHINE_LAYOUT, "nr_cpus");
 export const MACH_LOOPBACK = offsetOf(MACHINE_LAYOUT, "loopback");
 export const MACH_RX_QUEUES = offsetOf(MACHINE_LAYOUT, "rx_queues");
 export const MACH_DEVMEM_BINDINGS = offsetOf(MACHINE_LAYOUT, "devmem_bindings");
+export const MACH_PAGE_POOL_MEM_PROVIDERS = offsetOf(MACHINE_LAYOUT, "page_pool_mem_providers");
 export const MACH_ZONE_LOCK = offsetOf(MACHINE_LAYOUT, "zone_lock");
 export const MACH_PAGE_POOLS_LOCK = offsetOf(MACHINE_LAYOUT, "page_pools_lock");
 export const MACH_CPUS = offsetOf(MACHINE_LAYOUT, "cpu_slots");
@@ -294,6 +304,12 @@ export class PhysMem {
   readonly u32: Uint32Array;
   /** Same bytes as `u32`, for Atomics.wait/notify and signed reads. */
   readonly i32: Int32Array;
+  /**
+   * Same bytes again, never wrapped by the cost model: for static keys only (src/smp/static_key.ts).
+   * The kernel tests a static branch by executing a patched jump, with no data load, so the
+   * emulator's test of the key's word must not count as one.
+   */
+  readonly text32: Uint32Array;
   readonly pageShift: number;
   readonly pageSize: number;
   /** `PAGE_MASK` low word: `addr & pageMaskLo` is the frame's base address. */
@@ -322,6 +338,7 @@ export class PhysMem {
     this.u8 = viewWrapper === null ? new Uint8Array(buffer) : viewWrapper(new Uint8Array(buffer));
     this.u32 = viewWrapper === null ? new Uint32Array(buffer) : viewWrapper(new Uint32Array(buffer));
     this.i32 = viewWrapper === null ? new Int32Array(buffer) : viewWrapper(new Int32Array(buffer));
+    this.text32 = new Uint32Array(buffer);
     this.bytes = buffer.byteLength;
     this.pageShift = pageShift;
     this.pageSize = 1 << pageShift;

@@ -29,7 +29,7 @@ const { PAGE_REFCOUNT, PAGE_FLAGS, PG_pp_in_pool, VMEMMAP_HI } = PAGE;
 import * as NMDESC from "./nmdesc.js";
 const { NMDESC_PP_MAGIC, NMDESC_PP_REF_COUNT, NMDESC_DMA_ADDR } = NMDESC;
 import { GFP_ZERO } from "../mem/buddy.js";
-import { MAX_PAGE_ORDER } from "../mem/physmem.js";
+import { MAX_PAGE_ORDER, MACH_PAGE_POOL_MEM_PROVIDERS } from "../mem/physmem.js";
 import * as STRUCTS from "../mem/structs.js";
 // Module-local copies: TurboFan folds a local const, but loads an imported binding from its cell
 // and checks it for the hole at every use on a hot path.
@@ -49,6 +49,7 @@ import {
   ptrRingCount,
   ptrRingForEach,
   PTR_RING_QUEUE,
+  PTR_RING_SIZE,
   PTR_RING_SLOT,
   PTR_RING_PRODUCER_LOCK,
 } from "./ptr_ring.js";
@@ -83,6 +84,7 @@ import { layoutOf, offsetOf } from "../mem/ctype.js";
 import { LP64 } from "../arch.js";
 import type { KernelBuild, RingOps, Tracking } from "../builds/types.js";
 import { PP_FLAG_PAGE_FRAG, unrefNetmem, unrefWarnSite, fragPutOnceTooOften, pagePoolFreeFrag } from "./frag.js";
+import { staticBranchInc, staticBranchDec } from "../smp/static_key.js";
 import { poolMpOps, netifGetRxQueue, RXQ_MP_OPS, RXQ_MP_PRIV } from "./memory_provider.js";
 const { NET_IOV } = NMDESC;
 
@@ -249,6 +251,9 @@ export class PagePools {
   private readonly oFlags: number;
   /** `mp_ops` (v6.12: `mp_priv`), non-zero in a memory-provider pool; -1 before v6.12. */
   private readonly oMpKey: number;
+  /** `page_pool_mem_providers`: the static key's word in `text32`. */
+  private readonly wMemProviders: number;
+  private readonly text32: Uint32Array;
   /** FRAG_WARN_SITES index of this build's `WARN_ON(ret < 0)` (src/pool/frag.ts). */
   private readonly fragWarnSite: number;
   /** The layout's netmem_desc of a page is the page itself (no `Tracking.nmdesc`): every build but memdesc-item. */
@@ -309,6 +314,8 @@ export class PagePools {
     this.fragWarnSite = unrefWarnSite(build);
     // The word that says "this pool has a memory provider": mp_ops (v6.15+), mp_priv on v6.12.
     this.oMpKey = o.has("mp_ops") >= 0 ? o.has("mp_ops") : o.has("mp_priv");
+    this.text32 = this.mem.text32;
+    this.wMemProviders = (this.mem.machine + MACH_PAGE_POOL_MEM_PROVIDERS) >>> 2;
   }
 
   /**
@@ -405,7 +412,7 @@ export class PagePools {
     if (poolListAdd(this.m, pool, id, ownNapi) === 0) {
       // err_uninit: page_pool_uninit() runs the provider's destroy too.
       this.t.uninit(pool);
-      poolMpOps(this, pool)?.destroy(this, pool);
+      this.mpUninit(pool);
       return fail(-ENOMEM);
     }
     return pool;
@@ -436,7 +443,16 @@ export class PagePools {
     if (opsOff >= 0 && !(bitSet(mem.u32, pool, o.dmaMap) && bitSet(mem.u32, pool, o.dmaSync))) return -EOPNOTSUPP;
     const err = ops.init(this, pool);
     if (err < 0) mem.diag(Diag.MP_INIT_FAILED, pool, err >>> 0);
+    else staticBranchInc(mem, mem.machine + MACH_PAGE_POOL_MEM_PROVIDERS);
     return err;
+  }
+
+  /** page_pool_uninit()'s provider part: `if (pool->mp_ops) { mp_ops->destroy(pool); static_branch_dec(&page_pool_mem_providers); }`. */
+  private mpUninit(pool: number): void {
+    const ops = poolMpOps(this, pool);
+    if (ops === null) return;
+    ops.destroy(this, pool);
+    staticBranchDec(this.mem, this.mem.machine + MACH_PAGE_POOL_MEM_PROVIDERS);
   }
 
   /** PagePoolParams' types (the kernel's errnos for values are `create`'s). */
@@ -541,7 +557,10 @@ export class PagePools {
       return page;
     }
     // "Slow-path: cache empty, do real allocation": the memory provider's alloc_netmems(), or pages.
-    if (this.oMpKey >= 0 && this.u32[(pool + this.oMpKey) >>> 2] !== 0) return poolMpOps(this, pool)!.alloc_netmems(this, pool);
+    // `static_branch_unlikely(&page_pool_mem_providers) && pool->mp_ops`: no load until a provider pool exists.
+    if (this.text32[this.wMemProviders] !== 0 && this.oMpKey >= 0 && this.u32[(pool + this.oMpKey) >>> 2] !== 0) {
+      return poolMpOps(this, pool)!.alloc_netmems(this, pool);
+    }
     return this.allocPagesSlow(pool);
   }
 
@@ -941,7 +960,7 @@ export class PagePools {
    * the release, clear pp info — in this build's order — and give the page back to the allocator.
    */
   returnPage(pool: number, page: number): void {
-    if (this.oMpKey >= 0 && this.u32[(pool + this.oMpKey) >>> 2] !== 0) {
+    if (this.text32[this.wMemProviders] !== 0 && this.oMpKey >= 0 && this.u32[(pool + this.oMpKey) >>> 2] !== 0) {
       this.returnNetmemMp(pool, page);
       return;
     }
@@ -1135,8 +1154,7 @@ export class PagePools {
     if (this.ringOps === null) this.m.slab.kfree(mem.rdPtr(pool + o.ring + PTR_RING_QUEUE));
     else this.ringOps.uninit(pool);
     this.m.slab.kfree(mem.rdPtr(pool + o.recycleStats));
-    // page_pool_uninit(): `if (pool->mp_ops) pool->mp_ops->destroy(pool)` (devmem drops its binding ref).
-    poolMpOps(this, pool)?.destroy(this, pool);
+    this.mpUninit(pool);
     this.m.slab.kfree(pool);
   }
 
@@ -1345,6 +1363,13 @@ export class PagePools {
     let n = 0;
     this.ringOps.forEach(pool, () => n++);
     return n;
+  }
+
+  /** Most pages the ring takes from empty: the ptr_ring's size, or the layout's own limit. */
+  ringCapacity(ref: PoolRef): number {
+    const pool = this.checkHandle(ref, "ringCapacity");
+    if (this.ringOps === null) return this.mem.rd32(pool + this.oRing + PTR_RING_SIZE);
+    return this.ringOps.capacity(pool);
   }
 
   /** The ptr_ring's kmalloc'd queue (for frame accounting), or 0 when the layout has no ptr_ring. */
