@@ -412,6 +412,7 @@ export const MEMDESC_ITEM: TrackingLayout = {
   name: "memdesc-item",
   summary: "struct page is one memdesc word = item | NetPool; the item is the page's netmem_desc; destroy walks the blocks",
   tracksInflight: true,
+  ppMagicExample: () => "a pointer, not a magic",
   pageWords: {
     pp_magic: "memdesc word: item | 10 (NetPool)\n(compound_head's word)",
     pp: "gone: item->desc.pp",

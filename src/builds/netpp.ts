@@ -26,6 +26,8 @@
  * `__SetPageNetpp()`'s VM_BUG_ON_PAGE until 735a309b4bfb.
  */
 import type { PhysMem } from "../mem/physmem.js";
+import { hexLong } from "../arch.js";
+import { u64 } from "../u64.js";
 import * as PAGE from "../mem/page.js";
 const { PAGE_PP, PAGE_PP_REF_COUNT, DIRECT_MAP_HI } = PAGE;
 import { PageNetpp, setPageNetpp, clearPageNetpp } from "../mem/page_type.js";
@@ -101,6 +103,8 @@ export const NETPP: TrackingLayout = {
   name: "netpp",
   summary: "page->page_type = PGTY_netpp (0xf9000000) marks pool pages; xarray DMA tracking, the id still in pp_magic",
   tracksInflight: true,
+  // netmem_set_dma_index() ORs the id into a word nothing else writes now (page alloc zeroes it here).
+  ppMagicExample: (c) => `id 1: ${hexLong(c.arch, u64(0, 1 << PP_DMA_INDEX_SHIFT))}`,
   pageWords: {
     pp_magic: `id << ${PP_DMA_INDEX_SHIFT} (no PP_SIGNATURE)`,
     pp: "pp: the pool",

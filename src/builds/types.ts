@@ -10,7 +10,7 @@
  * Every list of layouts and builds the tool prints (help texts, report columns, compare rows,
  * explain decoders, the bench catalog) is read from the registry.
  */
-import type { Arch } from "../arch.js";
+import type { Arch, ArchConsts } from "../arch.js";
 import type { Machine } from "../mem/machine.js";
 import type { Dma } from "../dma/index.js";
 import type { FrameClaimer } from "../mem/accounting.js";
@@ -210,6 +210,11 @@ export interface TrackingLayout {
   readonly tracksInflight: boolean;
   /** The page_pool words of struct page as this layout uses them (report: struct page section). */
   readonly pageWords: Readonly<Record<"pp_magic" | "pp" | "dma_addr" | "pp_ref_count" | "_pp_mapping_pad" | "_refcount", string>>;
+  /**
+   * What pp_magic holds on lp64, as the report's example line: the value for DMA id 1 (xarray), or
+   * PP_SIGNATURE. Default: from `pageWords.pp_magic`; a layout whose word differs says it here.
+   */
+  readonly ppMagicExample?: (c: ArchConsts) => string;
   /** How `page → pool` is computed, in C. */
   readonly poolOfText: string;
   /** What happens to the DMA mappings of in-flight pages at destroy. */

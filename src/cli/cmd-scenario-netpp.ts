@@ -3,8 +3,7 @@
  * layout (src/scenario/netpp.ts), run side by side on kernel builds. `cmd-scenario.ts` hands these
  * two names here after parsing.
  */
-import { type Io, UsageError, intArg } from "./common.js";
-import type { KernelBuild } from "../builds/types.js";
+import { type Io, type ParsedValues, UsageError, intArg, buildsArg } from "./common.js";
 import { findBuild } from "../builds/index.js";
 import { renderTable } from "../report/table.js";
 import { buildHeaders } from "../report/unbind.js";
@@ -51,8 +50,21 @@ ppemu scenario niov-init [--kernel B|B,C|all] [--niovs N] [--fixed] [--json]
   "scenario": "zerocopy"|"niov-init", "results": [one object per build]}
   (schemas/scenario-zerocopy.schema.json, schemas/scenario-niov-init.schema.json)`;
 
-/** Options of `scenario` that only the unbind scenario reads. */
-const UNBIND_ONLY = ["inflight", "late-returns", "pool-size", "window-ms", "coherent", "no-netdev", "save", "at"] as const;
+/** Each scenario's options (`cmd-scenario.ts` parses with them, so an error names these). */
+export const ZEROCOPY_OPTIONS = {
+  kernel: { type: "string" },
+  layout: { type: "string" },
+  pages: { type: "string" },
+  "skip-netpp-check": { type: "boolean" },
+  json: { type: "boolean" },
+} as const;
+export const NIOV_INIT_OPTIONS = {
+  kernel: { type: "string" },
+  layout: { type: "string" },
+  niovs: { type: "string" },
+  fixed: { type: "boolean" },
+  json: { type: "boolean" },
+} as const;
 
 function strip<T extends { readonly sys: unknown }>(r: T): Omit<T, "sys"> {
   const { sys: _sys, ...rest } = r;
@@ -106,10 +118,9 @@ export function netppLog(results: readonly { readonly kernel: string; readonly d
 }
 
 /** Run one of the two scenarios on `builds` and print it. */
-export function runNetppScenario(name: NetppScenario, builds: readonly KernelBuild[], values: Record<string, unknown>, io: Io): number {
-  for (const o of UNBIND_ONLY) if (values[o] !== undefined) throw new UsageError(`ppemu scenario ${name}: --${o} applies to the unbind scenario only`);
+export function runNetppScenario(name: NetppScenario, values: ParsedValues, io: Io): number {
+  const builds = buildsArg("scenario", values, { multi: true, dflt: netppDefaultKernel() });
   if (name === "zerocopy") {
-    if (values.niovs !== undefined || values.fixed !== undefined) throw new UsageError("ppemu scenario zerocopy: --niovs and --fixed apply to niov-init only");
     const pages = intArg("scenario", "pages", values.pages as string | undefined, ZEROCOPY_DEFAULTS.pages, 1, NETPP_PAGES_MAX);
     const skipNetppCheck = values["skip-netpp-check"] === true;
     const results = builds.map((kernel) => strip(runZerocopy({ kernel, pages, skipNetppCheck })));
@@ -125,8 +136,6 @@ export function runNetppScenario(name: NetppScenario, builds: readonly KernelBui
     io.out("\n" + netppLog(results));
     return 0;
   }
-  if (values.pages !== undefined) throw new UsageError("ppemu scenario niov-init: --pages applies to zerocopy and unbind; niov-init takes --niovs");
-  if (values["skip-netpp-check"] !== undefined) throw new UsageError("ppemu scenario niov-init: --skip-netpp-check applies to zerocopy only");
   const niovs = intArg("scenario", "niovs", values.niovs as string | undefined, NIOV_INIT_DEFAULTS.niovs, 1, NETPP_PAGES_MAX);
   const fixed = values.fixed === true;
   const withNiov = builds.filter((b) => b.structs.netIov !== undefined);

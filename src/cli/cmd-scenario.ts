@@ -1,7 +1,7 @@
 /**
  * `ppemu scenario unbind`: the driver-unbind story on one kernel build or several, side by side.
  */
-import { type Command, parse, choice, intArg, buildsArg, buildsHelp, unexpectedArgument, UsageError, openOutputFile, writeOutputFile } from "./common.js";
+import { type Command, type Io, type Options, type ParsedValues, parse, choice, intArg, buildsArg, buildsHelp, unexpectedArgument, UsageError, openOutputFile, writeOutputFile } from "./common.js";
 import { jsonTargetProblem } from "./cmd-bench.js";
 import { saveImage } from "../mem/image.js";
 import { referenceBuild } from "../builds/index.js";
@@ -9,9 +9,9 @@ import { runUnbind, UNBIND_DEFAULTS, type UnbindRun, type UnbindStep } from "../
 import { buildHeaders, scenarioDocument, unbindTable, unbindWarnings } from "../report/unbind.js";
 import { jsonText } from "../report/json.js";
 import { PP_POOL_SIZE_MAX } from "../pool/page_pool.js";
-import { fragHelp, runFragCommand } from "./scenario-frag.js";
+import { FRAG_OPTIONS, fragHelp, runFragCommand } from "./scenario-frag.js";
 import { UNBIND_PROVIDERS, buildHasProviders, providerHeader, providerTable } from "../scenario/unbind_provider.js";
-import { NETPP_SCENARIOS, NETPP_SCENARIO_HELP, netppDefaultKernel, runNetppScenario } from "./cmd-scenario-netpp.js";
+import { NETPP_SCENARIOS, NETPP_SCENARIO_HELP, NIOV_INIT_OPTIONS, ZEROCOPY_OPTIONS, runNetppScenario } from "./cmd-scenario-netpp.js";
 
 const SCENARIOS = ["unbind", "frag", ...NETPP_SCENARIOS] as const;
 const STEPS: readonly UnbindStep[] = ["allocated", "destroyed", "unbound", "end"];
@@ -70,28 +70,37 @@ export function scenarioShape(cmd: string, values: Record<string, unknown>, dflt
   return { pages, inflight, lateReturns, poolSize };
 }
 
-const OPTIONS = {
+/** `ppemu scenario unbind`'s options. */
+const UNBIND_OPTIONS = {
   ...SCENARIO_OPTIONS,
   "window-ms": { type: "string" },
   coherent: { type: "boolean" },
   "no-netdev": { type: "boolean" },
+  provider: { type: "string" },
   save: { type: "string" },
   at: { type: "string" },
   json: { type: "boolean" },
-  niovs: { type: "string" },
-  fixed: { type: "boolean" },
-  "skip-netpp-check": { type: "boolean" },
-  provider: { type: "string" },
-  size: { type: "string" },
 } as const;
+
+/** Each scenario: its own options (so an error names the ones it takes) and its run. */
+const SCENARIO_CLI: Record<(typeof SCENARIOS)[number], { readonly options: Options; run(values: ParsedValues, argv: string[], io: Io): number }> = {
+  unbind: { options: UNBIND_OPTIONS, run: runUnbindCommand },
+  frag: { options: FRAG_OPTIONS, run: (values, _argv, io) => runFragCommand(values, io) },
+  zerocopy: { options: ZEROCOPY_OPTIONS, run: (values, _argv, io) => runNetppScenario("zerocopy", values, io) },
+  "niov-init": { options: NIOV_INIT_OPTIONS, run: (values, _argv, io) => runNetppScenario("niov-init", values, io) },
+};
+
+/** Options that take a value in any scenario: what `scenarioNameOf` skips over. */
+const STRING_OPTIONS = new Set(
+  Object.values(SCENARIO_CLI).flatMap((c) => Object.entries(c.options).filter(([, o]) => o.type === "string").map(([k]) => k)),
+);
 
 /** The first argument that is neither an option nor a string option's value: the scenario's name. */
 function scenarioNameOf(argv: readonly string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith("-")) return a;
-    const name = a.replace(/^--?/, "");
-    if (!a.includes("=") && (OPTIONS as Record<string, { type: string }>)[name]?.type === "string") i++;
+    if (!a.includes("=") && STRING_OPTIONS.has(a.replace(/^--?/, ""))) i++;
   }
   return undefined;
 }
@@ -103,64 +112,65 @@ export const scenarioCommand: Command = {
     return help() + "\n\n" + fragHelp();
   },
   run(argv, io) {
-    // `ppemu scenario frag …` has options of its own (src/cli/scenario-frag.ts).
-    if (scenarioNameOf(argv) === "frag") return runFragCommand(argv, io);
-    const { values, positionals } = parse("scenario", argv, OPTIONS);
-    if (positionals.length === 0) throw new UsageError(`ppemu scenario: name one scenario (valid: ${SCENARIOS.join(", ")})`);
+    const named = scenarioNameOf(argv);
+    if (named === undefined) {
+      // `ppemu scenario --bogus` is still an option error, from the union of every scenario's options.
+      parse("scenario", argv, Object.assign({}, ...Object.values(SCENARIO_CLI).map((c) => c.options)) as Options);
+      throw new UsageError(`ppemu scenario: name one scenario (valid: ${SCENARIOS.join(", ")})`);
+    }
+    const cli = SCENARIO_CLI[choice("scenario", "scenario", named, SCENARIOS)];
+    const { values, positionals } = parse("scenario", argv, cli.options);
     if (positionals.length > 1) throw new UsageError(unexpectedArgument("scenario", positionals[1]!, values));
-    const name = choice("scenario", "scenario", positionals[0]!, SCENARIOS);
-    if (name === "frag") return runFragCommand(argv, io);
-    if (values.size !== undefined) throw new UsageError(`ppemu scenario ${name}: --size applies to frag only`);
-    if (name !== "unbind") return runNetppScenario(name, buildsArg("scenario", values, { multi: true, dflt: netppDefaultKernel() }), values, io);
-    if (values.niovs !== undefined || values.fixed !== undefined || values["skip-netpp-check"] !== undefined) {
-      throw new UsageError("ppemu scenario unbind: --niovs, --fixed and --skip-netpp-check apply to niov-init and zerocopy only");
-    }
-    const provider = values.provider === undefined ? undefined : choice("scenario", "provider", values.provider as string, UNBIND_PROVIDERS);
-    if (provider !== undefined && values["no-netdev"] === true) throw new UsageError("ppemu scenario unbind: --provider binds an rx queue of the driver's netdev: drop --no-netdev");
-    const asked = buildsArg("scenario", values, { multi: true, dflt: UNBIND_DEFAULT_KERNEL() });
-    // --provider on builds before memory providers (v6.12): skipped from a list, refused when named alone.
-    const builds = provider === undefined ? asked : asked.filter(buildHasProviders);
-    const skipped = asked.filter((b) => !builds.includes(b)).map((b) => b.name);
-    if (builds.length === 0) throw new UsageError(`ppemu scenario unbind: --provider ${provider}: ${skipped.join(", ")} ha${skipped.length === 1 ? "s" : "ve"} no memory providers (v6.12+)`);
-    const { pages, inflight, lateReturns, poolSize } = scenarioShape("scenario", values, UNBIND_DEFAULTS);
-    const windowMs = intArg("scenario", "window-ms", values["window-ms"] as string | undefined, UNBIND_DEFAULTS.windowMs, 0, 86_400_000);
-    const coherent = values.coherent === true;
-    const netdev = values["no-netdev"] !== true;
-    const save = values.save as string | undefined;
-    if (values.at !== undefined && save === undefined) throw new UsageError("ppemu scenario: --at STEP needs --save FILE (it picks the step whose machine is saved)");
-    const at = choice("scenario", "step", (values.at as string | undefined) ?? "end", STEPS);
-    let saveFd = -1;
-    if (save !== undefined) {
-      if (builds.length !== 1) throw new UsageError(`ppemu scenario: --save writes one machine: name one kernel build (got ${builds.map((b) => b.name).join(", ")})`);
-      const problem = jsonTargetProblem(save);
-      if (problem) throw new UsageError(`ppemu scenario: --save ${save}: ${problem}`);
-      // Opened now, written at the end: a name that cannot be created fails before the run.
-      saveFd = openOutputFile("scenario", "--save", save);
-    }
-    let last: UnbindRun | undefined;
-    const results = builds.map((kernel) => (last = runUnbind({ kernel, pages, inflight, lateReturns, poolSize, windowMs, coherent, netdev, provider }, at)).result);
-    let wrote = "";
-    if (save !== undefined) {
-      const image = saveImage(last!.sys.m.mem, { command: ["ppemu", "scenario", ...argv].join(" ") });
-      writeOutputFile("scenario", "--save", save, saveFd, image);
-      wrote = `wrote ${save} (${image.length} bytes, build ${last!.sys.build.name})`;
-    }
-    if (values.json) {
-      io.out(jsonText(scenarioDocument(results)));
-      return 0;
-    }
-    const device = coherent ? "a coherent device" : "a device that needs syncs";
-    // The header, a blank line, the table (io.out adds no newline to text that ends in one).
-    io.out(
-      `scenario unbind: ${pages} pages allocated, ${inflight} held by the stack at unbind, ${lateReturns} returned over ${windowMs / 1000} s;\n` +
-        `${device}, ${netdev ? "the pool names the driver's netdev" : "no netdev"}\n` +
-        (provider !== undefined ? providerHeader(provider, skipped) : "") +
-        "\n",
-    );
-    io.out(unbindTable(results));
-    if (provider !== undefined) io.out("\n" + providerTable(results, buildHeaders(results)));
-    io.out("\n" + unbindWarnings(results));
-    if (wrote) io.out(wrote);
-    return 0;
+    return cli.run(values, argv, io);
   },
 };
+
+function runUnbindCommand(values: ParsedValues, argv: string[], io: Io): number {
+  const provider = values.provider === undefined ? undefined : choice("scenario", "provider", values.provider as string, UNBIND_PROVIDERS);
+  if (provider !== undefined && values["no-netdev"] === true) throw new UsageError("ppemu scenario unbind: --provider binds an rx queue of the driver's netdev: drop --no-netdev");
+  const asked = buildsArg("scenario", values, { multi: true, dflt: UNBIND_DEFAULT_KERNEL() });
+  // --provider on builds before memory providers (v6.12): skipped from a list, refused when named alone.
+  const builds = provider === undefined ? asked : asked.filter(buildHasProviders);
+  const skipped = asked.filter((b) => !builds.includes(b)).map((b) => b.name);
+  if (builds.length === 0) throw new UsageError(`ppemu scenario unbind: --provider ${provider}: ${skipped.join(", ")} ha${skipped.length === 1 ? "s" : "ve"} no memory providers (v6.12+)`);
+  const { pages, inflight, lateReturns, poolSize } = scenarioShape("scenario", values, UNBIND_DEFAULTS);
+  const windowMs = intArg("scenario", "window-ms", values["window-ms"] as string | undefined, UNBIND_DEFAULTS.windowMs, 0, 86_400_000);
+  const coherent = values.coherent === true;
+  const netdev = values["no-netdev"] !== true;
+  const save = values.save as string | undefined;
+  if (values.at !== undefined && save === undefined) throw new UsageError("ppemu scenario: --at STEP needs --save FILE (it picks the step whose machine is saved)");
+  const at = choice("scenario", "step", (values.at as string | undefined) ?? "end", STEPS);
+  let saveFd = -1;
+  if (save !== undefined) {
+    if (builds.length !== 1) throw new UsageError(`ppemu scenario: --save writes one machine: name one kernel build (got ${builds.map((b) => b.name).join(", ")})`);
+    const problem = jsonTargetProblem(save);
+    if (problem) throw new UsageError(`ppemu scenario: --save ${save}: ${problem}`);
+    // Opened now, written at the end: a name that cannot be created fails before the run.
+    saveFd = openOutputFile("scenario", "--save", save);
+  }
+  let last: UnbindRun | undefined;
+  const results = builds.map((kernel) => (last = runUnbind({ kernel, pages, inflight, lateReturns, poolSize, windowMs, coherent, netdev, provider }, at)).result);
+  let wrote = "";
+  if (save !== undefined) {
+    const image = saveImage(last!.sys.m.mem, { command: ["ppemu", "scenario", ...argv].join(" ") });
+    writeOutputFile("scenario", "--save", save, saveFd, image);
+    wrote = `wrote ${save} (${image.length} bytes, build ${last!.sys.build.name})`;
+  }
+  if (values.json) {
+    io.out(jsonText(scenarioDocument(results)));
+    return 0;
+  }
+  const device = coherent ? "a coherent device" : "a device that needs syncs";
+  // The header, a blank line, the table (io.out adds no newline to text that ends in one).
+  io.out(
+    `scenario unbind: ${pages} pages allocated, ${inflight} held by the stack at unbind, ${lateReturns} returned over ${windowMs / 1000} s;\n` +
+      `${device}, ${netdev ? "the pool names the driver's netdev" : "no netdev"}\n` +
+      (provider !== undefined ? providerHeader(provider, skipped) : "") +
+      "\n",
+  );
+  io.out(unbindTable(results));
+  if (provider !== undefined) io.out("\n" + providerTable(results, buildHeaders(results)));
+  io.out("\n" + unbindWarnings(results));
+  if (wrote) io.out(wrote);
+  return 0;
+}

@@ -8,7 +8,7 @@ import { basename, dirname, join } from "node:path";
 import { allBuilds, layoutNames, resolveBuilds, BuildError } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
 
-type ParsedValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+export type ParsedValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 /** A user input error: printed as one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -136,7 +136,7 @@ export interface Command {
   run(argv: string[], io: Io): number | Promise<number>;
 }
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
+export type Options = NonNullable<ParseArgsConfig["options"]>;
 
 const NEGATIVE_NUMBER = /^-\d/;
 

@@ -2,7 +2,7 @@
  * `ppemu scenario frag`: the frag API step by step on kernel builds (src/scenario/frag.ts).
  * Dispatched from `ppemu scenario` (src/cli/cmd-scenario.ts) when the scenario named is `frag`.
  */
-import { type Io, parse, intArg, buildsArg, buildsHelp, unexpectedArgument, UsageError } from "./common.js";
+import { type Io, type ParsedValues, intArg, buildsArg, buildsHelp } from "./common.js";
 import { allBuilds, referenceBuild } from "../builds/index.js";
 import { runFrag, hasFragApi, FRAG_DEFAULTS, type FragResult } from "../scenario/frag.js";
 import { jsonText } from "../report/json.js";
@@ -22,16 +22,16 @@ ${buildsHelp(true)}
   --json            {"schema": 1, "command": "scenario", "scenario": "frag", "results": [one object
                     per build]} (schemas/scenario-frag.schema.json)`;
 
-export function runFragCommand(argv: string[], io: Io): number {
-  const { values, positionals } = parse("scenario", argv, {
-    kernel: { type: "string" },
-    layout: { type: "string" },
-    size: { type: "string" },
-    json: { type: "boolean" },
-  });
-  if (positionals.length !== 1 || positionals[0] !== "frag") {
-    throw new UsageError(positionals.length > 1 ? unexpectedArgument("scenario", positionals[1]!, values) : "ppemu scenario frag: name the scenario first");
-  }
+/** `ppemu scenario frag`'s options. */
+export const FRAG_OPTIONS = {
+  kernel: { type: "string" },
+  layout: { type: "string" },
+  size: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+/** Run `ppemu scenario frag` with its parsed options (`cmd-scenario.ts` parses them). */
+export function runFragCommand(values: ParsedValues, io: Io): number {
   const builds = buildsArg("scenario", values, { multi: true, dflt: referenceBuild().name });
   const size = intArg("scenario", "size", values.size as string | undefined, FRAG_DEFAULTS.size, 1, 2048);
   const skipped = builds.filter((b) => !hasFragApi(b)).map((b) => b.name);

@@ -9,7 +9,7 @@ import { LP64 } from "../arch.js";
 import { layoutOf } from "../mem/ctype.js";
 import { STRUCT_PAGE } from "../mem/structs.js";
 import type { KernelBuild } from "../builds/types.js";
-import { renderTable } from "./table.js";
+import { renderTable, wrapByGroup } from "./table.js";
 import type { ReportSection } from "./section.js";
 import { buildHeaders } from "./unbind.js";
 import { jsonDocument, type JsonDocument } from "./json.js";
@@ -70,9 +70,11 @@ export function renderCompare(d: TrackingCost): string {
   const dense = d.rows.filter((x) => x.case === "dense");
   const sparse = d.rows.filter((x) => x.case === "sparse");
   const sp = sparse[0];
-  const by = (f: (s: BuildCostSummary) => string | number) => d.builds.map(f);
-  const summary = renderTable(
-    ["", ...buildHeaders(d.builds.map((s) => ({ kernel: s.kernel, layout: s.layout })))],
+  // Builds side by side, wrapped at layout boundaries into tables of TABLE_WIDTH.
+  const summary = wrapByGroup(d.builds, (s) => s.layout, (chunk) => {
+    const by = (f: (s: BuildCostSummary) => string | number) => chunk.map(f);
+    return renderTable(
+    ["", ...buildHeaders(chunk.map((s) => ({ kernel: s.kernel, layout: s.layout })))],
     [
       ["tracking slots per unit (page or xa_node)", ...by((s) => s.slots_per_unit ?? "—")],
       ["bytes per tracked page, dense (most pages, pool 1024)", ...by((s) => (s.tracks_inflight ? s.bytes_per_tracked_page_dense.toFixed(1) : "0 (none)"))],
@@ -91,6 +93,7 @@ export function renderCompare(d: TrackingCost): string {
       ["unbind bug", ...by((s) => s.unbind_verdict)],
     ],
   );
+  });
   return [
     `Tracking memory, measured from the emulator's own allocations (${d.arch}, ${d.page_size}-byte pages):`,
     `item blocks on pool->item_blocks × PAGE_SIZE; the dma_mapped xarray's nodes × ${XA_NODE_SIZE} B.`,

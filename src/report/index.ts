@@ -9,7 +9,7 @@ import { unbindSections } from "./unbind.js";
 import { verifySections } from "./verify.js";
 import { compareSections } from "./compare.js";
 import { raceSections } from "./race.js";
-import { allLayouts, defaultBuildOf } from "../builds/index.js";
+import { allBuilds, allLayouts } from "../builds/index.js";
 import { jsonDocument, type JsonDocument } from "./json.js";
 
 export interface ReportOptions {
@@ -31,10 +31,7 @@ export const REPORT_SECTIONS: SectionBuilder[] = [
 ];
 
 export function reportTitle(): string {
-  const layouts = allLayouts()
-    .map((l) => `${l.name} ${defaultBuildOf(l).name}`)
-    .join(", ");
-  return `ppemu report: page_pool kernel builds side by side (${layouts}, and the others)`;
+  return `ppemu report: page_pool on ${allBuilds().length} kernel builds of ${allLayouts().length} layouts, side by side`;
 }
 
 export async function buildReport(o: ReportOptions = { bench: true }): Promise<ReportSection[]> {

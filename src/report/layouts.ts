@@ -58,7 +58,7 @@ import {
   itemTarget,
 } from "../mem/item_geometry.js";
 import { pahole } from "../mem/pahole.js";
-import { renderTable } from "./table.js";
+import { renderTable, wrapByGroup } from "./table.js";
 import { allBuilds, allLayouts, buildsOf, referenceBuild } from "../builds/index.js";
 import type { KernelBuild, TrackingLayout } from "../builds/types.js";
 import { userParamsOf } from "../builds/structs_common.js";
@@ -331,16 +331,19 @@ export function pageWordsSection(): ReportSection {
   const il = layoutOf(STRUCT_PAGE, ILP32);
   const c = archConsts(LP64);
   const layouts = allLayouts();
-  const table = renderTable(
-    [{ header: "lp64", align: "right" }, { header: "ilp32", align: "right" }, "field", "page-cache name", ...layouts.map(layoutHeader)],
-    PAGE_WORDS.map((r) => [
-      offsetOf(lp, r.field),
-      offsetOf(il, r.field),
-      r.field === "pp" ? "pp / pp_item" : r.field,
-      r.alias,
-      ...layouts.map((l) => l.pageWords[r.field]),
-    ]),
-    { indent: 2 },
+  // One column per layout, wrapped into tables of TABLE_WIDTH, the offsets repeated in each.
+  const table = wrapByGroup(layouts, (l) => l, (chunk) =>
+    renderTable(
+      [{ header: "lp64", align: "right" }, { header: "ilp32", align: "right" }, "field", "page-cache name", ...chunk.map(layoutHeader)],
+      PAGE_WORDS.map((r) => [
+        offsetOf(lp, r.field),
+        offsetOf(il, r.field),
+        r.field === "pp" ? "pp / pp_item" : r.field,
+        r.alias,
+        ...chunk.map((l) => l.pageWords[r.field]),
+      ]),
+      { indent: 2 },
+    ),
   );
   const id1 = hexLong(LP64, encodePpMagic(c, 1));
   const text = [
@@ -404,20 +407,20 @@ export function layoutsCompareSection(): ReportSection {
   const id1 = hexLong(LP64, encodePpMagic(c, 1));
   const g11 = itemGeometry("v11", LP64, "4k");
   const layouts = allLayouts();
-  const compare = renderTable(
-    ["", ...layouts.map(layoutHeader)],
+  const compare = wrapByGroup(layouts, (l) => l, (chunk) => renderTable(
+    ["", ...chunk.map(layoutHeader)],
     [
-      [`struct page word ${word16}`, ...layouts.map((l) => l.pageWords.pp.split(":")[0]!)],
-      ["pp_magic holds", ...layouts.map((l) => (l.pageWords.pp_magic.includes("id") ? `${l.pageWords.pp_magic}\nid 1: ${id1}` : `${l.pageWords.pp_magic}\n${hexLong(LP64, c.PP_SIGNATURE)}`))],
-      ["page → pool", ...layouts.map((l) => l.poolOfText)],
-      ["in-flight tracking", ...layouts.map((l) => l.inflightTracking)],
-      ["bytes per tracked page\n(on paper, lp64)", ...layouts.map((l) => l.paperBytesPerPage(LP64))],
-      ["bytes per tracked page\n(on paper, ilp32)", ...layouts.map((l) => l.paperBytesPerPage(ILP32))],
-      ["DMA mappings at destroy", ...layouts.map((l) => l.atDestroy)],
-      ["status", ...layouts.map((l) => l.status)],
+      [`struct page word ${word16}`, ...chunk.map((l) => l.pageWords.pp.split(":")[0]!)],
+      ["pp_magic holds", ...chunk.map((l) => `${l.pageWords.pp_magic}\n${l.ppMagicExample?.(c) ?? (l.pageWords.pp_magic.includes("id") ? `id 1: ${id1}` : hexLong(LP64, c.PP_SIGNATURE))}`)],
+      ["page → pool", ...chunk.map((l) => l.poolOfText)],
+      ["in-flight tracking", ...chunk.map((l) => l.inflightTracking)],
+      ["bytes per tracked page\n(on paper, lp64)", ...chunk.map((l) => l.paperBytesPerPage(LP64))],
+      ["bytes per tracked page\n(on paper, ilp32)", ...chunk.map((l) => l.paperBytesPerPage(ILP32))],
+      ["DMA mappings at destroy", ...chunk.map((l) => l.atDestroy)],
+      ["status", ...chunk.map((l) => l.status)],
     ],
     { indent: 2 },
-  );
+  ));
   const perBlock: (string | number)[][] = [];
   const perBlockJson: unknown[] = [];
   for (const a of ARCH_NAMES) {

@@ -37,7 +37,8 @@ export const UNBIND_ROWS: readonly [string, (r: UnbindResult) => string | number
 export function buildHeaders(results: readonly { readonly kernel: string; readonly layout: string }[]): string[] {
   const grouped = new Set(results.map((r) => r.layout)).size < results.length;
   return results.map((r, i) => {
-    if (!grouped) return r.layout === r.kernel ? r.kernel : `${r.layout}\n${r.kernel}`;
+    // Two lines always (memdesc-item's build has its layout's name): the layout row, the build row.
+    if (!grouped) return `${r.layout}\n${r.kernel}`;
     const first = i === 0 || results[i - 1]!.layout !== r.layout;
     return `${first ? r.layout : ""}\n${r.kernel}`;
   });

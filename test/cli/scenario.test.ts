@@ -53,8 +53,8 @@ describe("ppemu scenario: usage errors are one line on stderr, exit 2", () => {
     [["scenario", "unbind", "--pool-size", "40000"], "ppemu scenario: --pool-size must be a whole number from 1 to 32768, got '40000'"],
     [["scenario", "unbind", "--inflight", "5", "--pages", "2"], "ppemu scenario: --inflight must be a whole number from 0 to 2, got '5'"],
     [["scenario", "unbind", "--inflight", "4", "--late-returns", "5"], "ppemu scenario: --late-returns must be a whole number from 0 to 4, got '5'"],
-    [["scenario"], "ppemu scenario: name one scenario (valid: unbind)"],
-    [["scenario", "rebind"], "ppemu scenario: unknown scenario 'rebind' (valid: unbind)"],
+    [["scenario"], "ppemu scenario: name one scenario (valid: unbind, frag, zerocopy, niov-init)"],
+    [["scenario", "rebind"], "ppemu scenario: unknown scenario 'rebind' (valid: unbind, frag, zerocopy, niov-init)"],
     [["scenario", "unbind", "extra"], "ppemu scenario: unexpected argument 'extra'"],
   ])("%j", async (argv, line) => {
     const r = await run(...argv);
@@ -63,7 +63,7 @@ describe("ppemu scenario: usage errors are one line on stderr, exit 2", () => {
     expect(r.err).toBe(line + "\n");
   });
 
-  const VALID = "(valid: --kernel, --layout, --pages, --inflight, --late-returns, --pool-size, --window-ms, --coherent, --no-netdev, --save, --at, --json)";
+  const VALID = "(valid: --kernel, --layout, --pages, --inflight, --late-returns, --pool-size, --window-ms, --coherent, --no-netdev, --provider, --save, --at, --json)";
   it.each([
     // Negative numbers reach the command's own range check, not parseArgs' "ambiguous".
     [["scenario", "unbind", "--pages", "-1"], "ppemu scenario: --pages must be a whole number from 0 to 4096, got '-1'"],
@@ -73,6 +73,11 @@ describe("ppemu scenario: usage errors are one line on stderr, exit 2", () => {
     [["scenario", "unbind", "--pages"], `ppemu scenario: option '--pages' needs a value ${VALID}`],
     [["scenario", "unbind", "--layout", "--json"], `ppemu scenario: option '--layout' needs a value ${VALID}`],
     [["scenario", "unbind", "--json=yes"], `ppemu scenario: option '--json' takes no value ${VALID}`],
+    // Each scenario parses with its own options: another scenario's is unknown here, and the list is this one's.
+    [["scenario", "unbind", "--niovs", "4"], `ppemu scenario: unknown option '--niovs' ${VALID}`],
+    [["scenario", "frag", "--pages", "4"], "ppemu scenario: unknown option '--pages' (valid: --kernel, --layout, --size, --json)"],
+    [["scenario", "niov-init", "--pages", "4"], "ppemu scenario: unknown option '--pages' (valid: --kernel, --layout, --niovs, --fixed, --json)"],
+    [["scenario", "zerocopy", "--fixed"], "ppemu scenario: unknown option '--fixed' (valid: --kernel, --layout, --pages, --skip-netpp-check, --json)"],
   ])("option errors name the valid options: %j", async (argv, line) => {
     const r = await run(...argv);
     expect([r.code, r.out, r.err]).toEqual([2, "", line + "\n"]);
@@ -159,17 +164,23 @@ describe("ppemu scenario unbind", () => {
     for (const l of allLayouts().filter((x) => x.tracksInflight)) expect(lines).toContain(`  ${defaultBuildOf(l).name}: (empty)`);
   });
 
-  it("--kernel all: the layout on a header line above its first build", async () => {
+  it("--kernel all: the layout on a header line above its first build, tables cut between layouts", async () => {
     const r = await run("scenario", "unbind", "--kernel", "all", "--pages", "16", "--inflight", "2");
     expect(r.code).toBe(0);
     const lines = r.out.split("\n");
-    // Column starts from the rule under the headers.
-    const rule = lines.findIndex((l) => l.startsWith("───"));
-    const starts = [...lines[rule]!.matchAll(/─+/g)].map((m) => m.index!).slice(1);
-    const cell = (l: string, i: number) => l.slice(starts[i], starts[i + 1] ?? l.length).trim();
+    // Each table's column starts from the rule under its headers; the tables together are every build.
+    const rules = lines.flatMap((l, i) => (l.startsWith("───") ? [i] : []));
+    expect(rules.length).toBeGreaterThan(1);
+    const heads = rules.flatMap((rule) => {
+      const starts = [...lines[rule]!.matchAll(/─+/g)].map((m) => m.index!).slice(1);
+      const cell = (l: string, i: number) => l.slice(starts[i], starts[i + 1] ?? l.length).trim();
+      return starts.map((_, i) => [cell(lines[rule - 2]!, i), cell(lines[rule - 1]!, i)]);
+    });
     const builds = allBuilds();
-    expect(builds.map((_, i) => cell(lines[rule - 1]!, i))).toEqual(builds.map((b) => b.name));
-    expect(builds.map((_, i) => cell(lines[rule - 2]!, i))).toEqual(builds.map((b, i) => (i === 0 || builds[i - 1]!.layout !== b.layout ? b.layout.name : "")));
+    expect(heads.map((h) => h[1])).toEqual(builds.map((b) => b.name));
+    // A table starts with a layout's first build: the layout names it, even when it continues one.
+    expect(heads.map((h) => h[0])).toEqual(builds.map((b, i) => (i === 0 || builds[i - 1]!.layout !== b.layout ? b.layout.name : "")));
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(132);
   });
 
   it("--coherent and --no-netdev reach the scenario", async () => {

@@ -172,7 +172,7 @@ describe("memory images: refusals, one line naming the cause", () => {
   it("another machine header version", () => {
     const b = copy();
     wr32(b, off("machine_version"), 1);
-    expect(load(reseal(b))).toEqual({ code: "version", message: "ppemu: image f.img: machine header version 1, this ppemu reads version 3" });
+    expect(load(reseal(b))).toEqual({ code: "version", message: "ppemu: image f.img: machine header version 1, this ppemu reads version 4" });
   });
 
   it("header checksum", () => {
