@@ -48,7 +48,7 @@ ppemu scenario niov-init [--kernel B|B,C|all] [--niovs N] [--fixed] [--json]
 
   Default builds for both: ${NETPP_SCENARIO_DEFAULT_KERNEL}. --json: {"schema": 1, "command": "scenario",
   "scenario": "zerocopy"|"niov-init", "results": [one object per build]}
-  (schemas/scenario-zerocopy.schema.json, schemas/scenario-niov-init.schema.json)`;
+  (schemas/scenario.schema.json: the scenario key picks the results' shape)`;
 
 /** Each scenario's options (`cmd-scenario.ts` parses with them, so an error names these). */
 export const ZEROCOPY_OPTIONS = {

@@ -20,7 +20,7 @@ ${buildsHelp(true)}
                     (default: ${referenceBuild().name})
   --size N          fragment size in bytes, 1..2048 (default ${FRAG_DEFAULTS.size})
   --json            {"schema": 1, "command": "scenario", "scenario": "frag", "results": [one object
-                    per build]} (schemas/scenario-frag.schema.json)`;
+                    per build]} (schemas/scenario.schema.json)`;
 
 /** `ppemu scenario frag`'s options. */
 export const FRAG_OPTIONS = {

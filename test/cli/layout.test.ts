@@ -142,7 +142,10 @@ describe("ppemu report", () => {
     expect(r.out).toContain("2. struct page: the words page_pool uses\n");
     expect(r.out).toContain("3. The tracking layouts side by side\n");
     expect(r.out).toContain("4. Derived constants");
-    expect(r.out).toMatch(/\n +8 +4 +pp_magic +lru\.next +PP_SIGNATURE +PP_SIGNATURE +PP_SIGNATURE \| id << 7\n/);
+    // The page-words table wraps two layouts a table: classic and item-block, xarray and encoded-next, netpp and memdesc-item.
+    expect(r.out).toMatch(/\n +8 +4 +pp_magic +lru\.next +PP_SIGNATURE +PP_SIGNATURE\n/);
+    expect(r.out).toMatch(/\n +8 +4 +pp_magic +lru\.next +PP_SIGNATURE \| id << 7 +PP_SIGNATURE\n/);
+    expect(r.out).toMatch(/\n +8 +4 +pp_magic +lru\.next +id << 7 \(no PP_SIGNATURE\) +memdesc word: item \| 10 \(NetPool\)\n/);
     expect(r.out).toMatch(/\n +16 +8 +pp \/ pp_item +lru\.prev /);
     expect(r.out).toContain("9 (xa_node 576 / 64)");
     expect(r.out).toContain("16 (item)");

@@ -23,7 +23,9 @@ import { DEFAULT_NR_CPUS } from "../../src/mem/physmem.js";
 
 const T = 2000;
 const MiB = 1 << 20;
-const VALID_BUILDS = "valid: v6.1, v6.6, v6.12, v6.15, v11, v6.16, v6.18, mainline; or a layout: classic, item-block, xarray";
+const VALID_BUILDS =
+  "valid: v6.1, v6.6, v6.12, v6.15, v11, v6.16, v6.17, v6.18, v6.19, mainline, v7-encoded-next, v7.1-rc-netpp, memdesc-item; " +
+  "or a layout: classic, item-block, xarray, encoded-next, netpp, memdesc-item";
 
 /** `fn` throws a PpemuError with exactly this code and message. */
 function refused(fn: () => unknown, code: PpemuErrorCode, message: string): PpemuError {

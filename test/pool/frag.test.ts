@@ -305,13 +305,13 @@ describe("ppemu scenario frag", () => {
     }
   });
 
-  it("--json validates against schemas/scenario-frag.schema.json; a bad --size is exit 2", async () => {
+  it("--json validates against schemas/scenario.schema.json (its frag shape); a bad --size is exit 2", async () => {
     const io = new BufferIo();
     expect(await main(["scenario", "frag", "--kernel", "v6.6,v6.16", "--json"], io)).toBe(0);
     const doc = JSON.parse(io.stdout) as { results: { kernel: string }[] };
     expect(doc.results.map((x) => x.kernel)).toEqual(["v6.6", "v6.16"]);
     const Ajv2020 = ((Ajv2020Module as unknown as { default?: unknown }).default ?? Ajv2020Module) as typeof import("ajv/dist/2020.js").default;
-    const schema = JSON.parse(readFileSync(new URL("../../schemas/scenario-frag.schema.json", import.meta.url), "utf8")) as object;
+    const schema = JSON.parse(readFileSync(new URL("../../schemas/scenario.schema.json", import.meta.url), "utf8")) as object;
     const v = new Ajv2020({ strict: true, allowUnionTypes: true }).compile(schema);
     expect(v(doc), JSON.stringify(v.errors)).toBe(true);
     expect(v({ ...doc, extra: 1 })).toBe(false);
