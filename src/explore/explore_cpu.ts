@@ -77,13 +77,21 @@ export async function cpu(ctx: CpuProgramContext): Promise<{ executions: number 
     for (let i = 0; i < ranges.length; i += 2) if (addr >= ranges[i]! && addr < ranges[i + 1]!) return true;
     return false;
   };
+  /**
+   * Give the turn back, if this CPU has it. At an execution's start point a CPU has not been given the
+   * turn (it is the scheduler's): a plain store there could land after the scheduler has given the turn
+   * to another CPU, take it away from that CPU, and make the scheduler count a step nobody took.
+   */
+  const handBack = (): void => {
+    Atomics.compareExchange(ctl, X_TURN, cpu, TURN_SCHED);
+    Atomics.notify(ctl, X_TURN); // also wakes the scheduler waiting for every CPU's start point
+  };
   const stop = (p: number, x: number, y: number): void => {
     ctl[slot + SLOT_POINT] = p;
     ctl[slot + SLOT_A] = x;
     ctl[slot + SLOT_B] = y;
     Atomics.store(ctl, slot + SLOT_STATE, CpuState.AT_POINT);
-    Atomics.store(ctl, X_TURN, TURN_SCHED);
-    Atomics.notify(ctl, X_TURN);
+    handBack();
     for (let t = Atomics.load(ctl, X_TURN); t !== cpu; t = Atomics.load(ctl, X_TURN)) Atomics.wait(ctl, X_TURN, t);
     if (Atomics.load(ctl, X_ABORT) !== 0) {
       aborting = true;
@@ -178,7 +186,6 @@ export async function cpu(ctx: CpuProgramContext): Promise<{ executions: number 
     }
     aborting = true; // nothing more of this execution may stop at a point
     Atomics.store(ctl, slot + SLOT_STATE, state);
-    Atomics.store(ctl, X_TURN, TURN_SCHED);
-    Atomics.notify(ctl, X_TURN);
+    handBack();
   }
 }
