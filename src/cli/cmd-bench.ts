@@ -7,6 +7,7 @@ import {
   QUICK_TIMING,
   type BenchTest,
   benchText,
+  costText,
   defaultBenchBuilds,
   DEFAULT_RUNS,
   QUICK_RUNS,
@@ -288,5 +289,6 @@ async function runSmp(io: Io, o: SmpCli): Promise<number> {
         },
   });
   if (tty) process.stderr.write(CLEAR_LINE);
-  return emit(io, json, () => ["", smpTable(json.smp!.summary), "", smpLegend(o.test)].join("\n"), o.jsonTarget, o.jsonFd);
+  const cost = costText(json); // page_pool02_ptr_ring's count: the put path the returning CPUs take
+  return emit(io, json, () => ["", smpTable(json.smp!.summary), "", smpLegend(o.test), ...(cost === null ? [] : ["", cost])].join("\n"), o.jsonTarget, o.jsonFd);
 }

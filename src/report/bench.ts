@@ -294,9 +294,21 @@ export async function runSmpBench(o: SmpOptions): Promise<BenchJson> {
   }
   const tsc = o.tsc ?? detectTsc();
   const smp: SmpJson = { test: o.test, cpus: o.cpus, loops: o.test === "cross_cpu" ? o.loops : 0, runs: o.runs, source: o.test === "cross_cpu" ? CROSS_CPU_SOURCE : CONTENDED_SOURCE, tsc_mhz: tsc.mhz, tsc_source: tsc.source, results, summary: summarizeSmp(results) };
-  return { schema: JSON_SCHEMA_VERSIONS.bench, command: "bench", node: process.version, cpu: cpus()[0]?.model.trim() ?? "unknown", date: new Date().toISOString(), results: [], smp };
+  // The cost model of the put the returning CPUs make (page_pool_put_page(…, false) into the ring,
+  // with its alloc): page_pool02_ptr_ring's, counted uncontended in the parent after the timing.
+  const cost = o.kernels.length > 0 ? costRun(o.kernels, ["page_pool02_ptr_ring"]) : null;
+  return {
+    schema: JSON_SCHEMA_VERSIONS.bench,
+    command: "bench",
+    node: process.version,
+    cpu: cpus()[0]?.model.trim() ?? "unknown",
+    date: new Date().toISOString(),
+    results: [],
+    smp,
+    ...(cost === null ? {} : { cost: cost.rows, ...(cost.skipped.length > 0 ? { cost_not_run: cost.skipped.map((x) => `${x.kernel} ${x.test}: ${x.reason}`) } : {}) }),
+  };
 }
 
 // ─── the report's benchmark ────────────────────────────────────────────────────────────────────
 
-export { benchText, benchSection, quickBench } from "./bench_text.js";
+export { benchText, benchSection, quickBench, costText } from "./bench_text.js";

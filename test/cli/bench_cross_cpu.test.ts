@@ -4,6 +4,7 @@
  * the figures vary; the structure and the counts do not. The CPUs are worker threads running the
  * compiled programs in dist/ (npm test builds first).
  */
+import { costRows } from "../../bench/cost_model.js";
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import Ajv2020Module from "ajv/dist/2020.js";
@@ -129,6 +130,11 @@ describe("ppemu bench --test cross_cpu: a tiny run", () => {
     const ns = (smp.results as CrossCpuRun[]).map((r) => r.ns_per_returned_page);
     expect([s.ns.min, s.ns.max]).toEqual([Math.min(...ns), Math.max(...ns)]);
     expect(s.ns.median).toBeCloseTo((ns[0]! + ns[1]!) / 2, 9);
+    // The cost model of the returning CPUs' put (page_pool02_ptr_ring's), as the single-CPU tests count it.
+    const cost = (doc as unknown as { cost: { kernel: string; test: string; loads: number; atomics: number; locks: number }[] }).cost;
+    const [want] = costRows(["v6.16"], ["page_pool02_ptr_ring"]);
+    expect(cost).toEqual([want]);
+    expect([cost[0]!.kernel, cost[0]!.test, cost[0]!.atomics, cost[0]!.locks]).toEqual(["v6.16", "page_pool02_ptr_ring", 2, 1]);
 
     const v = benchValidator();
     expect(v(doc), JSON.stringify(v.errors)).toBe(true);
