@@ -22,7 +22,7 @@ export const CROSS_CPU_PREFIX = "time_bench: ";
 export function crossCpuLine(kernel: string, step: number, c: CrossCpuRun["per_cpu"][number], mhz: number): string {
   const r = timeBenchRecord(TYPE, c.time_interval_ns / Math.max(1, c.invoke_count), c.invoke_count, mhz);
   return (
-    `${kernel.padEnd(KERNEL_COLUMN)}${CROSS_CPU_PREFIX}Type:${TYPE} CPU(${c.cpu}) ${r.cycles} cycles(tsc) ${timeBenchNs(c.time_interval_ns, c.invoke_count)} ns (step:${step})` +
+    `${kernelColumn(kernel)}${CROSS_CPU_PREFIX}Type:${TYPE} CPU(${c.cpu}) ${r.cycles} cycles(tsc) ${timeBenchNs(c.time_interval_ns, c.invoke_count)} ns (step:${step})` +
     ` - (measurement period time:${seconds(c.time_interval_ns)} sec time_interval:${c.time_interval_ns}) - (invoke count:${c.invoke_count} tsc_interval:${r.tscInterval})`
   );
 }
@@ -31,11 +31,13 @@ export function crossCpuLine(kernel: string, step: number, c: CrossCpuRun["per_c
 export function crossCpuSumLine(kernel: string, step: number, perCpu: CrossCpuRun["per_cpu"], mhz: number): string {
   const cycles = perCpu.map((c) => timeBenchRecord(TYPE, c.time_interval_ns / Math.max(1, c.invoke_count), c.invoke_count, mhz).cycles);
   const avg = cycles.length > 0 ? Math.floor(cycles.reduce((a, x) => a + x, 0) / cycles.length) : 0;
-  return `${kernel.padEnd(KERNEL_COLUMN)}${CROSS_CPU_PREFIX}Sum Type:${TYPE} Average: ${avg} cycles(tsc) CPUs:${perCpu.length} step:${step}`;
+  return `${kernelColumn(kernel)}${CROSS_CPU_PREFIX}Sum Type:${TYPE} Average: ${avg} cycles(tsc) CPUs:${perCpu.length} step:${step}`;
 }
 
 /** Width of the build column before the module's lines. */
 const KERNEL_COLUMN = 10;
+/** The build padded to the column, and at least one space after a longer name (v7-encoded-next). */
+const kernelColumn = (kernel: string): string => `${kernel} `.padEnd(KERNEL_COLUMN);
 
 /** The run's lines: the module's pr_info lines, then one line per CPU and the Sum line. */
 export function crossCpuLines(r: CrossCpuRun, mhz: number): string[] {

@@ -126,12 +126,12 @@ export class EncodedNextRing implements RingOps {
     return Atomics.load(this.u32, (pool + this.RING_COUNT) >>> 2) | 0;
   }
 
-  /** Walk the list head first; a cycle (a corrupted list) stops after `limit` items with an error. */
   /** The full test is `count > pool_size`, checked before the push: pool_size + 1 pages fit. */
   capacity(pool: number): number {
     return this.u32[(pool + this.POOL_SIZE) >>> 2]! + 1;
   }
 
+  /** Walk the list head first; a cycle (a corrupted list) stops after `limit` items with an error. */
   forEach(pool: number, cb: (page: number) => void, limit = 1 << 22): void {
     const u32 = this.u32;
     let n = 0;
