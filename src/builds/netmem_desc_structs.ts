@@ -16,6 +16,7 @@
  * `struct netmem_desc` itself (v6.17+) is declared once in src/mem/structs.ts (STRUCT_NETMEM_DESC),
  * and so is the v6.17 net_iov (STRUCT_NET_IOV, which the verifier and the library export use).
  */
+import { NETMEM_DESC_ASSERT_PAIRS } from "../pool/nmdesc.js";
 import { type RecordType, layoutOf, m, offsetOf, prim, ptr, struct, ULONG, UINT, ATOMIC_LONG_T } from "../mem/ctype.js";
 import type { Arch } from "../arch.js";
 import { STRUCT_NETMEM_DESC, STRUCT_NET_IOV, STRUCT_PAGE } from "../mem/structs.js";
@@ -145,12 +146,7 @@ const PP_WORDS = ["pp_magic", "pp", "dma_addr", "pp_ref_count"] as const;
 const PP_ITEM_WORDS = ["pp_magic", "pp_item", "dma_addr", "pp_ref_count"] as const;
 const DESC_WORDS = ["_flags", "pp_magic", "pp", "_pp_mapping_pad", "dma_addr", "pp_ref_count"] as const;
 /** NETMEM_DESC_ASSERT_OFFSET(page field, desc field), v6.17+ (search id 52143520918). */
-const NETMEM_DESC_ASSERTS = pairs(
-  "NETMEM_DESC_ASSERT_OFFSET",
-  STRUCT_PAGE,
-  STRUCT_NETMEM_DESC,
-  DESC_WORDS.map((f) => [f === "_flags" ? "flags" : f, f] as const),
-);
+const NETMEM_DESC_ASSERTS = pairs("NETMEM_DESC_ASSERT_OFFSET", STRUCT_PAGE, STRUCT_NETMEM_DESC, NETMEM_DESC_ASSERT_PAIRS);
 
 const ASSERTS = new Map<RecordType, NetmemAsserts>([
   // v6.12–v6.16: NET_IOV_ASSERT_OFFSET(pg, iov) compares struct page with struct net_iov.

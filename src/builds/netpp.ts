@@ -105,15 +105,8 @@ export const NETPP: TrackingLayout = {
   tracksInflight: true,
   // netmem_set_dma_index() ORs the id into a word nothing else writes now (page alloc zeroes it here).
   ppMagicExample: (c) => `id 1: ${hexLong(c.arch, u64(0, 1 << PP_DMA_INDEX_SHIFT))}`,
-  pageWords: {
-    pp_magic: `id << ${PP_DMA_INDEX_SHIFT} (no PP_SIGNATURE)`,
-    pp: "pp: the pool",
-    _pp_mapping_pad: "never written",
-    dma_addr: "DMA address, 0 = unmapped",
-    pp_ref_count: "page_pool refs, 1 after alloc",
-    _refcount: "recycled only while 1",
-  },
-  poolOfText: "page->pp",
+  pageWords: { ...XARRAY.pageWords, pp_magic: `id << ${PP_DMA_INDEX_SHIFT} (no PP_SIGNATURE)` },
+  poolOfText: XARRAY.poolOfText,
   atDestroy: XARRAY.atDestroy,
   inflightTracking: XARRAY.inflightTracking,
   paperBytesPerPage: (arch) => XARRAY.paperBytesPerPage(arch),

@@ -1365,6 +1365,12 @@ export class PagePools {
     return n;
   }
 
+  /** The refill's test, `__ptr_ring_empty()` (encoded_next: `!READ_ONCE(ring.list)`): cheap, unlike `ringCount`. */
+  ringEmpty(ref: PoolRef): boolean {
+    const pool = this.checkHandle(ref, "ringEmpty");
+    return this.ringOps === null ? ptrRingEmpty(this.mem, pool + this.oRing) : this.ringOps.empty(pool);
+  }
+
   /** Most pages the ring takes from empty: the ptr_ring's size, or the layout's own limit. */
   ringCapacity(ref: PoolRef): number {
     const pool = this.checkHandle(ref, "ringCapacity");

@@ -193,6 +193,12 @@ export function summarizeBench(results: readonly BenchResult[], tscMhz: number, 
   });
 }
 
+/** The document's `cost` and `cost_not_run` members from a cost-model run (none without one). */
+function costFields(cost: ReturnType<typeof costRun> | null): Pick<BenchJson, "cost" | "cost_not_run"> {
+  if (cost === null) return {};
+  return { cost: cost.rows, ...(cost.skipped.length > 0 ? { cost_not_run: cost.skipped.map((x) => `${x.kernel} ${x.test}: ${x.reason}`) } : {}) };
+}
+
 /** Run the plan, sequentially (two benchmarks at once would share cores); the document. */
 export async function runBench(o: BenchOptions): Promise<BenchJson> {
   const plan = planRuns(o);
@@ -241,7 +247,7 @@ export async function runBench(o: BenchOptions): Promise<BenchJson> {
     method,
     results,
     summary: summarizeBench(results, tsc.mhz),
-    ...(cost === null ? {} : { cost: cost.rows, ...(cost.skipped.length > 0 ? { cost_not_run: cost.skipped.map((x) => `${x.kernel} ${x.test}: ${x.reason}`) } : {}) }),
+    ...costFields(cost),
   };
 }
 
@@ -305,7 +311,7 @@ export async function runSmpBench(o: SmpOptions): Promise<BenchJson> {
     date: new Date().toISOString(),
     results: [],
     smp,
-    ...(cost === null ? {} : { cost: cost.rows, ...(cost.skipped.length > 0 ? { cost_not_run: cost.skipped.map((x) => `${x.kernel} ${x.test}: ${x.reason}`) } : {}) }),
+    ...costFields(cost),
   };
 }
 

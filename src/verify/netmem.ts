@@ -12,6 +12,7 @@
  * kernel static_asserts each pair (NETMEM_DESC_ASSERT_OFFSET, NET_IOV_ASSERT_OFFSET) and that
  * netmem_desc ends before `_refcount`. The check replays those asserts on the emulator's layouts.
  */
+import { NETMEM_DESC_ASSERT_PAIRS } from "../pool/nmdesc.js";
 import { type Arch, type ArchName, type PageSizeName, ARCHES, PAGE_SHIFT_OF } from "../arch.js";
 import { type StructLayout, layoutOf, offsetOf } from "../mem/ctype.js";
 import { DIRECT_MAP_HI, VMEMMAP_HI } from "../mem/page.js";
@@ -136,15 +137,8 @@ export function netmemLayoutInput(arch: Arch): NetmemLayoutInput {
   };
 }
 
-/** NETMEM_DESC_ASSERT_OFFSET(page member, netmem_desc member), v6.17 netmem.h. */
-export const NETMEM_DESC_ASSERTS: readonly (readonly [string, string])[] = [
-  ["flags", "_flags"],
-  ["pp_magic", "pp_magic"],
-  ["pp", "pp"],
-  ["_pp_mapping_pad", "_pp_mapping_pad"],
-  ["dma_addr", "dma_addr"],
-  ["pp_ref_count", "pp_ref_count"],
-];
+/** NETMEM_DESC_ASSERT_OFFSET(page member, netmem_desc member), v6.17 netmem.h (declared in src/pool/nmdesc.ts). */
+export const NETMEM_DESC_ASSERTS = NETMEM_DESC_ASSERT_PAIRS;
 
 /** NET_IOV_ASSERT_OFFSET(netmem_desc member, net_iov member), v6.17 netmem.h. */
 export const NET_IOV_ASSERTS: readonly (readonly [string, string])[] = [
