@@ -29,21 +29,17 @@
 import { registerBuild } from "./registry.js";
 import { V6_16_SWITCHES, XA_MASK, XARRAY } from "./xarray.js";
 import type { PoolStructs } from "./structs_common.js";
-import { STRUCT_PAGE_POOL_ALLOC_STATS, STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW, STRUCT_PAGE_POOL_RECYCLE_STATS } from "./structs_common.js";
-import { STRUCT_PAGE_POOL_V6_16, STRUCT_PAGE_POOL_V6_18 } from "./xarray_structs.js";
+import { POOL_STRUCTS_V6_16, POOL_STRUCTS_V6_18 } from "./xarray_structs.js";
 import { STRUCT_NETMEM_DESC } from "../mem/structs.js";
 import { STRUCT_NET_IOV_AREA, STRUCT_NET_IOV_V6_17, STRUCT_NET_IOV_V6_19 } from "./netmem_desc_structs.js";
 
 /** v6.17: v6.16's struct page_pool; netmem_desc and the union-with-mirror net_iov. */
 export const POOL_STRUCTS_V6_17: PoolStructs = {
+  ...POOL_STRUCTS_V6_16,
   kernel: "v6.17",
   source:
     "Kingxukai/linux @9b44fff655e2 include/net/page_pool/types.h (struct page_pool unchanged v6.16 → v6.18; " +
     "netmem_desc f3d85c9ee510 touches netmem.h only); v6.17 tag not in the index",
-  pagePool: STRUCT_PAGE_POOL_V6_16,
-  params: [STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW],
-  allocStats: STRUCT_PAGE_POOL_ALLOC_STATS,
-  recycleStats: STRUCT_PAGE_POOL_RECYCLE_STATS,
   netIov: STRUCT_NET_IOV_V6_17,
   netmemDesc: STRUCT_NETMEM_DESC,
   netIovArea: STRUCT_NET_IOV_AREA,
@@ -55,14 +51,11 @@ export const POOL_STRUCTS_V6_17: PoolStructs = {
  * v6.19 net_iov.
  */
 export const POOL_STRUCTS_V6_19: PoolStructs = {
+  ...POOL_STRUCTS_V6_18,
   kernel: "v6.19",
   source:
     "Kingxukai/linux @9b44fff655e2 include/net/page_pool/types.h (struct page_pool as v6.18; u64 detach_time " +
     "until 20260310003907.3540019-1-kuba@kernel.org); v6.19 tag not in the index",
-  pagePool: STRUCT_PAGE_POOL_V6_18,
-  params: [STRUCT_PAGE_POOL_PARAMS_FAST, STRUCT_PAGE_POOL_PARAMS_SLOW],
-  allocStats: STRUCT_PAGE_POOL_ALLOC_STATS,
-  recycleStats: STRUCT_PAGE_POOL_RECYCLE_STATS,
   netIov: STRUCT_NET_IOV_V6_19,
   netmemDesc: STRUCT_NETMEM_DESC,
   netIovArea: STRUCT_NET_IOV_AREA,
