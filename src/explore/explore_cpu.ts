@@ -78,12 +78,18 @@ export async function cpu(ctx: CpuProgramContext): Promise<{ executions: number 
     return false;
   };
   /**
-   * Give the turn back, if this CPU has it. At an execution's start point a CPU has not been given the
-   * turn (it is the scheduler's): a plain store there could land after the scheduler has given the turn
-   * to another CPU, take it away from that CPU, and make the scheduler count a step nobody took.
+   * Whether this CPU holds the turn: from the moment the scheduler gives it (the wait in `stop`
+   * returns) until it hands it back. At an execution's start point it does not: the turn is the
+   * scheduler's, and a hand-back there (a store, or even a compare-exchange of this CPU's own number)
+   * could land after the scheduler has already given the turn out, to this CPU or another, and take
+   * it away again: the scheduler would count a step nobody took.
    */
+  let hasTurn = false;
   const handBack = (): void => {
-    Atomics.compareExchange(ctl, X_TURN, cpu, TURN_SCHED);
+    if (hasTurn) {
+      hasTurn = false;
+      Atomics.store(ctl, X_TURN, TURN_SCHED);
+    }
     Atomics.notify(ctl, X_TURN); // also wakes the scheduler waiting for every CPU's start point
   };
   const stop = (p: number, x: number, y: number): void => {
@@ -93,6 +99,7 @@ export async function cpu(ctx: CpuProgramContext): Promise<{ executions: number 
     Atomics.store(ctl, slot + SLOT_STATE, CpuState.AT_POINT);
     handBack();
     for (let t = Atomics.load(ctl, X_TURN); t !== cpu; t = Atomics.load(ctl, X_TURN)) Atomics.wait(ctl, X_TURN, t);
+    hasTurn = true;
     if (Atomics.load(ctl, X_ABORT) !== 0) {
       aborting = true;
       throw new Unwind();

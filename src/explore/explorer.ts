@@ -207,6 +207,8 @@ export class Explorer {
       const s = slotIdx(c);
       const st = Atomics.load(ctl, s + SLOT_STATE);
       const p = ctl[s + SLOT_POINT]!;
+      // A CPU given the turn leaves its start point; still there, the hand-over itself is broken.
+      if (st === CpuState.AT_POINT && p === POINT_START) throw new Error(`ppemu: explorer: CPU ${c} was given the turn and did not take its step`);
       trace.push(`CPU ${c}  ${st === CpuState.AT_POINT ? this.pointText(p, ctl[s + SLOT_A]!) : st === CpuState.DONE ? "(returns)" : "(stops)"}`);
       if (st === CpuState.AT_POINT && p === Point.SYNCHRONIZE_RCU_WAIT) waitedAt[c] = steps;
       const report = readReport(ctl);
