@@ -5,7 +5,7 @@
  */
 import { type Io, type ParsedValues, UsageError, intArg, buildsArg } from "./common.js";
 import { findBuild } from "../builds/index.js";
-import { renderTable } from "../report/table.js";
+import { renderTable, wrapByGroup } from "../report/table.js";
 import { buildHeaders } from "../report/unbind.js";
 import { jsonDocument, jsonText } from "../report/json.js";
 import {
@@ -73,7 +73,7 @@ function strip<T extends { readonly sys: unknown }>(r: T): Omit<T, "sys"> {
 
 export const ZEROCOPY_ROWS: readonly [string, (r: ZerocopyResult) => string | number][] = [
   ["pages received (full-page frags)", (r) => r.pages_received],
-  ["page_type of a received page", (r) => `${r.page_type_at_insert} ${r.page_type_meaning}`],
+  ["page_type of a received page", (r) => `${r.page_type_at_insert}\n${r.page_type_meaning}`],
   ["getsockopt(TCP_ZEROCOPY_RECEIVE)", (r) => r.getsockopt_errno],
   ["pages mapped into the VMA", (r) => r.pages_mapped],
   ["page_type while mapped (_mapcount++)", (r) => r.page_type_while_mapped ?? "-"],
@@ -96,12 +96,17 @@ export const NIOV_INIT_ROWS: readonly [string, (r: NiovInitResult) => string | n
   ["niov registration", (r) => r.verdict],
 ];
 
+/** The rows, builds side by side, wrapped at layout boundaries into tables of TABLE_WIDTH. */
+function netppTable<R extends { readonly kernel: string; readonly layout: string }>(results: readonly R[], rows: readonly [string, (r: R) => string | number][]): string {
+  return wrapByGroup(results, (r) => r.layout, (chunk) => renderTable(["", ...buildHeaders(chunk)], rows.map(([l, get]) => [l, ...chunk.map(get)])));
+}
+
 export function zerocopyTable(results: readonly ZerocopyResult[]): string {
-  return renderTable(["", ...buildHeaders(results)], ZEROCOPY_ROWS.map(([l, get]) => [l, ...results.map(get)]));
+  return netppTable(results, ZEROCOPY_ROWS);
 }
 
 export function niovInitTable(results: readonly NiovInitResult[]): string {
-  return renderTable(["", ...buildHeaders(results)], NIOV_INIT_ROWS.map(([l, get]) => [l, ...results.map(get)]));
+  return netppTable(results, NIOV_INIT_ROWS);
 }
 
 /** Every line of each kind's first report (a kernel BUG is several lines), per build. */
