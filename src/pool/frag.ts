@@ -33,6 +33,7 @@
  * Allocation-free: `allocFrag`/`alloc` return the netmem and leave the offset (and size) in the
  * `offset`/`size` fields, the out-parameters of the C calls, valid until the next call.
  */
+import { type U64, u64, hex64 } from "../u64.js";
 import type { PhysMem } from "../mem/physmem.js";
 import { Diag } from "../mem/diag.js";
 import * as PAGE from "../mem/page.js";
@@ -300,19 +301,19 @@ export class PageFrags {
     return { fragUsers: mem.rd32(pool + o.fragUsers), fragPage: mem.rdPtr(pool + o.fragPage), fragOffset: mem.rd32(pool + o.fragOffset) };
   }
 
-  /** pp_ref_count of a netmem as the kernel's long (display, tests; not hot). */
-  ppRefCount(netmem: number): bigint {
-    const i = this.pps.nmdesc(netmem) + NMDESC_PP_REF_COUNT >>> 2;
-    return BigInt.asIntN(64, (BigInt(this.mem.u32[i + 1]!) << 32n) | BigInt(this.mem.u32[i]!));
+  /** pp_ref_count of a netmem: the kernel's long as its two words (display, tests; not hot). */
+  ppRefCount(netmem: number): U64 {
+    const i = (this.pps.nmdesc(netmem) + NMDESC_PP_REF_COUNT) >>> 2;
+    return u64(this.mem.u32[i + 1]!, this.mem.u32[i]!);
   }
 }
 
 /** pp_ref_count as the scenario prints it: `BIAS_MAX - k` near the bias, else the number. */
-export function ppRefCountText(v: bigint): string {
-  const bias = (1n << 63n) - 1n;
-  if (v === bias) return "BIAS_MAX";
-  if (v > bias - (1n << 32n)) return `BIAS_MAX-${bias - v}`;
-  return v.toString();
+export function ppRefCountText(v: U64): string {
+  // Within 2^32 below BIAS_MAX the high word is BIAS_MAX's: the distance is in the low word.
+  if (v.hi === BIAS_MAX_HI) return v.lo === BIAS_MAX_LO ? "BIAS_MAX" : `BIAS_MAX-${BIAS_MAX_LO - v.lo}`;
+  const n = (v.hi | 0) * 2 ** 32 + v.lo; // the signed long, exact below 2^53
+  return Number.isSafeInteger(n) ? String(n) : `0x${hex64(v)}`;
 }
 
 /**
