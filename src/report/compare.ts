@@ -4,10 +4,7 @@
  */
 import { measureTrackingCost, type TrackingCost, type TrackingCostOptions, type TrackingCostRow, type BuildCostSummary, UNBIND_DEFAULTS } from "../scenario/tracking_cost.js";
 import { XA_NODE_SIZE } from "../mem/xarray.js";
-import { allLayouts, defaultBuildOf, findBuild } from "../builds/index.js";
-import { LP64 } from "../arch.js";
-import { layoutOf } from "../mem/ctype.js";
-import { STRUCT_PAGE } from "../mem/structs.js";
+import { allLayouts, defaultBuildOf } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
 import { renderTable, wrapByGroup } from "./table.js";
 import type { ReportSection } from "./section.js";
@@ -43,11 +40,6 @@ function rowCells(x: TrackingCostRow): (string | number)[] {
 const HEAD = ["build", "pool_size", "in flight", "tracked", "tracking units", "tracking\nbytes", "bytes per\ntracked page"];
 const ALIGN = HEAD.map((h, i) => ({ header: h, align: (i === 0 || i === 4 ? "left" : "right") as "left" | "right" }));
 
-/** sizeof(struct page) in the build's world: the layout's own (memdesc) or the machine's (64 on lp64). */
-export function structPageBytes(b: KernelBuild): number {
-  return b.layout.structPageBytes?.(LP64) ?? layoutOf(STRUCT_PAGE, LP64).size;
-}
-
 /** A C expression broken at spaces into lines of at most `width` characters, for a table cell. */
 function wrapCell(text: string, width = 18): string {
   const lines: string[] = [];
@@ -57,13 +49,6 @@ function wrapCell(text: string, width = 18): string {
     else lines.push(w);
   }
   return lines.join("\n");
-}
-
-/** The per-build facts compare adds from the registry: struct page + tracking, membership, mappable. */
-function buildFacts(s: BuildCostSummary): { page: number; membership: string; mappable: string } | null {
-  const b = findBuild(s.kernel);
-  if (!b) return null;
-  return { page: structPageBytes(b), membership: b.layout.membershipText(b), mappable: b.layout.userMappable ? "yes" : "no (page type)" };
 }
 
 export function renderCompare(d: TrackingCost): string {
@@ -81,13 +66,11 @@ export function renderCompare(d: TrackingCost): string {
       ["bytes per tracked page, sparse", ...by((s) => (s.tracks_inflight ? s.bytes_per_tracked_page_sparse.toFixed(1) : "0 (none)"))],
       // What a reviewer weighs a layout by: the memmap's bytes per page plus the tracking's (dense).
       ["struct page + tracking, bytes per page (dense)", ...by((s) => {
-        const f = buildFacts(s);
-        if (!f) return "—";
         const tracking = s.tracks_inflight ? s.bytes_per_tracked_page_dense : 0;
-        return `${(f.page + tracking).toFixed(1)}\n(${f.page} + ${tracking.toFixed(1)})`;
+        return `${(s.struct_page_bytes + tracking).toFixed(1)}\n(${s.struct_page_bytes} + ${tracking.toFixed(1)})`;
       })],
-      ["is a page_pool page (page_pool_page_is_pp)", ...by((s) => wrapCell(buildFacts(s)?.membership ?? "—"))],
-      ["mappable to user space (vm_insert_page)", ...by((s) => buildFacts(s)?.mappable ?? "—")],
+      ["is a page_pool page (page_pool_page_is_pp)", ...by((s) => wrapCell(s.membership))],
+      ["mappable to user space (vm_insert_page)", ...by((s) => (s.user_mappable ? "yes" : "no (page type)"))],
       [`unmaps after unbind (scenario unbind, ${UNBIND_DEFAULTS.inflight} in flight)`, ...by((s) => s.unmaps_after_unbind)],
       ["mappings alive at unbind", ...by((s) => s.mappings_alive_at_unbind)],
       ["unbind bug", ...by((s) => s.unbind_verdict)],

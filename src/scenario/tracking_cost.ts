@@ -17,6 +17,9 @@ import { setServingSoftirq } from "../smp/percpu.js";
 import { DMA_FROM_DEVICE } from "../dma/index.js";
 import { runUnbind, UNBIND_DEFAULTS, type UnbindVerdict } from "./unbind.js";
 import type { KernelBuild } from "../builds/types.js";
+import { LP64 } from "../arch.js";
+import { layoutOf } from "../mem/ctype.js";
+import { STRUCT_PAGE } from "../mem/structs.js";
 
 export interface TrackingCostOptions {
   readonly poolSizes?: readonly number[];
@@ -66,6 +69,12 @@ export interface BuildCostSummary {
   readonly unbind_verdict: UnbindVerdict;
   readonly unmaps_after_unbind: number;
   readonly mappings_alive_at_unbind: number;
+  /** sizeof(struct page) in the build's world (lp64): 64, or the layout's own (memdesc-item: 8). */
+  readonly struct_page_bytes: number;
+  /** `page_pool_page_is_pp()` as the build writes it, in C. */
+  readonly membership: string;
+  /** Whether a pool page can be mapped to user space (vm_insert_page(); a typed page cannot). */
+  readonly user_mappable: boolean;
 }
 
 export interface TrackingCost {
@@ -172,9 +181,17 @@ export function measureTrackingCost(builds: readonly KernelBuild[], opts: Tracki
       unbind_verdict: u.verdict,
       unmaps_after_unbind: u.unmaps_after_unbind,
       mappings_alive_at_unbind: u.mappings_alive_at_unbind,
+      struct_page_bytes: structPageBytes(b),
+      membership: b.layout.membershipText(b),
+      user_mappable: b.layout.userMappable,
     };
   });
   return { arch: "lp64", page_size: pageSize || 4096, sparse_pages: sparsePages, rows, builds: summaries };
+}
+
+/** sizeof(struct page) in the build's world: the layout's own (memdesc) or the machine's (64 on lp64). */
+export function structPageBytes(b: KernelBuild): number {
+  return b.layout.structPageBytes?.(LP64) ?? layoutOf(STRUCT_PAGE, LP64).size;
 }
 
 export { UNBIND_DEFAULTS };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { BufferIo } from "../../src/cli/common.js";
-import { buildCompare, renderCompare, compareReport, compareSections, compareDocument, defaultCompareBuilds, structPageBytes, type CompareData } from "../../src/report/compare.js";
+import { structPageBytes } from "../../src/scenario/tracking_cost.js";
+import { buildCompare, renderCompare, compareReport, compareSections, compareDocument, defaultCompareBuilds, type CompareData } from "../../src/report/compare.js";
 import type { TrackingCostRow } from "../../src/scenario/tracking_cost.js";
 import { allLayouts, buildNames, defaultBuildOf, findBuild } from "../../src/builds/index.js";
 
@@ -17,6 +18,14 @@ const row = (d: CompareData, layout: string, kase: string, poolSize: number, inF
 /** Each layout's default build: what compare measures when no build is named. */
 const DEFAULTS = allLayouts().map(defaultBuildOf);
 const TRACKING = DEFAULTS.filter((b) => b.layout.tracksInflight);
+
+/** The registry's per-build facts compare carries (checked against the text in "per build: …" below). */
+const PP_IS_PP_PRE_6_16 = "(page->pp_magic & ~0x3UL) == PP_SIGNATURE";
+const facts = (k: "v6.15" | "v11" | "v6.16") => ({
+  struct_page_bytes: 64,
+  membership: k === "v6.16" ? "(page->pp_magic & PP_MAGIC_MASK) == PP_SIGNATURE" : PP_IS_PP_PRE_6_16,
+  user_mappable: true,
+});
 
 describe("ppemu compare", () => {
   it("bad arguments exit 2; --help", async () => {
@@ -90,9 +99,9 @@ describe("ppemu compare", () => {
 
     // The first three layouts' defaults (later layouts add their own columns after them).
     expect(d.builds.slice(0, 3)).toEqual([
-      { kernel: "v6.15", layout: "classic", tracks_inflight: false, slots_per_unit: null, bytes_per_tracked_page_dense: 0, bytes_per_tracked_page_sparse: 0, unbind_verdict: "SHOWN", unmaps_after_unbind: 64, mappings_alive_at_unbind: 64 },
-      { kernel: "v11", layout: "item-block", tracks_inflight: true, slots_per_unit: 254, bytes_per_tracked_page_dense: 16.3, bytes_per_tracked_page_sparse: 1088, unbind_verdict: "fixed", unmaps_after_unbind: 0, mappings_alive_at_unbind: 0 },
-      { kernel: "v6.16", layout: "xarray", tracks_inflight: true, slots_per_unit: 64, bytes_per_tracked_page_dense: 9.2, bytes_per_tracked_page_sparse: 612, unbind_verdict: "fixed", unmaps_after_unbind: 0, mappings_alive_at_unbind: 0 },
+      { kernel: "v6.15", layout: "classic", tracks_inflight: false, slots_per_unit: null, bytes_per_tracked_page_dense: 0, bytes_per_tracked_page_sparse: 0, unbind_verdict: "SHOWN", unmaps_after_unbind: 64, mappings_alive_at_unbind: 64, ...facts("v6.15") },
+      { kernel: "v11", layout: "item-block", tracks_inflight: true, slots_per_unit: 254, bytes_per_tracked_page_dense: 16.3, bytes_per_tracked_page_sparse: 1088, unbind_verdict: "fixed", unmaps_after_unbind: 0, mappings_alive_at_unbind: 0, ...facts("v11") },
+      { kernel: "v6.16", layout: "xarray", tracks_inflight: true, slots_per_unit: 64, bytes_per_tracked_page_dense: 9.2, bytes_per_tracked_page_sparse: 612, unbind_verdict: "fixed", unmaps_after_unbind: 0, mappings_alive_at_unbind: 0, ...facts("v6.16") },
     ]);
     expect(d.builds.map((s) => s.kernel)).toEqual(DEFAULTS.map((b) => b.name));
   });
@@ -138,6 +147,9 @@ describe("ppemu compare", () => {
     expect(findBuild("v6.15")!.layout.membershipText(findBuild("v6.15")!)).toBe("(page->pp_magic & ~0x3UL) == PP_SIGNATURE");
     expect(findBuild("v6.19")!.layout.membershipText(findBuild("v6.19")!)).toBe("(page->pp_magic & PP_MAGIC_MASK) == PP_SIGNATURE");
     expect(cells(at("mappable to user space (vm_insert_page)"))).toEqual(["yes", "yes", "yes", "yes"]);
+    // The same facts in the JSON, per build.
+    expect(j.builds.map((s) => [s.kernel, s.struct_page_bytes, s.user_mappable])).toEqual(names.map((n) => [n, 64, true]));
+    expect(j.builds.map((s) => s.membership)).toEqual(names.map((n) => findBuild(n)!.layout.membershipText(findBuild(n)!)));
   });
 
   it("--kernel all: every registered build has a column, in registry order", async () => {
