@@ -430,6 +430,11 @@ export class ItemBlockTracking implements Tracking {
     }
   }
 
+  /** v11 `page_pool_nl_fill_item_mem_info()`: the two attributes page_pool_nl_fill() appends. */
+  nlFill(pool: number): Readonly<Record<string, number>> {
+    return { item_mem_resident: this.itemMemResident(pool), item_mem_used: this.itemMemUsed(pool) };
+  }
+
   /** netlink `item_mem_resident`: PAGE_SIZE per block. */
   itemMemResident(pool: number): number {
     let n = 0;

@@ -156,6 +156,8 @@ export interface Tracking {
   uninit(pool: number): void;
   /** What this pool's tracking structures hold now, measured from its allocations. */
   usage(pool: number): TrackingUsage;
+  /** The layout's own netlink page-pool attributes after the netdev family's (v11: item_mem_*), if any. */
+  nlFill?(pool: number): Readonly<Record<string, number>>;
   /** Frame accounting for memory the layout owns (item blocks); null when it owns none of its own. */
   claimer(): FrameClaimer | null;
   /**

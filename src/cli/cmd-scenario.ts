@@ -8,12 +8,16 @@ import { referenceBuild } from "../builds/index.js";
 import { runUnbind, UNBIND_DEFAULTS, type UnbindRun, type UnbindStep } from "../scenario/unbind.js";
 import { buildHeaders, scenarioDocument, unbindTable, unbindWarnings } from "../report/unbind.js";
 import { jsonText } from "../report/json.js";
+import { dmesgText } from "../report/dmesg.js";
 import { PP_POOL_SIZE_MAX } from "../pool/page_pool.js";
 import { FRAG_OPTIONS, fragHelp, runFragCommand } from "./scenario-frag.js";
 import { UNBIND_PROVIDERS, buildHasProviders, providerHeader, providerTable } from "../scenario/unbind_provider.js";
 import { NETPP_SCENARIOS, NETPP_SCENARIO_HELP, NIOV_INIT_OPTIONS, ZEROCOPY_OPTIONS, runNetppScenario } from "./cmd-scenario-netpp.js";
+import { NETDEVSIM_SCENARIO, NETDEVSIM_SCENARIO_HELP, NETDEVSIM_OPTIONS, runNetdevsimCommand } from "./cmd-scenario-netdevsim.js";
+import { TRACE_EVENTS, type TraceEventName } from "../trace/tracepoints.js";
+import { Tracer, withTracer } from "../trace/ftrace.js";
 
-const SCENARIOS = ["unbind", "frag", ...NETPP_SCENARIOS] as const;
+const SCENARIOS = ["unbind", "frag", ...NETPP_SCENARIOS, NETDEVSIM_SCENARIO] as const;
 const STEPS: readonly UnbindStep[] = ["allocated", "destroyed", "unbound", "end"];
 
 /** Largest --pages: the scenario's machine is small on purpose. */
@@ -21,7 +25,8 @@ export const SCENARIO_PAGES_MAX = 4096;
 
 const help = (): string => `usage: ppemu scenario unbind [--kernel B|B,C|all | --layout L|all] [--pages N] [--inflight M]
                               [--late-returns K] [--pool-size S] [--window-ms MS] [--coherent]
-                              [--no-netdev] [--save FILE [--at STEP]] [--json]
+                              [--no-netdev] [--save FILE [--at STEP]] [--dmesg] [--json]
+                              [--trace FILE|- [--trace-filter EVENT,...]]
 
 A driver allocates N DMA-mapped pages from its page_pool, hands M to the network stack, and unbinds
 (napi_disable, page_pool_destroy, unregister_netdev, then the device's IOMMU domain goes away). The
@@ -44,9 +49,19 @@ ${buildsHelp(true)}
                     \`ppemu explain --image FILE\` and \`ppemu layout --image FILE\`; FILE is opened first
   --at STEP         with --save: stop the run at allocated, destroyed, unbound or end (default end)
                     and save the machine as it is there (the table shows that step)
+  --dmesg           after the table, each build's kernel log as dmesg prints it: [    1.234000] text,
+                    virtual time since boot; bad_page() with dump_page()'s page:/flags:/raw: lines;
+                    the emulator's own checks are the ppemu: lines
   --json            {"schema": 1, "command": "scenario", "scenario": "unbind", "results": [one object
                     per build]} (schemas/scenario.schema.json)
-${NETPP_SCENARIO_HELP}`;
+  --trace FILE|-    record the page_pool tracepoints (${TRACE_EVENTS.join(", ")})
+                    with each build's TP_printk format, framed as trace_pipe prints them (virtual
+                    clock, per-CPU context); - prints only the trace lines on stdout (as
+                    \`cat trace_pipe\` would), FILE writes them there and prints the normal output.
+                    Several builds: each machine's trace follows a "# kernel B" line
+  --trace-filter E,...  with --trace: only these events (default all four)
+${NETPP_SCENARIO_HELP}
+${NETDEVSIM_SCENARIO_HELP}`;
 
 /** The build a scenario runs on when none is named: the reference build. */
 export const UNBIND_DEFAULT_KERNEL = (): string => referenceBuild().name;
@@ -79,8 +94,23 @@ const UNBIND_OPTIONS = {
   provider: { type: "string" },
   save: { type: "string" },
   at: { type: "string" },
+  trace: { type: "string" },
+  "trace-filter": { type: "string" },
+  dmesg: { type: "boolean" },
   json: { type: "boolean" },
 } as const;
+
+/** `--trace-filter E,…`: the events named, each one of TRACE_EVENTS (else one line, exit 2). */
+export function traceFilterArg(cmd: string, value: string | undefined): readonly TraceEventName[] {
+  if (value === undefined) return TRACE_EVENTS;
+  const names = value.split(",").map((s) => s.trim());
+  for (const n of names) {
+    if (!(TRACE_EVENTS as readonly string[]).includes(n)) {
+      throw new UsageError(`ppemu ${cmd}: --trace-filter: unknown event ${JSON.stringify(n)} (valid: ${TRACE_EVENTS.join(", ")})`);
+    }
+  }
+  return names as TraceEventName[];
+}
 
 /** Each scenario: its own options (so an error names the ones it takes) and its run. */
 const SCENARIO_CLI: Record<(typeof SCENARIOS)[number], { readonly options: Options; run(values: ParsedValues, argv: string[], io: Io): number }> = {
@@ -88,6 +118,7 @@ const SCENARIO_CLI: Record<(typeof SCENARIOS)[number], { readonly options: Optio
   frag: { options: FRAG_OPTIONS, run: (values, _argv, io) => runFragCommand(values, io) },
   zerocopy: { options: ZEROCOPY_OPTIONS, run: (values, _argv, io) => runNetppScenario("zerocopy", values, io) },
   "niov-init": { options: NIOV_INIT_OPTIONS, run: (values, _argv, io) => runNetppScenario("niov-init", values, io) },
+  [NETDEVSIM_SCENARIO]: { options: NETDEVSIM_OPTIONS, run: (values, _argv, io) => runNetdevsimCommand(values, io, UNBIND_DEFAULT_KERNEL()) },
 };
 
 /** Options that take a value in any scenario: what `scenarioNameOf` skips over. */
@@ -107,7 +138,7 @@ function scenarioNameOf(argv: readonly string[]): string | undefined {
 
 export const scenarioCommand: Command = {
   name: "scenario",
-  summary: "scenarios on kernel builds side by side: driver unbind (the bug, the fixes), the frag API, PGTY_netpp's failures",
+  summary: "scenarios on kernel builds side by side: driver unbind (the bug, the fixes), the frag API, PGTY_netpp's failures, the netdevsim pp_hold selftest",
   get help() {
     return help() + "\n\n" + fragHelp();
   },
@@ -140,6 +171,22 @@ function runUnbindCommand(values: ParsedValues, argv: string[], io: Io): number 
   const save = values.save as string | undefined;
   if (values.at !== undefined && save === undefined) throw new UsageError("ppemu scenario: --at STEP needs --save FILE (it picks the step whose machine is saved)");
   const at = choice("scenario", "step", (values.at as string | undefined) ?? "end", STEPS);
+  const dmesg = values.dmesg === true;
+  if (dmesg && (values.json === true || values.trace === "-")) {
+    throw new UsageError("ppemu scenario unbind: --dmesg prints the kernel log after the table: drop --json and --trace - (or trace to a FILE)");
+  }
+  const trace = values.trace as string | undefined;
+  if (values["trace-filter"] !== undefined && trace === undefined) throw new UsageError("ppemu scenario: --trace-filter needs --trace FILE|-");
+  const traceEvents = traceFilterArg("scenario", values["trace-filter"] as string | undefined);
+  if (trace === "-" && (values.json === true || save !== undefined)) {
+    throw new UsageError("ppemu scenario: --trace - prints only the trace on stdout: drop --json and --save (or trace to a FILE)");
+  }
+  let traceFd = -1;
+  if (trace !== undefined && trace !== "-") {
+    const problem = jsonTargetProblem(trace);
+    if (problem) throw new UsageError(`ppemu scenario: --trace ${trace}: ${problem}`);
+    traceFd = openOutputFile("scenario", "--trace", trace);
+  }
   let saveFd = -1;
   if (save !== undefined) {
     if (builds.length !== 1) throw new UsageError(`ppemu scenario: --save writes one machine: name one kernel build (got ${builds.map((b) => b.name).join(", ")})`);
@@ -149,7 +196,33 @@ function runUnbindCommand(values: ParsedValues, argv: string[], io: Io): number 
     saveFd = openOutputFile("scenario", "--save", save);
   }
   let last: UnbindRun | undefined;
-  const results = builds.map((kernel) => (last = runUnbind({ kernel, pages, inflight, lateReturns, poolSize, windowMs, coherent, netdev, provider }, at)).result);
+  const traces: string[] = [];
+  // With --dmesg each build's log is read as its run ends: no machine is kept alive for it.
+  const logs: string[] = [];
+  const runOne = (kernel: (typeof builds)[number]) => {
+    last = runUnbind({ kernel, pages, inflight, lateReturns, poolSize, windowMs, coherent, netdev, provider }, at);
+    if (dmesg) logs.push(`dmesg (${last.sys.build.name}):\n${dmesgText(last.sys.m.mem) || "(empty)\n"}`);
+    return last.result;
+  };
+  const results = builds.map((kernel) => {
+    if (trace === undefined) return runOne(kernel);
+    // Each build is its own machine, with its own trace (one tracer per run).
+    const tracer = new Tracer({ events: traceEvents });
+    const r = withTracer(tracer, () => runOne(kernel));
+    traces.push((builds.length > 1 ? `# kernel ${kernel.name}\n` : "") + tracer.text());
+    return r;
+  });
+  if (trace === "-") {
+    const text = traces.join("");
+    if (text !== "") io.out(text);
+    return 0;
+  }
+  let wroteTrace = "";
+  if (trace !== undefined) {
+    const text = traces.join("");
+    writeOutputFile("scenario", "--trace", trace, traceFd, text);
+    wroteTrace = `wrote ${trace} (${text.split("\n").filter((l) => l !== "" && !l.startsWith("#")).length} trace lines)`;
+  }
   let wrote = "";
   if (save !== undefined) {
     const image = saveImage(last!.sys.m.mem, { command: ["ppemu", "scenario", ...argv].join(" ") });
@@ -171,6 +244,8 @@ function runUnbindCommand(values: ParsedValues, argv: string[], io: Io): number 
   io.out(unbindTable(results));
   if (provider !== undefined) io.out("\n" + providerTable(results, buildHeaders(results)));
   io.out("\n" + unbindWarnings(results));
+  for (const log of logs) io.out("\n" + log);
   if (wrote) io.out(wrote);
+  if (wroteTrace) io.out(wroteTrace);
   return 0;
 }

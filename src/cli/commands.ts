@@ -9,6 +9,8 @@ import { benchCommand } from "./cmd-bench.js";
 import { compareCommand } from "./cmd-compare.js";
 import { stressCommand } from "./cmd-stress.js";
 import { raceCommand } from "./cmd-race.js";
+import { netlinkCommand } from "./cmd-netlink.js";
+import { ethtoolCommand } from "./cmd-ethtool.js";
 
 export const COMMANDS: readonly Command[] = [
   reportCommand,
@@ -20,4 +22,6 @@ export const COMMANDS: readonly Command[] = [
   explainCommand,
   stressCommand,
   raceCommand,
+  netlinkCommand,
+  ethtoolCommand,
 ];

@@ -476,6 +476,19 @@ export function offsetOf(l: StructLayout, path: string): number {
   return o;
 }
 
+/** The laid-out member at `path` (any level), or undefined. */
+export function memberAt(l: StructLayout, path: string): MemberLayout | undefined {
+  const walk = (ms: readonly MemberLayout[]): MemberLayout | undefined => {
+    for (const x of ms) {
+      if (x.path === path) return x;
+      const r = walk(x.children);
+      if (r !== undefined) return r;
+    }
+    return undefined;
+  };
+  return walk(l.members);
+}
+
 /**
  * A bitfield as emulator code reads it from a Uint32Array view of little-endian memory:
  * `(u32[(base + off) >>> 2] & mask) !== 0`. `off` is the 4-byte-aligned offset of the u32 word that

@@ -130,6 +130,13 @@ export interface DiagResolver {
   deviceName?(id: number): string | undefined;
   /** The entry dma-debug named in a device's DMA_DEBUG_PENDING report. Undefined when unknown. */
   dmaDebugLeak?(id: number): { readonly dmaAddr: number; readonly size: number } | undefined;
+  /**
+   * The lines mm/debug.c dump_page() prints for a frame before "page dumped because:" (page:,
+   * flags:, raw: …), "\n"-joined, read from the buffer now (src/mem/dump_page.ts dumpPageText; a
+   * page bad_page() refused is leaked as it was, so its words are the ones reported). Undefined when
+   * the pfn is no frame. Without it bad_page()'s reports keep their first and last lines only.
+   */
+  dumpPage?(pfn: number): string | undefined;
 }
 
 export interface DiagInfo {
@@ -247,6 +254,19 @@ export const VM_BUG_CONDITIONS: readonly string[] = [
 
 const BAD_PAGE = (pfn: number) => `BUG: Bad page state in process ppemu  pfn:${pfn05(pfn)}`;
 
+/**
+ * mm/debug.c __dump_folio()'s formats for an order-0 page (find_string id 24870276), for reading;
+ * src/mem/dump_page.ts prints them (and a large folio's head: lines).
+ */
+const DUMP_PAGE_FORMAT =
+  "page: refcount:%d mapcount:%d mapping:%p index:%#lx pfn:%#lx\n[memcg:%lx\n]%sflags: %pGp%s\n[page_type: %x(%s)\n]raw: %16.16llx %16.16llx %16.16llx %16.16llx (×2)";
+
+/** bad_page()'s first line, then dump_page()'s lines when the resolver can read the frame. */
+function withDump(head: string, pfn: number, res: DiagResolver | undefined): string {
+  const dump = res?.dumpPage?.(pfn);
+  return dump === undefined ? head : `${head}\n${dump}`;
+}
+
 export const DIAG_INFO: Readonly<Record<number, DiagInfo>> = {
   [Diag.DOUBLE_FREE]: {
     name: "double_free",
@@ -254,21 +274,24 @@ export const DIAG_INFO: Readonly<Record<number, DiagInfo>> = {
     format: "ppemu: page allocator: double free of pfn:%a",
     render: (a) => `ppemu: page allocator: double free of pfn:${pfn05(a)}`,
   },
-  // mm/page_alloc.c bad_page(): pr_alert("BUG: Bad page state in process %s  pfn:%05lx\n", current->comm, …).
-  // The process is the emulator ("ppemu"); dump_page()'s lines are not reproduced.
+  // mm/page_alloc.c bad_page(): pr_alert("BUG: Bad page state in process %s  pfn:%05lx\n", current->comm, …);
+  // dump_page(page, reason); print_modules(); dump_stack() (find_string id 9778796123). The process is
+  // the emulator ("ppemu"). With a resolver's dumpPage the dump_page() lines follow; the reason line is
+  // left out (the record does not say which page_bad_reason() test fired), as are the modules and stack.
   [Diag.BAD_PAGE_STATE]: {
     name: "bad_page_state",
     origin: "kernel",
-    format: "BUG: Bad page state in process %s  pfn:%05lx",
-    render: (a) => BAD_PAGE(a),
+    format: "BUG: Bad page state in process %s  pfn:%05lx\n" + DUMP_PAGE_FORMAT,
+    render: (a, _b, _c, res) => withDump(BAD_PAGE(a), a, res),
   },
-  // bad_page() with reason "page_pool leak" (page_bad_reason(), v6.16+): the first line and
-  // dump_page()'s last, "page dumped because: %s"; the page:/flags:/raw: lines between are left out.
+  // bad_page() with reason "page_pool leak" (page_bad_reason() v6.16+, __free_pages_prepare() on
+  // v7.1-rc's PGTY_netpp): the first line, dump_page()'s page:/flags:/raw: lines (with a resolver's
+  // dumpPage; left out without one) and its last, "page dumped because: %s".
   [Diag.PAGE_POOL_LEAK]: {
     name: "page_pool_leak",
     origin: "kernel",
-    format: "BUG: Bad page state in process %s  pfn:%05lx\npage dumped because: %s",
-    render: (a) => `${BAD_PAGE(a)}\npage dumped because: page_pool leak`,
+    format: "BUG: Bad page state in process %s  pfn:%05lx\n" + DUMP_PAGE_FORMAT + "\npage dumped because: %s",
+    render: (a, _b, _c, res) => `${withDump(BAD_PAGE(a), a, res)}\npage dumped because: page_pool leak`,
   },
   [Diag.DMA_UNMAP_AFTER_UNBIND]: {
     name: "unmap_after_unbind",

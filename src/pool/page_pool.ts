@@ -22,6 +22,7 @@ import { SOFTIRQ_MASK, CPU_PREEMPT_COUNT, softirqEnter, softirqExit } from "../s
 import { spinLock, spinUnlock } from "../smp/spinlock.js";
 import { rcuReadLock, rcuReadUnlock } from "../smp/rcu.js";
 import { pointHook, Point } from "../explore/points.js";
+import { traceHook, TP_RELEASE, TP_STATE_RELEASE, TP_STATE_HOLD } from "../trace/tracepoints.js";
 import { Diag } from "../mem/diag.js";
 import * as PAGE from "../mem/page.js";
 const { PAGE_REFCOUNT, PAGE_FLAGS, PG_pp_in_pool, VMEMMAP_HI } = PAGE;
@@ -34,7 +35,7 @@ import * as STRUCTS from "../mem/structs.js";
 // Module-local copies: TurboFan folds a local const, but loads an imported binding from its cell
 // and checks it for the hole at every use on a hot path.
 const { PP_ALLOC_CACHE_SIZE, PP_ALLOC_CACHE_REFILL, STRUCT_PP_ALLOC_CACHE } = STRUCTS;
-import { STRUCT_PAGE_POOL_ALLOC_STATS, STRUCT_PAGE_POOL_RECYCLE_STATS } from "../builds/structs_common.js";
+import { STRUCT_PAGE_POOL_ALLOC_STATS, STRUCT_PAGE_POOL_RECYCLE_STATS, KTIME_T } from "../builds/structs_common.js";
 import { type Dma, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE } from "../dma/index.js";
 import { PP_DMA_ATTRS } from "./pp_dma.js";
 import * as PP_INFO from "./pp_info.js";
@@ -80,7 +81,7 @@ import {
 } from "./pool_list.js";
 import { DEV_NODE, IOMMU_DEVICES } from "../dma/index.js";
 import { PpemuError, checkInt, showValue } from "../errors.js";
-import { layoutOf, offsetOf } from "../mem/ctype.js";
+import { layoutOf, memberAt, offsetOf } from "../mem/ctype.js";
 import { LP64 } from "../arch.js";
 import type { KernelBuild, RingOps, Tracking } from "../builds/types.js";
 import { PP_FLAG_PAGE_FRAG, unrefNetmem, unrefWarnSite, fragPutOnceTooOften, pagePoolFreeFrag } from "./frag.js";
@@ -251,6 +252,9 @@ export class PagePools {
   private readonly oFlags: number;
   /** `mp_ops` (v6.12: `mp_priv`), non-zero in a memory-provider pool; -1 before v6.12. */
   private readonly oMpKey: number;
+  /** `user.detach_time` (v6.8+; -1 before), and whether it is a `ktime_t` (ns) rather than seconds. */
+  private readonly oDetachTime: number;
+  private readonly detachKtime: boolean;
   /** `page_pool_mem_providers`: the static key's word in `text32`. */
   private readonly wMemProviders: number;
   private readonly text32: Uint32Array;
@@ -314,6 +318,8 @@ export class PagePools {
     this.fragWarnSite = unrefWarnSite(build);
     // The word that says "this pool has a memory provider": mp_ops (v6.15+), mp_priv on v6.12.
     this.oMpKey = o.has("mp_ops") >= 0 ? o.has("mp_ops") : o.has("mp_priv");
+    this.oDetachTime = o.has("user.detach_time");
+    this.detachKtime = this.oDetachTime >= 0 && memberAt(o.layout, "user.detach_time")!.type === KTIME_T;
     this.text32 = this.mem.text32;
     this.wMemProviders = (this.mem.machine + MACH_PAGE_POOL_MEM_PROVIDERS) >>> 2;
   }
@@ -618,6 +624,7 @@ export class PagePools {
       }
       mem.inc64(pool + this.oStatSlowHighOrder);
       u32[holdIdx] = (u32[holdIdx]! + 1) >>> 0;
+      if (traceHook !== null) traceHook(TP_STATE_HOLD, this, pool, page);
       return page;
     }
     const slot = this.cacheSlot;
@@ -642,6 +649,7 @@ export class PagePools {
       if (this.checks === true) u32[(page + PAGE_FLAGS) >>> 2]! |= FLAG_IN_POOL;
       count++;
       u32[holdIdx] = (u32[holdIdx]! + 1) >>> 0;
+      if (traceHook !== null) traceHook(TP_STATE_HOLD, this, pool, page);
     }
     if (count === 0) {
       u32[(pool + this.oAllocCount) >>> 2] = 0;
@@ -967,12 +975,14 @@ export class PagePools {
     this.t.releaseDma(pool, page);
     if (this.countThenClear) {
       Atomics.add(this.i32, (pool + this.oReleaseCnt) >>> 2, 1);
+      if (traceHook !== null) traceHook(TP_STATE_RELEASE, this, pool, page);
       // "It is not safe to reference pool afterwards": once the last page is counted, the pool may go.
       if (pointHook !== null && this.rawInflight(pool) === 0) pointHook(Point.RETURN_AFTER_RELEASE_CNT, pool, page);
       this.t.clearPpInfo(pool, page);
     } else {
       this.t.clearPpInfo(pool, page);
       Atomics.add(this.i32, (pool + this.oReleaseCnt) >>> 2, 1);
+      if (traceHook !== null) traceHook(TP_STATE_RELEASE, this, pool, page);
     }
     if (this.checks === true) this.u32[(page + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     this.m.pa.putPage(page);
@@ -986,6 +996,7 @@ export class PagePools {
   private returnNetmemMp(pool: number, netmem: number): void {
     const put = poolMpOps(this, pool)!.release_netmem(this, pool, netmem);
     Atomics.add(this.i32, (pool + this.oReleaseCnt) >>> 2, 1);
+    if (traceHook !== null) traceHook(TP_STATE_RELEASE, this, pool, netmem);
     if (pointHook !== null && this.rawInflight(pool) === 0) pointHook(Point.RETURN_AFTER_RELEASE_CNT, pool, netmem);
     if (this.checks === true) this.u32[(netmem + PAGE_FLAGS) >>> 2]! &= ~FLAG_IN_POOL;
     if (!put) return;
@@ -1071,6 +1082,9 @@ export class PagePools {
     if (this.release(pool) === 0) return;
     this.t.onDestroyInflight(pool);
     const now = mem.nowMs;
+    // page_pool_detached() (v6.8+): user.detach_time = ktime_get_boottime_seconds(), or the raw
+    // ktime_get_boottime() where the member is a ktime_t (March 2026); the virtual clock is boot time.
+    if (this.oDetachTime >= 0) mem.wr64num(pool + this.oDetachTime, this.detachKtime ? now * 1_000_000 : Math.floor(now / HZ));
     mem.wr64num(pool + o.deferStart, now);
     mem.wr64num(pool + o.deferWarn, now + DEFER_WARN_INTERVAL_MS);
     mem.wr64num(pool + o.timerExpires, now + DEFER_TIME_MS);
@@ -1100,6 +1114,7 @@ export class PagePools {
     this.scrub(pool);
     const inflight = this.rawInflight(pool);
     if (pointHook !== null) pointHook(Point.RELEASE_INFLIGHT, pool, inflight);
+    if (traceHook !== null) traceHook(TP_RELEASE, this, pool, 0);
     // WARN(inflight < 0, "Negative(%d) inflight packet-pages", inflight)
     if (inflight < 0) this.mem.diag(Diag.PP_NEGATIVE_INFLIGHT, pool, inflight >>> 0);
     if (this.build.switches.releaseProducerBarrier && this.ringOps === null) {

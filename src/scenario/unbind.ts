@@ -86,6 +86,9 @@ export interface UnbindResult {
   readonly provider?: UnbindProviderResult;
 }
 
+/** Virtual ms from boot to the driver's probe. */
+export const UNBIND_PROBE_MS = 5000;
+
 export const UNBIND_DEFAULTS = { pages: 256, inflight: 64, poolSize: 1024, windowMs: 120_000, memBytes: 32 << 20 };
 
 /** The state a scenario run leaves behind, for `explain` and the tests. */
@@ -135,6 +138,9 @@ export function runUnbind(opts: UnbindOptions, stopAt: UnbindStep = "end"): Unbi
   const sys = bootPpSystem(build, { bytes: memBytes });
   const { m, dma, pps } = sys;
   const mem = m.mem;
+  // The driver probes UNBIND_PROBE_MS into boot, not at 0: CLOCK_BOOTTIME is then non-zero, so
+  // page_pool_detached()'s detach-time is one netlink prints (it omits a zero).
+  mem.advanceMs(UNBIND_PROBE_MS);
   const dev = dma.deviceCreate("0000:03:00.0", { coherent: opts.coherent ?? false });
   const netdev = (opts.netdev ?? true) ? netdevCreate(pps, "eth0") : 0;
   // A provider's dma-buf has one net_iov per page the driver allocates (at least one).

@@ -30,7 +30,7 @@ const BAD: readonly [string[], string][] = [
   [["layout", "page_pool", "--kernel", "all"], "ppemu layout: unknown kernel build 'all'"],
   [["layout", "page_pool", "--layout", "Classic"], "ppemu layout: unknown layout 'Classic'"],
   [["layout", "page_pool", "--kernel", "v6.16", "--layout", "xarray"], "ppemu layout: give --kernel or --layout, not both"],
-  [["scenario"], "ppemu scenario: name one scenario (valid: unbind, frag, zerocopy, niov-init)"],
+  [["scenario"], "ppemu scenario: name one scenario (valid: unbind, frag, zerocopy, niov-init, netdevsim-pp-hold)"],
   [["scenario", "nosuch"], "ppemu scenario: unknown scenario 'nosuch'"],
   [["scenario", "unbind", "--json", "out.json"], "ppemu scenario: --json takes no file name here ('out.json')"],
   [["scenario", "unbind", "extra"], "ppemu scenario: unexpected argument 'extra'"],

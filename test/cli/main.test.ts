@@ -32,13 +32,13 @@ describe("ppemu: dispatch", () => {
   });
 
   it("help or a command that does not exist: one line, exit 2", async () => {
-    const line = "ppemu: unknown command 'nosuch' (valid: report, layout, scenario, verify, bench, compare, explain, stress, race)\n";
+    const line = "ppemu: unknown command 'nosuch' (valid: report, layout, scenario, verify, bench, compare, explain, stress, race, netlink, ethtool)\n";
     expect(await run("help", "nosuch")).toEqual({ code: 2, out: "", err: line });
     expect(await run("nosuch")).toEqual({ code: 2, out: "", err: line });
   });
 
   it("an unknown option names the command's valid options", async () => {
-    expect(await run("report", "--bogus")).toEqual({ code: 2, out: "", err: "ppemu report: unknown option '--bogus' (valid: --json, --no-bench)\n" });
+    expect(await run("report", "--bogus")).toEqual({ code: 2, out: "", err: "ppemu report: unknown option '--bogus' (valid: --json, --no-bench, --html, --bench-json)\n" });
     expect(await run("compare", "--json", "extra")).toEqual({
       code: 2,
       out: "",

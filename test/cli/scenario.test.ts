@@ -53,8 +53,8 @@ describe("ppemu scenario: usage errors are one line on stderr, exit 2", () => {
     [["scenario", "unbind", "--pool-size", "40000"], "ppemu scenario: --pool-size must be a whole number from 1 to 32768, got '40000'"],
     [["scenario", "unbind", "--inflight", "5", "--pages", "2"], "ppemu scenario: --inflight must be a whole number from 0 to 2, got '5'"],
     [["scenario", "unbind", "--inflight", "4", "--late-returns", "5"], "ppemu scenario: --late-returns must be a whole number from 0 to 4, got '5'"],
-    [["scenario"], "ppemu scenario: name one scenario (valid: unbind, frag, zerocopy, niov-init)"],
-    [["scenario", "rebind"], "ppemu scenario: unknown scenario 'rebind' (valid: unbind, frag, zerocopy, niov-init)"],
+    [["scenario"], "ppemu scenario: name one scenario (valid: unbind, frag, zerocopy, niov-init, netdevsim-pp-hold)"],
+    [["scenario", "rebind"], "ppemu scenario: unknown scenario 'rebind' (valid: unbind, frag, zerocopy, niov-init, netdevsim-pp-hold)"],
     [["scenario", "unbind", "extra"], "ppemu scenario: unexpected argument 'extra'"],
   ])("%j", async (argv, line) => {
     const r = await run(...argv);
@@ -63,7 +63,7 @@ describe("ppemu scenario: usage errors are one line on stderr, exit 2", () => {
     expect(r.err).toBe(line + "\n");
   });
 
-  const VALID = "(valid: --kernel, --layout, --pages, --inflight, --late-returns, --pool-size, --window-ms, --coherent, --no-netdev, --provider, --save, --at, --json)";
+  const VALID = "(valid: --kernel, --layout, --pages, --inflight, --late-returns, --pool-size, --window-ms, --coherent, --no-netdev, --provider, --save, --at, --trace, --trace-filter, --dmesg, --json)";
   it.each([
     // Negative numbers reach the command's own range check, not parseArgs' "ambiguous".
     [["scenario", "unbind", "--pages", "-1"], "ppemu scenario: --pages must be a whole number from 0 to 4096, got '-1'"],
