@@ -51,6 +51,19 @@ describe("README: the kernel builds table", () => {
     expect(shown.startsWith(buildsTable(allBuilds()) + "\n")).toBe(true);
   });
 
+  it.each([
+    ["netlink", "page-pool-get", "--kernel", "v6.16"],
+    ["scenario", "netdevsim-pp-hold", "--kernel", "v6.16"],
+  ])("the `%s %s` example is the command's output, byte for byte", async (...argv: string[]) => {
+    const start = "```\n$ npx ppemu " + argv.join(" ") + "\n";
+    const i = README.indexOf(start);
+    expect(i).toBeGreaterThan(0);
+    const shown = README.slice(i + start.length, README.indexOf("```\n", i + start.length));
+    const io = new BufferIo();
+    expect(await main(argv, io)).toBe(0);
+    expect(shown).toBe(io.stdout);
+  });
+
   it("the explain example is the command's output", async () => {
     const start = "```\n$ npx ppemu explain --kernel v11 --at allocated 0x91ff0\n";
     const i = README.indexOf(start);
