@@ -32,6 +32,7 @@ import { MACH_RX_QUEUES } from "../mem/physmem.js";
 import type { PagePools } from "./page_pool.js";
 import { PP_ALLOC_CACHE_SIZE } from "../mem/structs.js";
 import { netIovGeometry, netIovToNetmem } from "./net_iov.js";
+import { traceHook, TP_STATE_HOLD } from "../trace/tracepoints.js";
 
 /** `struct memory_provider_ops`: declared for `ppemu layout`; the buffer holds a provider id instead. */
 export const STRUCT_MEMORY_PROVIDER_OPS = struct("memory_provider_ops", [
@@ -153,6 +154,7 @@ export function netMpNiovSetPagePool(pps: PagePools, pool: number, niov: number)
   if (!pps.t.setPpInfo(pool, netIovToNetmem(niov))) return false;
   const hold = pool + pps.o.holdCnt;
   pps.mem.wr32(hold, (pps.mem.rd32(hold) + 1) >>> 0);
+  if (traceHook !== null) traceHook(TP_STATE_HOLD, pps, pool, netIovToNetmem(niov)); // trace_page_pool_state_hold()
   return true;
 }
 

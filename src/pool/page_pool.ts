@@ -22,7 +22,7 @@ import { SOFTIRQ_MASK, CPU_PREEMPT_COUNT, softirqEnter, softirqExit } from "../s
 import { spinLock, spinUnlock } from "../smp/spinlock.js";
 import { rcuReadLock, rcuReadUnlock } from "../smp/rcu.js";
 import { pointHook, Point } from "../explore/points.js";
-import { traceHook, TP_RELEASE, TP_STATE_RELEASE, TP_STATE_HOLD } from "../trace/tracepoints.js";
+import { traceHook, TP_RELEASE, TP_STATE_RELEASE, TP_STATE_HOLD, TP_UPDATE_NID } from "../trace/tracepoints.js";
 import { Diag } from "../mem/diag.js";
 import * as PAGE from "../mem/page.js";
 const { PAGE_REFCOUNT, PAGE_FLAGS, PG_pp_in_pool, VMEMMAP_HI } = PAGE;
@@ -1384,6 +1384,14 @@ export class PagePools {
   ringEmpty(ref: PoolRef): boolean {
     const pool = this.checkHandle(ref, "ringEmpty");
     return this.ringOps === null ? ptrRingEmpty(this.mem, pool + this.oRing) : this.ringOps.empty(pool);
+  }
+
+  /** `page_pool_update_nid()`: trace it, then `pool->p.nid = new_nid` (a driver whose IRQ moved NUMA node). */
+  updateNid(ref: PoolRef, newNid: number): void {
+    const pool = this.checkHandle(ref, "updateNid");
+    checkInt("PagePools.updateNid: nid", newNid, -1, 1023);
+    if (traceHook !== null) traceHook(TP_UPDATE_NID, this, pool, newNid);
+    this.mem.wr32(pool + this.o.nid, newNid >>> 0);
   }
 
   /** Most pages the ring takes from empty: the ptr_ring's size, or the layout's own limit. */

@@ -150,19 +150,20 @@ describe("page_pool tracepoints", () => {
   });
 
   it("page_pool_update_nid: pool_nid read from the pool, new_nid from the caller", () => {
-    // The mechanism has no page_pool_update_nid() yet: fire the hook as its call site would.
+    // PagePools.updateNid() is page_pool_update_nid(): the event, then p.nid = new_nid.
     const run = runUnbind({ kernel: "v6.16", pages: 0, inflight: 0, windowMs: 0 }, "allocated");
     const tracer = new Tracer({ events: ["page_pool_update_nid"] });
     withTracer(tracer, () => {
-      traceHook!(TP_UPDATE_NID, run.sys.pps, run.pool, 1);
-      traceHook!(TP_UPDATE_NID, run.sys.pps, run.pool, -1);
+      run.sys.pps.updateNid(run.pool, 1);
+      run.sys.pps.updateNid(run.pool, -1);
     });
     const lines = parseTrace(tracer.text(), KERNEL_FMT_V6_12);
     const pool = "ffff8880" + (run.pool >>> 0).toString(16).padStart(8, "0");
     expect(lines.map((l) => [l.event, ...l.fields])).toEqual([
       ["page_pool_update_nid", pool, "0", "1"],
-      ["page_pool_update_nid", pool, "0", "-1"],
+      ["page_pool_update_nid", pool, "1", "-1"],
     ]);
+    expect(run.sys.m.mem.rd32(run.pool + run.sys.pps.o.nid) | 0).toBe(-1);
   });
 
   it("v6.6 prints page=%p pfn=0x%lx and parses with that era's formats", () => {
