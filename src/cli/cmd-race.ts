@@ -3,7 +3,8 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Command, parse, choice, intArg, buildsArg, buildsHelp, unexpectedArgument, UsageError } from "./common.js";
+import { type Command, parse, choice, intArg, buildsArg, buildsHelp, unexpectedArgument, UsageError, openOutputFile, writeOutputFile } from "./common.js";
+import { traceFilterArg } from "./cmd-scenario.js";
 import { runRace, type RaceResult, type SchedulerName } from "../explore/race.js";
 export { raceTable };
 import { PROGRAMS } from "../explore/programs.js";
@@ -14,7 +15,7 @@ const SCHEDULERS: readonly SchedulerName[] = ["bounded", "pct", "random", "repla
 
 const help = (): string => `usage: ppemu race [--kernel B|B,C|all | --layout L|all] [--program P|FILE] [--scheduler S]
                   [--schedules N] [--seed S] [--preemptions K] [--depth D] [--replay TRACE]
-                  [--save DIR] [--no-shrink] [--json]
+                  [--save DIR] [--no-shrink] [--trace FILE|- [--trace-filter E,...]] [--json]
 
 Explores the interleavings of a race program's CPUs deterministically: the CPUs are worker threads
 that run one at a time, each stopping at preemption points named after the kernel code they sit in
@@ -40,6 +41,10 @@ ${buildsHelp(true)}
   --replay TRACE    with --scheduler replay (implied): one schedule, as a violation printed it
   --save DIR        write each violation's memory image to DIR/ppemu-race-<kernel>-<kind>.img
   --no-shrink       print the first failing schedules as found
+  --trace FILE|-    with --replay: the page_pool tracepoints of that schedule (the setup and checks on this
+                    thread, each CPU in its own buffer), merged by timestamp as trace_pipe prints them;
+                    - prints only the trace, FILE writes it and prints the normal output
+  --trace-filter E,...  with --trace: only these events (default all four)
   --json            {"schema": 1, "command": "race", "results": [one object per build]}`;
 
 /** The trace as printed: step numbers, and a run of the same step shown once with its count. */
@@ -88,6 +93,8 @@ export const raceCommand: Command = {
       replay: { type: "string" },
       save: { type: "string" },
       "no-shrink": { type: "boolean" },
+      trace: { type: "string" },
+      "trace-filter": { type: "string" },
       json: { type: "boolean" },
     });
     if (positionals.length > 0) throw new UsageError(unexpectedArgument("race", positionals[0]!, values));
@@ -101,6 +108,13 @@ export const raceCommand: Command = {
     const preemptions = intArg("race", "preemptions", values.preemptions as string | undefined, 2, 0, 16);
     const depth = intArg("race", "depth", values.depth as string | undefined, 2, 1, 16);
     const save = values.save as string | undefined;
+    const trace = values.trace as string | undefined;
+    if (values["trace-filter"] !== undefined && trace === undefined) throw new UsageError("ppemu race: --trace-filter needs --trace FILE|-");
+    if (trace !== undefined && scheduler !== "replay") throw new UsageError("ppemu race: --trace records one schedule: give it with --replay TRACE");
+    if (trace === "-" && values.json === true) throw new UsageError("ppemu race: --trace - prints only the trace on stdout: drop --json (or trace to a FILE)");
+    const traceEvents = traceFilterArg("race", values["trace-filter"] as string | undefined);
+    const traceFd = trace !== undefined && trace !== "-" ? openOutputFile("race", "--trace", trace) : -1;
+    const traces: string[] = [];
     const tty = process.stderr.isTTY === true;
     const results: RaceResult[] = [];
     for (const [k, b] of builds.entries()) {
@@ -115,11 +129,18 @@ export const raceCommand: Command = {
           depth,
           ...(replay !== undefined ? { replay } : {}),
           shrink: values["no-shrink"] !== true,
+          ...(trace !== undefined ? { trace: { events: traceEvents }, onTrace: (t: string) => traces.push((builds.length > 1 ? `# kernel ${b.name}\n` : "") + t) } : {}),
           ...(tty ? { onProgress: (done: number, total: number) => void process.stderr.write(`\rppemu race: ${b.name} (${k + 1}/${builds.length}) ${done}/${total} schedules   `) } : {}),
         }),
       );
     }
     if (tty) process.stderr.write(`\r${" ".repeat(80)}\r`);
+    const failed = results.some((r) => r.violations.length > 0) ? 1 : 0;
+    if (trace === "-") {
+      io.out(traces.join(""));
+      return failed;
+    }
+    if (trace !== undefined) writeOutputFile("race", "--trace", trace, traceFd, traces.join(""));
     const images: string[] = [];
     if (save !== undefined) {
       for (const r of results) {

@@ -5,13 +5,16 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Command, parse, choice, intArg, buildsArg, buildsHelp, unexpectedArgument, UsageError } from "./common.js";
+import { type Command, parse, choice, intArg, buildsArg, buildsHelp, unexpectedArgument, UsageError, openOutputFile, writeOutputFile } from "./common.js";
+import { traceFilterArg } from "./cmd-scenario.js";
+import { TRACE_BUF_RECORDS } from "../trace/ftrace.js";
 import { runStress, STRESS_DEFAULTS, type StressResult } from "../scenario/stress.js";
 import { MAX_NR_CPUS } from "../smp/percpu.js";
 import { jsonDocument, jsonText } from "../report/json.js";
 
 const help = (): string => `usage: ppemu stress [--kernel B|B,C|all | --layout L|all] [--cpus N] [--seconds S] [--seed N]
                     [--round-ms MS] [--pool-size S] [--preempt voluntary|full] [--keep-going]
+                    [--trace FILE|- [--trace-filter E,...]]
                     [--image-dir DIR] [--json]
 
 Runs N CPUs as worker threads on one SharedArrayBuffer machine per kernel build. CPU 0 is the
@@ -42,6 +45,10 @@ ${buildsHelp(true)}
                     softirq and rcu_read_lock())
   --keep-going      count the emulated kernel's diagnostics and go on (a broken invariant still stops)
   --image-dir DIR   where a violation's image goes: DIR/ppemu-stress-<kernel>.img (default .)
+  --trace FILE|-    record the page_pool tracepoints on every CPU (each its own buffer, the last
+                    ${TRACE_BUF_RECORDS} events kept), merged by timestamp as trace_pipe prints them; - prints
+                    only the trace on stdout, FILE writes it there and prints the normal output
+  --trace-filter E,...  with --trace: only these events (default all four)
   --json            {"schema": 1, "command": "stress", "results": [one object per build]}
                     (schemas/stress.schema.json)
 Progress goes to stderr when it is a terminal. Exit status 1 when a build had a violation.`;
@@ -83,6 +90,8 @@ export const stressCommand: Command = {
       "image-dir": { type: "string" },
       preempt: { type: "string" },
       "keep-going": { type: "boolean" },
+      trace: { type: "string" },
+      "trace-filter": { type: "string" },
       json: { type: "boolean" },
     });
     if (positionals.length > 0) throw new UsageError(unexpectedArgument("stress", positionals[0]!, values));
@@ -94,6 +103,13 @@ export const stressCommand: Command = {
     const poolSize = intArg("stress", "pool-size", values["pool-size"] as string | undefined, STRESS_DEFAULTS.poolSize, 1, 32768);
     const preempt = choice("stress", "preempt", (values.preempt as string | undefined) ?? "voluntary", ["voluntary", "full"] as const);
     const imageDir = (values["image-dir"] as string | undefined) ?? ".";
+    const trace = values.trace as string | undefined;
+    if (values["trace-filter"] !== undefined && trace === undefined) throw new UsageError("ppemu stress: --trace-filter needs --trace FILE|-");
+    if (trace === "-" && values.json === true) throw new UsageError("ppemu stress: --trace - prints only the trace on stdout: drop --json (or trace to a FILE)");
+    const traceEvents = traceFilterArg("stress", values["trace-filter"] as string | undefined);
+    // Opened now, written at the end: a name that cannot be created fails before the run.
+    const traceFd = trace !== undefined && trace !== "-" ? openOutputFile("stress", "--trace", trace) : -1;
+    const traces: string[] = [];
     const tty = process.stderr.isTTY === true;
     const results: StressResult[] = [];
     const notes: string[] = [];
@@ -109,6 +125,7 @@ export const stressCommand: Command = {
         poolSize,
         preempt,
         keepGoing: values["keep-going"] === true,
+        ...(trace !== undefined ? { trace: { events: traceEvents } } : {}),
         onProgress: tty
           ? (p) => {
               const done = k * seconds * 1000 + p.elapsedMs;
@@ -120,6 +137,7 @@ export const stressCommand: Command = {
           : undefined,
       });
       results.push(run.result);
+      if (run.trace !== undefined) traces.push((builds.length > 1 ? `# kernel ${b.name}\n` : "") + run.trace);
       if (!run.image && run.result.first_kernel_diagnostic) notes.push(`${b.name}: ${run.result.first_kernel_diagnostic}`);
       if (run.image) {
         const file = join(imageDir, `ppemu-stress-${b.name}.img`);
@@ -128,6 +146,16 @@ export const stressCommand: Command = {
       }
     }
     if (tty) process.stderr.write(`\r${" ".repeat(100)}\r`);
+    const status = results.some((r) => r.violations !== 0) ? 1 : 0;
+    if (trace === "-") {
+      io.out(traces.join(""));
+      return status;
+    }
+    if (trace !== undefined) {
+      const text = traces.join("");
+      writeOutputFile("stress", "--trace", trace, traceFd, text);
+      notes.push(`wrote ${trace} (${text.split("\n").filter((l) => l !== "" && !l.startsWith("#")).length} trace lines; each CPU keeps its last ${TRACE_BUF_RECORDS} events)`);
+    }
     if (values.json) {
       io.out(jsonText(jsonDocument("stress", { cpus, seconds, seed, preempt, results })));
     } else {
@@ -135,6 +163,6 @@ export const stressCommand: Command = {
       io.out(stressTable(results));
       if (notes.length > 0) io.out("\n" + notes.join("\n"));
     }
-    return results.some((r) => r.violations !== 0) ? 1 : 0;
+    return status;
   },
 };

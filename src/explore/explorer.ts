@@ -9,6 +9,7 @@
 import { bootPpSystem, attachPpSystem, ppClaimers, type PpSystem } from "../pool/index.js";
 import type { KernelBuild } from "../builds/types.js";
 import { startCpus, compiledModule, type CpuRun } from "../smp/runner.js";
+import type { TraceOptions } from "../trace/ftrace.js";
 import { accountFrames } from "../mem/accounting.js";
 import { fieldAt } from "../verify/explain_fields.js";
 import { saveImage } from "../mem/image.js";
@@ -127,7 +128,8 @@ export class Explorer {
     this.ctl = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   }
 
-  static async start(build: KernelBuild, program: RaceProgram, source: ProgramSource): Promise<Explorer> {
+  /** With `trace`, every CPU records those tracepoints; `close()` hands back their buffers. */
+  static async start(build: KernelBuild, program: RaceProgram, source: ProgramSource, trace?: TraceOptions): Promise<Explorer> {
     const x = new Explorer(build, program);
     const pools = typeof x.args.pool === "number" ? [x.args.pool] : Array.isArray(x.args.pools) ? (x.args.pools as number[]) : [];
     x.pools = pools;
@@ -137,6 +139,7 @@ export class Explorer {
       buffer: x.sys.m.mem.buffer as SharedArrayBuffer,
       control: x.ctl.buffer as SharedArrayBuffer,
       tasks: program.cpus.map((_, cpu) => ({ cpu, program: CPU_MODULE, export: "cpu", args })),
+      ...(trace ? { trace } : {}),
     });
     x.run.done.catch(() => undefined);
     return x;
@@ -270,11 +273,14 @@ export class Explorer {
     return { violation: { kind, text, schedule: sched.schedule(), preemptions: this.preempted, trace, image }, steps, byDesign: this.byDesign() };
   }
 
-  async close(): Promise<void> {
+  /** End the exploration; the CPUs' tracepoint buffers when started with `trace` (else none). */
+  async close(): Promise<Float64Array[]> {
     Atomics.store(this.ctl, X_QUIT, 1);
     Atomics.notify(this.ctl, X_EXEC);
-    if (this.run) await this.run.done.catch(() => undefined);
+    const run = this.run;
+    if (run) await run.done.catch(() => undefined);
     this.run = null;
+    return (run?.traces ?? []).filter((t): t is Float64Array => t !== undefined);
   }
 }
 

@@ -5,6 +5,7 @@
  * preempting, while it still fails the same way) and kept with its per-CPU trace, its replay
  * command and its memory image.
  */
+import { Tracer, traceText, type TraceOptions } from "../trace/ftrace.js";
 import { resolveBuild } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
 import { PpemuError, checkInt, showValue } from "../errors.js";
@@ -27,6 +28,12 @@ export type SchedulerName = "random" | "pct" | "bounded" | "replay";
 
 export interface RaceOptions {
   readonly kernel: KernelBuild | string;
+  /**
+   * Record these tracepoints (the replay scheduler only: one schedule): the program's setup and
+   * checks on this thread, each CPU in its own buffer; `onTrace` gets them merged as trace_pipe prints them.
+   */
+  readonly trace?: TraceOptions;
+  readonly onTrace?: (text: string) => void;
   /** A standard program's name, or a module file whose default export is a RaceProgram. */
   readonly program: string;
   readonly scheduler?: SchedulerName;
@@ -137,7 +144,15 @@ export async function runRace(opts: RaceOptions): Promise<RaceResult> {
   const sched = makeScheduler(opts);
   const name = (opts.scheduler ?? "bounded") as SchedulerName;
   const t0 = Date.now();
-  const x = await Explorer.start(build, program, source);
+  if (opts.trace && name !== "replay") throw new PpemuError("EINVAL_ARG", "race: a trace records one schedule: use it with the replay scheduler");
+  const tracer = opts.trace ? new Tracer(opts.trace).start() : null;
+  let x: Explorer;
+  try {
+    x = await Explorer.start(build, program, source, opts.trace);
+  } catch (e) {
+    tracer?.stop();
+    throw e;
+  }
   const seen = new Set<string>();
   const kinds = new Map<ViolationKind, { count: number; first: Violation }>();
   let schedules = 0;
@@ -188,7 +203,9 @@ export async function runRace(opts: RaceOptions): Promise<RaceResult> {
       ms: Date.now() - t0,
     };
   } finally {
-    await x.close();
+    const cpus = await x.close();
+    tracer?.stop();
+    if (tracer) opts.onTrace?.(traceText([tracer.rows(), ...cpus]));
   }
 }
 

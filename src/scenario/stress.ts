@@ -5,6 +5,7 @@
  * of src/scenario/stress_check.ts must hold. On a violation the run stops with what broke and the
  * memory image of the machine as it was.
  */
+import { traceText, type TraceOptions } from "../trace/ftrace.js";
 import { bootPpSystem } from "../pool/index.js";
 import { resolveBuild } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
@@ -18,6 +19,8 @@ import type { StressArgs, StressCpu0Result, StressReturnerResult, ViolationKind 
 export interface StressOptions {
   /** The kernel build (a KernelBuild, a build name, or a layout name). */
   readonly kernel: KernelBuild | string;
+  /** Record these tracepoints on every CPU (src/trace/ftrace.ts); `StressRun.trace` is the merged text. */
+  readonly trace?: TraceOptions;
   /** CPUs of the machine: CPU 0 drives, the others return. 2 … 64. @defaultValue 2 */
   readonly cpus?: number;
   /** Real seconds of rounds. @defaultValue 5 */
@@ -87,6 +90,8 @@ export interface StressRun {
   readonly result: StressResult;
   /** The machine's memory image when a violation stopped the run (`ppemu explain --image`). */
   readonly image: Uint8Array | null;
+  /** With `trace`: the CPUs' tracepoint buffers merged as trace_pipe prints them; lost events noted. */
+  readonly trace?: string;
 }
 
 const PROGRAM = compiledModule(import.meta.url, "./stress_cpu.js");
@@ -151,7 +156,7 @@ export async function runStress(opts: StressOptions): Promise<StressRun> {
   for (let cpu = 1; cpu < cpus; cpu++) tasks.push({ cpu, program: PROGRAM, export: "returner", args });
   const started = Date.now();
   const totalMs = seconds * 1000;
-  const run = await startCpus({ buffer: mem.buffer as SharedArrayBuffer, control, tasks, timeoutMs: totalMs + 120_000 });
+  const run = await startCpus({ buffer: mem.buffer as SharedArrayBuffer, control, tasks, timeoutMs: totalMs + 120_000, ...(opts.trace ? { trace: opts.trace } : {}) });
   const timer = opts.onProgress
     ? setInterval(() => opts.onProgress!({ kernel: build.name, rounds: Atomics.load(ctl, S_ROUND), elapsedMs: Date.now() - started, totalMs }), 1000)
     : undefined;
@@ -200,5 +205,7 @@ export async function runStress(opts: StressOptions): Promise<StressRun> {
     violation_round: violation === null ? null : d.violationRound || d.rounds,
   };
   const image = violation === null ? null : saveImage(mem, { command: `ppemu stress --kernel ${build.name} --cpus ${cpus} --seconds ${seconds} --seed ${seed} --preempt ${args.preempt}${args.keepGoing ? " --keep-going" : ""}` });
-  return { result, image };
+  if (!opts.trace) return { result, image };
+  const parts = run.traces.filter((t): t is Float64Array => t !== undefined);
+  return { result, image, trace: traceText(parts) };
 }

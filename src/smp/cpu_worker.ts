@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { isAbsolute, resolve } from "node:path";
 import { attachPpSystem } from "../pool/index.js";
 import { rcuBarrier } from "./rcu.js";
+import { Tracer, type TraceOptions } from "../trace/ftrace.js";
 import { CTRL_STOP, type CpuProgramContext, type CpuProgram } from "./runner.js";
 
 interface Data {
@@ -17,6 +18,8 @@ interface Data {
   program: string;
   export: string;
   args: unknown;
+  /** The tracepoints to record on this CPU (its own buffer, as ftrace's per-CPU ring buffers), or absent. */
+  trace?: TraceOptions;
 }
 
 const data = workerData as Data;
@@ -44,9 +47,12 @@ async function main(): Promise<void> {
       writeSync(2, `${line}\n`);
     },
   };
+  const tracer = data.trace !== undefined ? new Tracer(data.trace).start() : null;
   const result = await (fn as CpuProgram)(ctx);
   rcuBarrier(sys.m);
-  parentPort!.postMessage({ type: "result", result });
+  const trace = tracer?.rows();
+  tracer?.stop();
+  parentPort!.postMessage({ type: "result", result, trace }, trace ? [trace.buffer as ArrayBuffer] : []);
 }
 
 main().catch((e: unknown) => {

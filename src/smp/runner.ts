@@ -16,6 +16,7 @@
  * No worker outlives its run: a finished, failed or timed-out run terminates every worker it
  * started, and process exit (including the CLI's SIGINT/SIGTERM path) terminates any still alive.
  */
+import type { TraceOptions } from "../trace/ftrace.js";
 import type { Worker } from "node:worker_threads";
 import type { PpSystem } from "../pool/index.js";
 import { PpemuError } from "../errors.js";
@@ -63,6 +64,8 @@ export interface RunCpusOptions {
   readonly tasks: readonly CpuTask[];
   /** The control area; a new zeroed one of DEFAULT_CONTROL_BYTES when absent. */
   readonly control?: SharedArrayBuffer;
+  /** Record these tracepoints on every CPU (src/trace/ftrace.ts); each CPU's buffer lands in `CpuRun.traces`. */
+  readonly trace?: TraceOptions;
   /** Stop the run (CTRL_STOP) after this long; the workers still running DEADLINE_GRACE_MS later are terminated and the run fails with TIME_LIMIT. @defaultValue no limit */
   readonly timeoutMs?: number;
 }
@@ -85,6 +88,8 @@ export class CpuError extends Error {
 export interface CpuRun {
   /** Each task's result, in task order. */
   readonly done: Promise<unknown[]>;
+  /** With `trace`: each task's tracepoint records (`Tracer.rows()`), in task order, once it has finished. */
+  readonly traces: (Float64Array | undefined)[];
   readonly control: Int32Array;
   /** Ask every program to finish (sets CTRL_STOP). */
   stop(): void;
@@ -142,6 +147,7 @@ export async function startCpus(opts: RunCpusOptions): Promise<CpuRun> {
   const control = new Int32Array(controlBuf);
   const workers: Worker[] = [];
   const results: unknown[] = new Array(opts.tasks.length);
+  const traces: (Float64Array | undefined)[] = new Array(opts.tasks.length).fill(undefined);
   let timer: NodeJS.Timeout | undefined;
   let kill: NodeJS.Timeout | undefined;
   const stop = (): void => {
@@ -170,15 +176,16 @@ export async function startCpus(opts: RunCpusOptions): Promise<CpuRun> {
     opts.tasks.forEach((t, k) => {
       const program = t.program instanceof URL ? t.program.href : t.program;
       const w = new Worker(WORKER_URL, {
-        workerData: { buffer: opts.buffer, control: controlBuf, cpu: t.cpu, program, export: t.export ?? "default", args: t.args },
+        workerData: { buffer: opts.buffer, control: controlBuf, cpu: t.cpu, program, export: t.export ?? "default", args: t.args, trace: opts.trace },
         stdout: false,
         stderr: false,
       });
       workers.push(w);
       live.add(w);
-      w.on("message", (msg: { type: string; result?: unknown; message?: string; code?: string }) => {
+      w.on("message", (msg: { type: string; result?: unknown; trace?: Float64Array; message?: string; code?: string }) => {
         if (msg.type === "result") {
           results[k] = msg.result;
+          traces[k] = msg.trace;
           live.delete(w);
           if (--pending === 0 && !settled) {
             settled = true;
@@ -204,6 +211,7 @@ export async function startCpus(opts: RunCpusOptions): Promise<CpuRun> {
   });
   return {
     done,
+    traces,
     control,
     stop,
     terminate: async () => {

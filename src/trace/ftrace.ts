@@ -32,7 +32,7 @@
  * typed array grown by doubling: no allocation per event once it has room.
  */
 import type { PagePools } from "../pool/page_pool.js";
-import type { KernelBuild } from "../builds/types.js";
+import { buildById } from "../builds/registry.js";
 import { CPU_PREEMPT_COUNT, SOFTIRQ_OFFSET, SOFTIRQ_MASK, SOFTIRQ_SHIFT } from "../smp/percpu.js";
 import {
   TRACE_EVENTS,
@@ -55,7 +55,15 @@ export interface TraceOptions {
   readonly events?: readonly TraceEventName[];
   /** The task process-context events run in (default comm "ppemu", pid 1000). */
   readonly task?: { readonly comm: string; readonly pid: number };
+  /**
+   * The ring's size in events (default TRACE_BUF_RECORDS): when full the oldest are overwritten, as
+   * ftrace's default overwrite mode does, and counted in `lost`.
+   */
+  readonly maxRecords?: number;
 }
+
+/** Default events a tracer keeps (per CPU, as ftrace's per-CPU buffers): 2^18 of 88 bytes. */
+export const TRACE_BUF_RECORDS = 1 << 18;
 
 // Record layout: one Float64Array row per event.
 const R_TP = 0;
@@ -92,14 +100,16 @@ export function traceContext(comm: string, pid: number, cpu: number, pc: number,
   return `${comm.padStart(16)}-${String(pid).padEnd(7)} [${String(cpu).padStart(3, "0")}] ${latFmt(pc)} ${String(secs).padStart(5)}.${String(usec).padStart(6, "0")}: `;
 }
 
-/** A tracer on this thread: `start()` installs the hook, `stop()` removes it, `lines()` reads the trace. */
+/**
+ * A tracer on this thread: `start()` installs the hook, `stop()` removes it, `lines()` reads the
+ * trace. One per thread, as ftrace keeps one buffer per CPU: a CPU worker's tracer hands its
+ * `rows()` to the parent, and `traceText()` merges the CPUs' buffers by timestamp as trace_pipe does.
+ */
 export class Tracer {
   private rec = new Float64Array(R_SIZE * 256);
   private n = 0;
+  private readonly cap: number;
   private readonly enabled: boolean[];
-  private readonly builds: KernelBuild[] = [];
-  private lastPps: PagePools | null = null;
-  private lastBuild = -1;
   private readonly task: { readonly comm: string; readonly pid: number };
   private readonly hook = (tp: number, pps: PagePools, pool: number, arg: number): void => this.record(tp, pps, pool, arg);
 
@@ -107,6 +117,7 @@ export class Tracer {
     const ev = opts.events ?? TRACE_EVENTS;
     this.enabled = TRACE_EVENTS.map((e) => ev.includes(e));
     this.task = opts.task ?? { comm: "ppemu", pid: 1000 };
+    this.cap = opts.maxRecords ?? TRACE_BUF_RECORDS;
   }
 
   start(): this {
@@ -119,43 +130,56 @@ export class Tracer {
     if (traceHook === this.hook) setTraceHook(null);
   }
 
-  /** Events recorded so far. */
+  /** Events recorded so far (the overwritten ones included). */
   get count(): number {
     return this.n;
   }
 
-  /** Records of one event. */
+  /** Events the ring overwrote: ftrace's `[LOST n EVENTS]`. */
+  get lost(): number {
+    return Math.max(0, this.n - this.cap);
+  }
+
+  /** Records of one event, of those kept. */
   countOf(event: TraceEventName): number {
     const tp = TRACE_EVENTS.indexOf(event);
+    const r = this.rows();
     let c = 0;
-    for (let i = 0; i < this.n; i++) if (this.rec[i * R_SIZE + R_TP] === tp) c++;
+    for (let at = 0; at < r.length; at += R_SIZE) if (r[at + R_TP] === tp) c++;
     return c;
+  }
+
+  /** The kept records, oldest first, R_SIZE numbers each (what a CPU worker hands its parent). */
+  rows(): Float64Array {
+    const kept = Math.min(this.n, this.cap);
+    if (this.n <= this.cap) return this.rec.slice(0, kept * R_SIZE);
+    const first = (this.n % this.cap) * R_SIZE;
+    const out = new Float64Array(kept * R_SIZE);
+    out.set(this.rec.subarray(first, kept * R_SIZE));
+    out.set(this.rec.subarray(0, first), kept * R_SIZE - first);
+    return out;
   }
 
   private record(tp: number, pps: PagePools, pool: number, arg: number): void {
     if (!this.enabled[tp]) return;
-    if (pps !== this.lastPps) {
-      let b = this.builds.indexOf(pps.build);
-      if (b < 0) b = this.builds.push(pps.build) - 1;
-      this.lastPps = pps;
-      this.lastBuild = b;
-    }
-    if ((this.n + 1) * R_SIZE > this.rec.length) {
-      const grown = new Float64Array(this.rec.length * 2);
+    const slot = this.n % this.cap;
+    if ((slot + 1) * R_SIZE > this.rec.length) {
+      const grown = new Float64Array(Math.min(this.rec.length * 2, this.cap * R_SIZE));
       grown.set(this.rec);
       this.rec = grown;
     }
+    this.n++;
+    const at = slot * R_SIZE;
+    this.rec[at + R_BUILD] = pps.build.id;
     const mem = pps.mem;
     const u32 = mem.u32;
     const o = pps.o;
     const r = this.rec;
-    const at = this.n++ * R_SIZE;
     r[at + R_TP] = tp;
     r[at + R_CPU] = mem.cpu;
     r[at + R_PC] = u32[(mem.cpuArea + CPU_PREEMPT_COUNT) >>> 2]!;
     r[at + R_TS_MS] = mem.nowMs;
     r[at + R_POOL] = pool;
-    r[at + R_BUILD] = this.lastBuild;
     r[at + R_CNT] = mem.rd64(pool + o.destroyCnt);
     // TP_fast_assign(): what each event stores, read from the pool as the kernel's callers pass it.
     const hold = u32[(pool + o.holdCnt) >>> 2]!;
@@ -186,18 +210,37 @@ export class Tracer {
 
   /** The trace as trace_pipe prints it, one string per line (no newlines). */
   lines(): string[] {
-    const out: string[] = [];
-    const r = this.rec;
+    return traceLines([this.rows()], this.task);
+  }
+
+  /** The trace as one text, each line ending in a newline (empty when nothing was recorded). */
+  text(): string {
+    const l = this.lines();
+    return l.length === 0 ? "" : l.join("\n") + "\n";
+  }
+}
+
+/**
+ * Several CPUs' buffers (`Tracer.rows()`), merged by timestamp as trace_pipe merges the per-CPU ring
+ * buffers (equal timestamps: the buffers' order, then each one's own), as trace_pipe lines.
+ */
+export function traceLines(parts: readonly Float64Array[], task: { readonly comm: string; readonly pid: number } = { comm: "ppemu", pid: 1000 }): string[] {
+  const idx: [number, number][] = [];
+  parts.forEach((p, k) => {
+    for (let at = 0; at < p.length; at += R_SIZE) idx.push([k, at]);
+  });
+  idx.sort((x, y) => parts[x[0]]![x[1] + R_TS_MS]! - parts[y[0]]![y[1] + R_TS_MS]! || x[0] - y[0] || x[1] - y[1]);
+  const out: string[] = [];
     const v: TraceArgs = { pool: "", netmem: "", is_net_iov: 0, pfn: 0, hold: 0, release: 0, inflight: 0, cnt: 0, pool_nid: 0, new_nid: 0 };
-    for (let i = 0; i < this.n; i++) {
-      const at = i * R_SIZE;
+  for (const [k, at] of idx) {
+      const r = parts[k]!;
       const tp = r[at + R_TP]!;
       const cpu = r[at + R_CPU]!;
       const pc = r[at + R_PC]!;
       const pool = r[at + R_POOL]!;
       const netmem = r[at + R_NETMEM]!;
       const cnt = r[at + R_CNT]!;
-      const fmt = traceFormatsOf(this.builds[r[at + R_BUILD]!]!)[tp]!;
+      const fmt = traceFormatsOf(buildById(r[at + R_BUILD]!)!)[tp]!;
       v.pool = poolPtr(pool);
       v.netmem = netmemPtr(netmem);
       v.is_net_iov = netmem & 1;
@@ -213,8 +256,8 @@ export class Tracer {
         v.pool_nid = r[at + R_A]!;
         v.new_nid = r[at + R_B]!;
       }
-      let comm = this.task.comm;
-      let pid = this.task.pid;
+      let comm = task.comm;
+      let pid = task.pid;
       if ((pc & SOFTIRQ_OFFSET) !== 0) {
         comm = "<idle>";
         pid = 0;
@@ -224,14 +267,13 @@ export class Tracer {
       }
       out.push(traceContext(comm, pid, cpu, pc, r[at + R_TS_MS]!) + fmt.event + ": " + renderTp(fmt, v));
     }
-    return out;
-  }
+  return out;
+}
 
-  /** The trace as one text, each line ending in a newline (empty when nothing was recorded). */
-  text(): string {
-    const l = this.lines();
-    return l.length === 0 ? "" : l.join("\n") + "\n";
-  }
+/** `traceLines` as one text, each line ending in a newline (empty for no events). */
+export function traceText(parts: readonly Float64Array[], task?: { readonly comm: string; readonly pid: number }): string {
+  const l = traceLines(parts, task);
+  return l.length === 0 ? "" : l.join("\n") + "\n";
 }
 
 /** Run `fn` with a tracer started, stopping it however `fn` ends. */

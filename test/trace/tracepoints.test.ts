@@ -176,13 +176,13 @@ describe("page_pool tracepoints", () => {
   });
 });
 
-describe("ppemu scenario unbind --trace", () => {
-  async function run(...argv: string[]) {
-    const io = new BufferIo();
-    const code = await main(argv, io);
-    return { code, out: io.stdout, err: io.stderr };
-  }
+async function run(...argv: string[]) {
+  const io = new BufferIo();
+  const code = await main(argv, io);
+  return { code, out: io.stdout, err: io.stderr };
+}
 
+describe("ppemu scenario unbind --trace", () => {
   it("--trace - prints only the trace lines", async () => {
     const r = await run("scenario", "unbind", "--kernel", "v6.16", "--pages", "16", "--inflight", "4", "--window-ms", "3000", "--trace", "-");
     expect(r.code).toBe(0);
@@ -214,5 +214,34 @@ describe("ppemu scenario unbind --trace", () => {
     const text = readFileSync(file, "utf8");
     const n = parseTrace(text, KERNEL_FMT_V6_12).length;
     expect(r.out).toContain(`wrote ${file} (${n} trace lines)`);
+  });
+});
+
+describe("--trace on the SMP commands: each CPU its own buffer, merged by timestamp", () => {
+  it("stress: both CPUs' events, every line parses, timestamps never go back", { timeout: 60_000 }, async () => {
+    const r = await run("stress", "--kernel", "v6.16", "--seconds", "1", "--keep-going", "--trace", "-", "--trace-filter", "page_pool_state_hold,page_pool_release");
+    expect(r.err).toBe("");
+    const lines = parseTrace(r.out, KERNEL_FMT_V6_12);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(new Set(lines.map((l) => l.event))).toEqual(new Set(["page_pool_state_hold", "page_pool_release"]));
+    // CPU 0 (the driver) allocates; the deferred release runs there too.
+    expect(new Set(lines.filter((l) => l.event === "page_pool_state_hold").map((l) => l.cpu))).toEqual(new Set([0]));
+    for (let i = 1; i < lines.length; i++) expect(lines[i]!.us).toBeGreaterThanOrEqual(lines[i - 1]!.us);
+  });
+
+  it("race --replay: the schedule's events (setup and checks on this thread, the CPUs' own); other schedulers refuse", { timeout: 60_000 }, async () => {
+    // v6.15's first retry-vs-last-return violation, as `ppemu race` prints its replay (exit 1: the violation).
+    const argv = ["race", "--kernel", "v6.15", "--program", "retry-vs-last-return", "--replay", "s0:0*10.1*6.0*9.1", "--trace", "-"];
+    const r = await run(...argv);
+    const lines = parseTrace(r.out, KERNEL_FMT_V6_12);
+    const rel = lines.filter((l) => l.event === "page_pool_release");
+    expect(rel.length).toBeGreaterThan(0);
+    // destroy_cnt counts up by one per page_pool_release(), and the last one finds nothing in flight.
+    expect(rel.map((l) => Number(l.fields[4]))).toEqual(Array.from({ length: rel.length }, (_, i) => i + 1));
+    expect(rel.at(-1)!.fields[1]).toBe("0");
+    const again = await run(...argv);
+    expect(again.out).toBe(r.out);
+    const bad = await run("race", "--kernel", "v6.16", "--trace", "-");
+    expect([bad.code, bad.err]).toEqual([2, "ppemu race: --trace records one schedule: give it with --replay TRACE\n"]);
   });
 });
