@@ -4,7 +4,8 @@
  */
 import { type Command, parse, unexpectedArgument, UsageError } from "./common.js";
 import { MACHINE_OPTIONS, machineFromArgs, machineHelp } from "./cmd-netlink.js";
-import { driverPools, ethtoolStats } from "../netlink/ethtool.js";
+import { driverPools, ethtoolStats, ethtoolValues } from "../netlink/ethtool.js";
+import { jsonDocument, jsonText } from "../report/json.js";
 import { netdevByName } from "../netlink/page_pool_nl.js";
 import { MACH_LOOPBACK } from "../mem/physmem.js";
 
@@ -21,6 +22,8 @@ holds (not yet destroyed), as page_pool_get_stats() sums them. The emulated devi
 of its own, so no other lines. DEV defaults to ${DEFAULT_DEV}, the scenario's netdev; after unbind it is gone.
 
   -S, --statistics  show the statistics (the only query)
+  --json            {"schema": 1, "command": "ethtool", "dev", "kernel", "machine", "stats": {string: value}}
+                    (schemas/ethtool.schema.json)
 ${machineHelp("allocated")}`;
 
 export const ethtoolCommand: Command = {
@@ -30,7 +33,7 @@ export const ethtoolCommand: Command = {
     return help();
   },
   run(argv, io) {
-    const { values, positionals } = parse(NAME, argv, { ...MACHINE_OPTIONS, statistics: { type: "boolean", short: "S" } });
+    const { values, positionals } = parse(NAME, argv, { ...MACHINE_OPTIONS, statistics: { type: "boolean", short: "S" }, json: { type: "boolean" } });
     if (values.statistics !== true) throw new UsageError(`ppemu ${NAME}: only -S (--statistics) is emulated: ppemu ethtool -S [DEV]`);
     if (positionals.length > 1) throw new UsageError(unexpectedArgument(NAME, positionals[1]!, values));
     const name = positionals[0] ?? DEFAULT_DEV;
@@ -44,6 +47,11 @@ export const ethtoolCommand: Command = {
     if (dev === sys.m.mem.rdPtr(sys.m.mem.machine + MACH_LOOPBACK)) {
       // The loopback driver has no ethtool stats: ethtool's do_gstats() says "no stats available".
       throw new UsageError(`ppemu ${NAME}: ${name}: no stats available (the loopback driver reports none)`);
+    }
+    if (values.json === true) {
+      const stats = Object.fromEntries(ethtoolValues(sys, driverPools(sys, dev)).map((x) => [x.name, x.value]));
+      io.out(jsonText(jsonDocument("ethtool", { dev: name, kernel: sys.build.name, machine: text, stats })));
+      return 0;
     }
     io.out(ethtoolStats(sys, driverPools(sys, dev)).replace(/\n$/, ""));
     return 0;

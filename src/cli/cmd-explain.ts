@@ -2,6 +2,7 @@
  * `ppemu explain ADDR…`: build the machine state by running a scenario to a chosen step, then say
  * what each address is. `--magic` and `--netmem` decode values on their own.
  */
+import { dmesgText } from "../report/dmesg.js";
 import { readFileSync } from "node:fs";
 import { type Command, parse, choice, sizeArg, buildsArg, buildsHelp, ioReason, UsageError } from "./common.js";
 import { SCENARIO_OPTIONS, scenarioShape, UNBIND_DEFAULT_KERNEL } from "./cmd-scenario.js";
@@ -24,8 +25,8 @@ export const EXPLAIN_DEFAULTS = { pages: 40, inflight: 8, poolSize: 64, memBytes
 
 const help = (): string => `usage: ppemu explain ADDR… [--scenario unbind] [--kernel B | --layout L]
                     [--at allocated|destroyed|unbound|end] [--pages N] [--inflight M]
-                    [--late-returns K] [--pool-size S] [--mem SIZE] [--magic VALUE]… [--netmem VALUE]… [--json]
-       ppemu explain ADDR… --image FILE [--magic VALUE]… [--netmem VALUE]… [--json]
+                    [--late-returns K] [--pool-size S] [--mem SIZE] [--magic VALUE]… [--netmem VALUE]… [--dmesg] [--json]
+       ppemu explain ADDR… --image FILE [--magic VALUE]… [--netmem VALUE]… [--dmesg] [--json]
 
 Runs the scenario to the step given by --at, then explains each address of the resulting machine:
 its frame (pfn) and the frame's role — memmap, machine header, diag log, free buddy block, slab
@@ -53,6 +54,7 @@ ${buildsHelp(false)}
                     net_iovs (explain one by its address, or by its netmem_ref with --netmem)
   --magic VALUE     decode a pp_magic value (classic and v6.16 masks, DMA index id, bits 0–1; lp64)
   --netmem VALUE    decode a netmem_ref (bit 0 NET_IOV, the cleared pointer), then explain that address
+  --dmesg           then the machine's kernel log as dmesg prints it (not with --json)
   --json            one JSON object: {schema, command: "explain", machine (null without one),
                     explanations: [{kind: "magic"|"netmem"|"address", …} per --magic, --netmem, ADDR]}
                     (schemas/explain.schema.json)`;
@@ -113,8 +115,10 @@ export const explainCommand: Command = {
       provider: { type: "string" },
       magic: { type: "string", multiple: true },
       netmem: { type: "string", multiple: true },
+      dmesg: { type: "boolean" },
       json: { type: "boolean" },
     });
+    if (values.dmesg === true && values.json === true) throw new UsageError("ppemu explain: --dmesg prints the kernel log after the text: drop --json");
     const imageFile = values.image as string | undefined;
     let image: { sys: PpSystem; header: ImageHeader } | null = null;
     if (imageFile !== undefined) {
@@ -214,6 +218,8 @@ export const explainCommand: Command = {
     // One document whatever the inputs: the machine, then one explanation per --magic, --netmem and address.
     if (values.json) io.out(jsonText(jsonDocument("explain", { machine: machineJson, explanations: json })));
     else io.out(text.join("\n\n"));
+    // The machine's kernel log as dmesg prints it, after the explanations (src/report/dmesg.ts).
+    if (values.dmesg === true && explainer) io.out(`\ndmesg:\n${dmesgText(explainer.sys.m.mem) || "(empty)\n"}`);
     return 0;
   },
 };

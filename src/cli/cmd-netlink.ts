@@ -2,6 +2,7 @@
  * `ppemu netlink page-pool-get|page-pool-stats-get|summary`: the netdev family's page-pool objects of
  * a scenario machine (or a saved image) as `ynl --family netdev` prints them (src/netlink/).
  */
+import { jsonDocument, jsonText } from "../report/json.js";
 import { type Command, type Io, type ParsedValues, parse, choice, sizeArg, intArg, buildsArg, buildsHelp, unexpectedArgument, UsageError } from "./common.js";
 import { SCENARIO_OPTIONS, scenarioShape, UNBIND_DEFAULT_KERNEL } from "./cmd-scenario.js";
 import { loadImageFile } from "./cmd-explain.js";
@@ -81,6 +82,8 @@ A --id that names no visible pool prints ynl's "Netlink error: No such file or d
   --dump            dump every pool (the default)
   --id N            one pool (the do operation)
   --output-json     ynl's --output-json: json.dumps() of the reply
+  --json            ppemu's document: {"schema": 1, "command": "netlink", "operation", "kernel", "machine",
+                    "replies": [the replies, keys in snake_case]} (schemas/netlink.schema.json)
 ${machineHelp("unbound")}`;
 
 function emit(io: Io, v: PyValue, json: boolean): void {
@@ -99,6 +102,7 @@ export const netlinkCommand: Command = {
       dump: { type: "boolean" },
       id: { type: "string" },
       "output-json": { type: "boolean" },
+      json: { type: "boolean" },
     });
     if (positionals.length === 0) throw new UsageError(`ppemu ${NAME}: name an operation (valid: ${OPS.join(", ")})`);
     if (positionals.length > 1) throw new UsageError(unexpectedArgument(NAME, positionals[1]!, values));
@@ -108,19 +112,29 @@ export const netlinkCommand: Command = {
       throw new UsageError(`ppemu ${NAME} summary: takes no --dump, --id or --output-json (it prints the sample's text)`);
     }
     const id = values.id === undefined ? null : intArg(NAME, "id", values.id as string, 0, 1, 0xffffffff);
-    const { sys } = machineFromArgs(NAME, values, "unbound");
+    const { sys, text } = machineFromArgs(NAME, values, "unbound");
     const unsupported = netlinkUnsupported(sys);
     if (unsupported) throw new UsageError(`ppemu ${NAME}: ${unsupported}`);
     const json = values["output-json"] === true;
+    if (json && values.json === true) throw new UsageError(`ppemu ${NAME}: give --json (ppemu's document) or --output-json (ynl's), not both`);
+    // --json: ppemu's document, the replies with snake_case keys (schemas/netlink.schema.json).
+    const doc = (body: Record<string, unknown>) => io.out(jsonText(jsonDocument("netlink", { operation: op, kernel: sys.build.name, machine: text, ...body })));
     if (op === "summary") {
-      io.out(pagePoolSummary(sys).replace(/\n$/, ""));
+      if (values.json === true) doc({ text: pagePoolSummary(sys) });
+      else io.out(pagePoolSummary(sys).replace(/\n$/, ""));
       return 0;
     }
     if (id === null) {
-      emit(io, op === "page-pool-get" ? pagePoolGetDump(sys) : pagePoolStatsDump(sys), json);
+      const replies = op === "page-pool-get" ? pagePoolGetDump(sys) : pagePoolStatsDump(sys);
+      if (values.json === true) doc({ replies });
+      else emit(io, replies, json);
       return 0;
     }
     const msg = op === "page-pool-get" ? pagePoolGetDo(sys, id) : pagePoolStatsDo(sys, id);
+    if (values.json === true) {
+      doc({ replies: msg === null ? [] : [msg], ...(msg === null ? { error: "No such file or directory" } : {}) });
+      return msg === null ? 1 : 0;
+    }
     if (msg === null) {
       // cli.py: `except NlError as e: print(e); exit(1)` — -ENOENT from netdev_nl_page_pool_get_do().
       io.out("Netlink error: No such file or directory");

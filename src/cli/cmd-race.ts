@@ -15,7 +15,7 @@ const SCHEDULERS: readonly SchedulerName[] = ["bounded", "pct", "random", "repla
 
 const help = (): string => `usage: ppemu race [--kernel B|B,C|all | --layout L|all] [--program P|FILE] [--scheduler S]
                   [--schedules N] [--seed S] [--preemptions K] [--depth D] [--replay TRACE]
-                  [--save DIR] [--no-shrink] [--trace FILE|- [--trace-filter E,...]] [--json]
+                  [--save DIR] [--no-shrink] [--trace FILE|- [--trace-filter E,...]] [--dmesg] [--json]
 
 Explores the interleavings of a race program's CPUs deterministically: the CPUs are worker threads
 that run one at a time, each stopping at preemption points named after the kernel code they sit in
@@ -45,6 +45,7 @@ ${buildsHelp(true)}
                     thread, each CPU in its own buffer), merged by timestamp as trace_pipe prints them;
                     - prints only the trace, FILE writes it and prints the normal output
   --trace-filter E,...  with --trace: only these events (default all four)
+  --dmesg           with --replay: then the machine's kernel log after that schedule, as dmesg prints it
   --json            {"schema": 1, "command": "race", "results": [one object per build]}`;
 
 /** The trace as printed: step numbers, and a run of the same step shown once with its count. */
@@ -95,6 +96,7 @@ export const raceCommand: Command = {
       "no-shrink": { type: "boolean" },
       trace: { type: "string" },
       "trace-filter": { type: "string" },
+      dmesg: { type: "boolean" },
       json: { type: "boolean" },
     });
     if (positionals.length > 0) throw new UsageError(unexpectedArgument("race", positionals[0]!, values));
@@ -115,6 +117,10 @@ export const raceCommand: Command = {
     const traceEvents = traceFilterArg("race", values["trace-filter"] as string | undefined);
     const traceFd = trace !== undefined && trace !== "-" ? openOutputFile("race", "--trace", trace) : -1;
     const traces: string[] = [];
+    const dmesg = values.dmesg === true;
+    if (dmesg && scheduler !== "replay") throw new UsageError("ppemu race: --dmesg prints one schedule's kernel log: give it with --replay TRACE");
+    if (dmesg && (values.json === true || trace === "-")) throw new UsageError("ppemu race: --dmesg prints the kernel log after the table: drop --json and --trace - (or trace to a FILE)");
+    const logs: string[] = [];
     const tty = process.stderr.isTTY === true;
     const results: RaceResult[] = [];
     for (const [k, b] of builds.entries()) {
@@ -129,6 +135,7 @@ export const raceCommand: Command = {
           depth,
           ...(replay !== undefined ? { replay } : {}),
           shrink: values["no-shrink"] !== true,
+          ...(dmesg ? { onDmesg: (t: string) => logs.push(`dmesg (${b.name}):\n${t || "(empty)\n"}`) } : {}),
           ...(trace !== undefined ? { trace: { events: traceEvents }, onTrace: (t: string) => traces.push((builds.length > 1 ? `# kernel ${b.name}\n` : "") + t) } : {}),
           ...(tty ? { onProgress: (done: number, total: number) => void process.stderr.write(`\rppemu race: ${b.name} (${k + 1}/${builds.length}) ${done}/${total} schedules   `) } : {}),
         }),
@@ -165,6 +172,7 @@ export const raceCommand: Command = {
       }
     }
     if (images.length > 0) io.out(`\nwrote ${images.join(", ")}: ppemu explain ADDR --image FILE`);
+    for (const log of logs) io.out("\n" + log);
     return results.some((r) => r.violations.length > 0) ? 1 : 0;
   },
 };

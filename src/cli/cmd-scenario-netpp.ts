@@ -3,6 +3,8 @@
  * layout (src/scenario/netpp.ts), run side by side on kernel builds. `cmd-scenario.ts` hands these
  * two names here after parsing.
  */
+import { dmesgText } from "../report/dmesg.js";
+import type { PhysMem } from "../mem/physmem.js";
 import { type Io, type ParsedValues, UsageError, intArg, buildsArg } from "./common.js";
 import { findBuild } from "../builds/index.js";
 import { renderTable, wrapByGroup } from "../report/table.js";
@@ -30,7 +32,7 @@ export function netppDefaultKernel(): string {
 }
 
 export const NETPP_SCENARIO_HELP = `
-ppemu scenario zerocopy [--kernel B|B,C|all] [--pages N] [--skip-netpp-check] [--json]
+ppemu scenario zerocopy [--kernel B|B,C|all] [--pages N] [--skip-netpp-check] [--dmesg] [--json]
   TCP zerocopy receive of page_pool pages: the driver's RX pages sit in the socket's receive queue
   as full-page frags; getsockopt(TCP_ZEROCOPY_RECEIVE) maps them with vm_insert_pages(), ${TCP_ZEROCOPY_PAGE_BATCH_SIZE} per batch.
   On v7.1-rc-netpp validate_page_before_insert() refuses a typed page: -EINVAL (why db359fccf212
@@ -40,7 +42,7 @@ ppemu scenario zerocopy [--kernel B|B,C|all] [--pages N] [--skip-netpp-check] [-
                     the report, refused): the rmap's _mapcount++ lands on page_type, and the page is
                     a bad page when munmap frees it
 
-ppemu scenario niov-init [--kernel B|B,C|all] [--niovs N] [--fixed] [--json]
+ppemu scenario niov-init [--kernel B|B,C|all] [--niovs N] [--fixed] [--dmesg] [--json]
   An io_uring zcrx area's net_iovs (zeroed) enter a pool through page_pool_set_pp_info(). On
   v7.1-rc-netpp __SetPageNetpp() finds page_type 0, not UINT_MAX: VM_BUG_ON_PAGE, kernel BUG.
   --niovs N         net_iovs in the area, 1..${NETPP_PAGES_MAX} (default ${NIOV_INIT_DEFAULTS.niovs})
@@ -56,6 +58,7 @@ export const ZEROCOPY_OPTIONS = {
   layout: { type: "string" },
   pages: { type: "string" },
   "skip-netpp-check": { type: "boolean" },
+  dmesg: { type: "boolean" },
   json: { type: "boolean" },
 } as const;
 export const NIOV_INIT_OPTIONS = {
@@ -63,6 +66,7 @@ export const NIOV_INIT_OPTIONS = {
   layout: { type: "string" },
   niovs: { type: "string" },
   fixed: { type: "boolean" },
+  dmesg: { type: "boolean" },
   json: { type: "boolean" },
 } as const;
 
@@ -125,10 +129,17 @@ export function netppLog(results: readonly { readonly kernel: string; readonly d
 /** Run one of the two scenarios on `builds` and print it. */
 export function runNetppScenario(name: NetppScenario, values: ParsedValues, io: Io): number {
   const builds = buildsArg("scenario", values, { multi: true, dflt: netppDefaultKernel() });
+  if (values.dmesg === true && values.json === true) throw new UsageError(`ppemu scenario ${name}: --dmesg prints the kernel log after the table: drop --json`);
+  // --dmesg: each build's log, read as its run ends (src/report/dmesg.ts).
+  const logs: string[] = [];
+  const logged = <T extends { readonly sys: { readonly build: { readonly name: string }; readonly m: { readonly mem: PhysMem } } }>(r: T): T => {
+    if (values.dmesg === true) logs.push(`dmesg (${r.sys.build.name}):\n${dmesgText(r.sys.m.mem) || "(empty)\n"}`);
+    return r;
+  };
   if (name === "zerocopy") {
     const pages = intArg("scenario", "pages", values.pages as string | undefined, ZEROCOPY_DEFAULTS.pages, 1, NETPP_PAGES_MAX);
     const skipNetppCheck = values["skip-netpp-check"] === true;
-    const results = builds.map((kernel) => strip(runZerocopy({ kernel, pages, skipNetppCheck })));
+    const results = builds.map((kernel) => strip(logged(runZerocopy({ kernel, pages, skipNetppCheck }))));
     if (values.json === true) {
       io.out(jsonText(jsonDocument("scenario", { scenario: name, results })));
       return 0;
@@ -139,6 +150,7 @@ export function runNetppScenario(name: NetppScenario, values: ParsedValues, io: 
     );
     io.out(zerocopyTable(results));
     io.out("\n" + netppLog(results));
+    for (const log of logs) io.out("\n" + log);
     return 0;
   }
   const niovs = intArg("scenario", "niovs", values.niovs as string | undefined, NIOV_INIT_DEFAULTS.niovs, 1, NETPP_PAGES_MAX);
@@ -146,7 +158,7 @@ export function runNetppScenario(name: NetppScenario, values: ParsedValues, io: 
   const withNiov = builds.filter((b) => b.structs.netIov !== undefined);
   const skipped = builds.filter((b) => b.structs.netIov === undefined).map((b) => b.name);
   if (withNiov.length === 0) throw new UsageError(`ppemu scenario niov-init: none of ${builds.map((b) => b.name).join(", ")} has a struct net_iov`);
-  const results = withNiov.map((kernel) => strip(runNiovInit({ kernel, niovs, fixed })));
+  const results = withNiov.map((kernel) => strip(logged(runNiovInit({ kernel, niovs, fixed }))));
   if (values.json === true) {
     io.out(jsonText(jsonDocument("scenario", { scenario: name, results })));
     return 0;
@@ -155,5 +167,6 @@ export function runNetppScenario(name: NetppScenario, values: ParsedValues, io: 
   if (skipped.length > 0) io.out(`(no struct net_iov, skipped: ${skipped.join(", ")})\n`);
   io.out("\n" + niovInitTable(results));
   io.out("\n" + netppLog(results));
+  for (const log of logs) io.out("\n" + log);
   return 0;
 }

@@ -14,7 +14,7 @@ import { jsonDocument, jsonText } from "../report/json.js";
 
 const help = (): string => `usage: ppemu stress [--kernel B|B,C|all | --layout L|all] [--cpus N] [--seconds S] [--seed N]
                     [--round-ms MS] [--pool-size S] [--preempt voluntary|full] [--keep-going]
-                    [--trace FILE|- [--trace-filter E,...]]
+                    [--trace FILE|- [--trace-filter E,...]] [--dmesg]
                     [--image-dir DIR] [--json]
 
 Runs N CPUs as worker threads on one SharedArrayBuffer machine per kernel build. CPU 0 is the
@@ -49,6 +49,7 @@ ${buildsHelp(true)}
                     ${TRACE_BUF_RECORDS} events kept), merged by timestamp as trace_pipe prints them; - prints
                     only the trace on stdout, FILE writes it there and prints the normal output
   --trace-filter E,...  with --trace: only these events (default all four)
+  --dmesg           then each build's kernel log as dmesg prints it
   --json            {"schema": 1, "command": "stress", "results": [one object per build]}
                     (schemas/stress.schema.json)
 Progress goes to stderr when it is a terminal. Exit status 1 when a build had a violation.`;
@@ -92,6 +93,7 @@ export const stressCommand: Command = {
       "keep-going": { type: "boolean" },
       trace: { type: "string" },
       "trace-filter": { type: "string" },
+      dmesg: { type: "boolean" },
       json: { type: "boolean" },
     });
     if (positionals.length > 0) throw new UsageError(unexpectedArgument("stress", positionals[0]!, values));
@@ -107,6 +109,9 @@ export const stressCommand: Command = {
     if (values["trace-filter"] !== undefined && trace === undefined) throw new UsageError("ppemu stress: --trace-filter needs --trace FILE|-");
     if (trace === "-" && values.json === true) throw new UsageError("ppemu stress: --trace - prints only the trace on stdout: drop --json (or trace to a FILE)");
     const traceEvents = traceFilterArg("stress", values["trace-filter"] as string | undefined);
+    const dmesg = values.dmesg === true;
+    if (dmesg && (values.json === true || trace === "-")) throw new UsageError("ppemu stress: --dmesg prints each build's kernel log after the table: drop --json and --trace - (or trace to a FILE)");
+    const logs: string[] = [];
     // Opened now, written at the end: a name that cannot be created fails before the run.
     const traceFd = trace !== undefined && trace !== "-" ? openOutputFile("stress", "--trace", trace) : -1;
     const traces: string[] = [];
@@ -126,6 +131,7 @@ export const stressCommand: Command = {
         preempt,
         keepGoing: values["keep-going"] === true,
         ...(trace !== undefined ? { trace: { events: traceEvents } } : {}),
+        ...(dmesg ? { dmesg: true } : {}),
         onProgress: tty
           ? (p) => {
               const done = k * seconds * 1000 + p.elapsedMs;
@@ -137,6 +143,7 @@ export const stressCommand: Command = {
           : undefined,
       });
       results.push(run.result);
+      if (run.dmesg !== undefined) logs.push(`dmesg (${b.name}):\n${run.dmesg || "(empty)\n"}`);
       if (run.trace !== undefined) traces.push((builds.length > 1 ? `# kernel ${b.name}\n` : "") + run.trace);
       if (!run.image && run.result.first_kernel_diagnostic) notes.push(`${b.name}: ${run.result.first_kernel_diagnostic}`);
       if (run.image) {
@@ -162,6 +169,7 @@ export const stressCommand: Command = {
       io.out(`ppemu stress: ${cpus} CPUs (CPU 0 drives; ${cpus - 1} return${cpus === 2 ? "s" : ""}), ${seconds} s per build, seed ${seed}, preempt ${preempt}; ${((Date.now() - t0) / 1000).toFixed(1)} s in all\n\n`);
       io.out(stressTable(results));
       if (notes.length > 0) io.out("\n" + notes.join("\n"));
+      for (const log of logs) io.out("\n" + log);
     }
     return status;
   },

@@ -2,12 +2,12 @@
  * `ppemu scenario frag`: the frag API step by step on kernel builds (src/scenario/frag.ts).
  * Dispatched from `ppemu scenario` (src/cli/cmd-scenario.ts) when the scenario named is `frag`.
  */
-import { type Io, type ParsedValues, intArg, buildsArg, buildsHelp } from "./common.js";
+import { type Io, type ParsedValues, intArg, buildsArg, buildsHelp, UsageError } from "./common.js";
 import { allBuilds, referenceBuild } from "../builds/index.js";
 import { runFrag, hasFragApi, FRAG_DEFAULTS, type FragResult } from "../scenario/frag.js";
 import { jsonText } from "../report/json.js";
 
-export const fragHelp = (): string => `usage: ppemu scenario frag [--kernel B|B,C|all | --layout L|all] [--size N] [--json]
+export const fragHelp = (): string => `usage: ppemu scenario frag [--kernel B|B,C|all | --layout L|all] [--size N] [--dmesg] [--json]
 
 A driver splits pages with page_pool_alloc_frag(): fragments of N bytes, pp_ref_count = BIAS_MAX
 and frag_users per step; half come back, the exhausted page is drained and a new one taken; the pool
@@ -27,6 +27,7 @@ export const FRAG_OPTIONS = {
   kernel: { type: "string" },
   layout: { type: "string" },
   size: { type: "string" },
+  dmesg: { type: "boolean" },
   json: { type: "boolean" },
 } as const;
 
@@ -35,13 +36,18 @@ export function runFragCommand(values: ParsedValues, io: Io): number {
   const builds = buildsArg("scenario", values, { multi: true, dflt: referenceBuild().name });
   const size = intArg("scenario", "size", values.size as string | undefined, FRAG_DEFAULTS.size, 1, 2048);
   const skipped = builds.filter((b) => !hasFragApi(b)).map((b) => b.name);
-  const results = builds.filter(hasFragApi).map((kernel) => runFrag({ kernel, size }));
+  if (values.dmesg === true && values.json === true) throw new UsageError("ppemu scenario frag: --dmesg prints the kernel log after the steps: drop --json");
+  const logs: string[] = [];
+  const results = builds.filter(hasFragApi).map((kernel) =>
+    runFrag({ kernel, size, ...(values.dmesg === true ? { onDmesg: (t: string) => logs.push(`dmesg (${kernel.name}, ${logs.length % 2 === 0 ? "checks on" : "checks off"}):\n${t || "(empty)\n"}`) } : {}) }),
+  );
   if (values.json) {
     io.out(jsonText({ schema: 1, command: "scenario", scenario: "frag", results, skipped }));
     return 0;
   }
   io.out(results.map(fragText).join("\n"));
   if (skipped.length) io.out(`\nno frag API (skipped): ${skipped.join(", ")}\n`);
+  for (const log of logs) io.out("\n" + log);
   return 0;
 }
 

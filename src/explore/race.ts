@@ -5,6 +5,7 @@
  * preempting, while it still fails the same way) and kept with its per-CPU trace, its replay
  * command and its memory image.
  */
+import { dmesgText } from "../report/dmesg.js";
 import { Tracer, traceText, type TraceOptions } from "../trace/ftrace.js";
 import { resolveBuild } from "../builds/index.js";
 import type { KernelBuild } from "../builds/types.js";
@@ -34,6 +35,8 @@ export interface RaceOptions {
    */
   readonly trace?: TraceOptions;
   readonly onTrace?: (text: string) => void;
+  /** The replay scheduler only: the machine's kernel log after the schedule, as dmesg prints it. */
+  readonly onDmesg?: (text: string) => void;
   /** A standard program's name, or a module file whose default export is a RaceProgram. */
   readonly program: string;
   readonly scheduler?: SchedulerName;
@@ -144,7 +147,7 @@ export async function runRace(opts: RaceOptions): Promise<RaceResult> {
   const sched = makeScheduler(opts);
   const name = (opts.scheduler ?? "bounded") as SchedulerName;
   const t0 = Date.now();
-  if (opts.trace && name !== "replay") throw new PpemuError("EINVAL_ARG", "race: a trace records one schedule: use it with the replay scheduler");
+  if ((opts.trace || opts.onDmesg) && name !== "replay") throw new PpemuError("EINVAL_ARG", "race: a trace or a kernel log is of one schedule: use it with the replay scheduler");
   const tracer = opts.trace ? new Tracer(opts.trace).start() : null;
   let x: Explorer;
   try {
@@ -204,6 +207,7 @@ export async function runRace(opts: RaceOptions): Promise<RaceResult> {
     };
   } finally {
     const cpus = await x.close();
+    opts.onDmesg?.(dmesgText(x.sys.m.mem));
     tracer?.stop();
     if (tracer) opts.onTrace?.(traceText([tracer.rows(), ...cpus]));
   }

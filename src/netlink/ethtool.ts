@@ -69,8 +69,8 @@ export function driverPools(sys: PpSystem, dev: number): number[] {
   return pools;
 }
 
-/** `ethtool -S`: the lines, summed over `pools`. */
-export function ethtoolStats(sys: PpSystem, pools: readonly number[]): string {
+/** page_pool_ethtool_stats_get(): each string and its value, summed over `pools`, in the strings' order. */
+export function ethtoolValues(sys: PpSystem, pools: readonly number[]): { name: string; value: number }[] {
   const strings = ppEthtoolStrings(sys);
   const sums = strings.map(() => 0);
   for (const p of pools) {
@@ -79,7 +79,12 @@ export function ethtoolStats(sys: PpSystem, pools: readonly number[]): string {
       sums[i]! += (s.group === "alloc" ? st.alloc[s.field] : st.recycle[s.field as (typeof RECYCLE_STAT_NAMES)[number]]) ?? 0;
     });
   }
+  return strings.map((s, i) => ({ name: s.name.slice(0, ETH_GSTRING_LEN), value: sums[i]! }));
+}
+
+/** `ethtool -S`: the lines, summed over `pools`. */
+export function ethtoolStats(sys: PpSystem, pools: readonly number[]): string {
   let out = "NIC statistics:\n";
-  strings.forEach((s, i) => (out += `     ${s.name.slice(0, ETH_GSTRING_LEN)}: ${sums[i]}\n`));
+  for (const { name, value } of ethtoolValues(sys, pools)) out += `     ${name}: ${value}\n`;
   return out;
 }

@@ -18,6 +18,8 @@ export const JSON_SCHEMA_VERSIONS = {
   report: 1,
   stress: 1,
   race: 1,
+  netlink: 1,
+  ethtool: 1,
   /** bench's file format has been versioned since before the convention: 2 gained `kernel`, 3 `command`, 4 `method`, `summary`, `cost` and per-process rows. */
   bench: 4,
 } as const;

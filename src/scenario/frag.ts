@@ -17,6 +17,7 @@
  *
  * Every frame is accounted for on every machine at the end.
  */
+import { dmesgText } from "../report/dmesg.js";
 import { bootPpSystem, ppClaimers, type PpSystem } from "../pool/index.js";
 import { PP_FLAG_DMA_MAP, DEFER_TIME_MS } from "../pool/page_pool.js";
 import { PageFrags, PP_FLAG_PAGE_FRAG, ppRefCountText, fragApiOf, type FragApi } from "../pool/frag.js";
@@ -71,6 +72,8 @@ export interface FragOptions {
   readonly kernel: KernelBuild | string;
   /** Fragment size in bytes, 1 … PAGE_SIZE / 2 (default 1024). */
   readonly size?: number;
+  /** Gets the kernel log of each machine the scenario ran (with checks, then without), as dmesg prints it. */
+  readonly onDmesg?: (text: string) => void;
 }
 
 /** Builds that have a frag API (every registered one with frag state in its struct page_pool). */
@@ -193,6 +196,7 @@ export function runFrag(opts: FragOptions): FragResult {
   const stuck = u.sys.pps.isLive(upool) ? u.sys.pps.inflight(upool) : 0;
 
   const lost = framesLost(accountFrames(mem, ppClaimers(sys))) + framesLost(accountFrames(u.sys.m.mem, ppClaimers(u.sys)));
+  if (opts.onDmesg) for (const m of [mem, u.sys.m.mem]) opts.onDmesg(dmesgText(m));
   const diagnostics: { kind: string; count: number }[] = [];
   for (const m of [mem, u.sys.m.mem]) {
     for (const [k, info] of Object.entries(DIAG_INFO)) {

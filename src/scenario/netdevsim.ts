@@ -37,6 +37,7 @@
  * without the page-pool netlink family (before v6.8: no `user.id`, no `slow.netdev`) skip the case,
  * as the selftest cannot run there.
  */
+import { dmesgText } from "../report/dmesg.js";
 import { bootPpSystem, type PpSystem } from "../pool/index.js";
 import { netdevCreate, netdevUnregister } from "../pool/netdev.js";
 import { DMA_BIDIRECTIONAL } from "../dma/index.js";
@@ -116,7 +117,7 @@ function dumpPools(sys: PpSystem): PpView[] {
 const repr = (v: number | boolean): string => (typeof v === "boolean" ? (v ? "True" : "False") : String(v));
 
 /** Run page_pool_check() on one build. */
-export function runNetdevsimPpHold(opts: { readonly kernel: KernelBuild | string; readonly memBytes?: number }): NetdevsimResult {
+export function runNetdevsimPpHold(opts: { readonly kernel: KernelBuild | string; readonly memBytes?: number; readonly onDmesg?: (text: string) => void }): NetdevsimResult {
   if (opts === null || typeof opts !== "object") throw new PpemuError("EINVAL_ARG", `runNetdevsimPpHold: options must be an object, got ${showValue(opts)}`);
   const build = typeof opts.kernel === "string" ? resolveBuild(opts.kernel) : opts.kernel;
   const sys = bootPpSystem(build, { bytes: opts.memBytes ?? 8 << 20 });
@@ -124,7 +125,10 @@ export function runNetdevsimPpHold(opts: { readonly kernel: KernelBuild | string
   sys.m.mem.advanceMs(UNBIND_PROBE_MS);
   const skip = unsupported(sys);
   const checks: NetdevsimCheck[] = [];
-  if (skip !== null) return finish(sys, skip, checks, null, 0);
+  if (skip !== null) {
+    opts.onDmesg?.(dmesgText(sys.m.mem));
+    return finish(sys, skip, checks, null, 0);
+  }
 
   const { pps } = sys;
   const mem = sys.m.mem;
@@ -235,6 +239,7 @@ export function runNetdevsimPpHold(opts: { readonly kernel: KernelBuild | string
   pps.runUntil(mem.nowMs + 2 * BUSY_WAIT_DEADLINE_MS);
   let left = 0;
   pps.forEachPool(() => void left++);
+  opts.onDmesg?.(dmesgText(sys.m.mem));
   return finish(sys, null, checks, waited, left);
 }
 

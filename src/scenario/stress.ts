@@ -5,6 +5,7 @@
  * of src/scenario/stress_check.ts must hold. On a violation the run stops with what broke and the
  * memory image of the machine as it was.
  */
+import { dmesgText } from "../report/dmesg.js";
 import { traceText, type TraceOptions } from "../trace/ftrace.js";
 import { bootPpSystem } from "../pool/index.js";
 import { resolveBuild } from "../builds/index.js";
@@ -19,6 +20,8 @@ import type { StressArgs, StressCpu0Result, StressReturnerResult, ViolationKind 
 export interface StressOptions {
   /** The kernel build (a KernelBuild, a build name, or a layout name). */
   readonly kernel: KernelBuild | string;
+  /** Keep the machine's kernel log as dmesg prints it in `StressRun.dmesg`. */
+  readonly dmesg?: boolean;
   /** Record these tracepoints on every CPU (src/trace/ftrace.ts); `StressRun.trace` is the merged text. */
   readonly trace?: TraceOptions;
   /** CPUs of the machine: CPU 0 drives, the others return. 2 … 64. @defaultValue 2 */
@@ -90,8 +93,10 @@ export interface StressRun {
   readonly result: StressResult;
   /** The machine's memory image when a violation stopped the run (`ppemu explain --image`). */
   readonly image: Uint8Array | null;
-  /** With `trace`: the CPUs' tracepoint buffers merged as trace_pipe prints them; lost events noted. */
+  /** With `trace`: the CPUs' tracepoint buffers merged as trace_pipe prints them. */
   readonly trace?: string;
+  /** With `dmesg`: the machine's kernel log as dmesg prints it (src/report/dmesg.ts). */
+  readonly dmesg?: string;
 }
 
 const PROGRAM = compiledModule(import.meta.url, "./stress_cpu.js");
@@ -205,7 +210,6 @@ export async function runStress(opts: StressOptions): Promise<StressRun> {
     violation_round: violation === null ? null : d.violationRound || d.rounds,
   };
   const image = violation === null ? null : saveImage(mem, { command: `ppemu stress --kernel ${build.name} --cpus ${cpus} --seconds ${seconds} --seed ${seed} --preempt ${args.preempt}${args.keepGoing ? " --keep-going" : ""}` });
-  if (!opts.trace) return { result, image };
   const parts = run.traces.filter((t): t is Float64Array => t !== undefined);
-  return { result, image, trace: traceText(parts) };
+  return { result, image, ...(opts.trace ? { trace: traceText(parts) } : {}), ...(opts.dmesg ? { dmesg: dmesgText(mem) } : {}) };
 }

@@ -59,6 +59,8 @@ const CASES: [cmd: string, argv: string[], nested: (d: Doc) => Record<string, un
   ["report", ["report", "--no-bench", "--json"], (d) => ((d.sections as Doc).unbind as Doc)],
   ["stress", ["stress", "--kernel", "mainline", "--seconds", "1", "--keep-going", "--json"], (d) => (d.results as Doc[])[0]!],
   ["race", ["race", "--kernel", "v6.16", "--program", "destroy-vs-ring-produce", "--json"], (d) => (d.results as Doc[])[0]!],
+  ["netlink", ["netlink", "page-pool-get", "--kernel", "v11", "--at", "destroyed", "--json"], (d) => (d.replies as Doc[])[0]!],
+  ["ethtool", ["ethtool", "-S", "--kernel", "v6.16", "--json"], (d) => d.stats as Doc],
 ];
 
 describe("--json: one convention, one schema per command", () => {

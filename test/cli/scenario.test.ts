@@ -75,9 +75,9 @@ describe("ppemu scenario: usage errors are one line on stderr, exit 2", () => {
     [["scenario", "unbind", "--json=yes"], `ppemu scenario: option '--json' takes no value ${VALID}`],
     // Each scenario parses with its own options: another scenario's is unknown here, and the list is this one's.
     [["scenario", "unbind", "--niovs", "4"], `ppemu scenario: unknown option '--niovs' ${VALID}`],
-    [["scenario", "frag", "--pages", "4"], "ppemu scenario: unknown option '--pages' (valid: --kernel, --layout, --size, --json)"],
-    [["scenario", "niov-init", "--pages", "4"], "ppemu scenario: unknown option '--pages' (valid: --kernel, --layout, --niovs, --fixed, --json)"],
-    [["scenario", "zerocopy", "--fixed"], "ppemu scenario: unknown option '--fixed' (valid: --kernel, --layout, --pages, --skip-netpp-check, --json)"],
+    [["scenario", "frag", "--pages", "4"], "ppemu scenario: unknown option '--pages' (valid: --kernel, --layout, --size, --dmesg, --json)"],
+    [["scenario", "niov-init", "--pages", "4"], "ppemu scenario: unknown option '--pages' (valid: --kernel, --layout, --niovs, --fixed, --dmesg, --json)"],
+    [["scenario", "zerocopy", "--fixed"], "ppemu scenario: unknown option '--fixed' (valid: --kernel, --layout, --pages, --skip-netpp-check, --dmesg, --json)"],
   ])("option errors name the valid options: %j", async (argv, line) => {
     const r = await run(...argv);
     expect([r.code, r.out, r.err]).toEqual([2, "", line + "\n"]);

@@ -51,7 +51,7 @@ describe("ppemu scenario zerocopy", () => {
   it("unbind-only options are one-line usage errors naming zerocopy's own, exit 2", async () => {
     const r = await run("scenario", "zerocopy", "--inflight", "3");
     expect(r.code).toBe(2);
-    expect(r.err.trim()).toBe("ppemu scenario: unknown option '--inflight' (valid: --kernel, --layout, --pages, --skip-netpp-check, --json)");
+    expect(r.err.trim()).toBe("ppemu scenario: unknown option '--inflight' (valid: --kernel, --layout, --pages, --skip-netpp-check, --dmesg, --json)");
     const r2 = await run("scenario", "zerocopy", "--pages", "0");
     expect(r2.code).toBe(2);
     expect(r2.err.trim()).toBe("ppemu scenario: --pages must be a whole number from 1 to 1024, got '0'");
@@ -82,7 +82,7 @@ describe("ppemu scenario niov-init", () => {
   });
 
   it("--pages is refused here, --niovs and --fixed on unbind", async () => {
-    expect((await run("scenario", "niov-init", "--pages", "3")).err.trim()).toBe("ppemu scenario: unknown option '--pages' (valid: --kernel, --layout, --niovs, --fixed, --json)");
+    expect((await run("scenario", "niov-init", "--pages", "3")).err.trim()).toBe("ppemu scenario: unknown option '--pages' (valid: --kernel, --layout, --niovs, --fixed, --dmesg, --json)");
     const u = await run("scenario", "unbind", "--fixed");
     expect(u.code).toBe(2);
     expect(u.err.trim()).toMatch(/^ppemu scenario: unknown option '--fixed' \(valid: --kernel, --layout, --pages, .*, --json\)$/);

@@ -167,3 +167,64 @@ describe("dump_page() of other frames", () => {
     expect(formatPageFlags(0, 1 << 28)).toBe("0x10000000(node=0|zone=0|lastcpupid=0x0)");
   });
 });
+
+describe("--dmesg on explain and stress", () => {
+  async function cli(...argv: string[]) {
+    const { main } = await import("../../src/cli/main.js");
+    const { BufferIo } = await import("../../src/cli/common.js");
+    const io = new BufferIo();
+    const code = await main(argv, io);
+    return { code, out: io.stdout, err: io.stderr };
+  }
+
+  it("explain: the scenario machine's log after the explanations, as the scenario's own --dmesg prints it", async () => {
+    const r = await cli("explain", "0x91ff0", "--kernel", "v6.15", "--at", "end", "--dmesg");
+    expect(r.code).toBe(0);
+    const log = r.out.slice(r.out.indexOf("\ndmesg:\n") + "\ndmesg:\n".length);
+    const run = runUnbind({ kernel: "v6.15", pages: 40, inflight: 8, poolSize: 64 });
+    expect(log).toBe(dmesgText(run.sys.m.mem));
+    expect(log.split("\n")[0]).toBe("[    5.000000] DMA-API: ppemu 0000:03:00.0: device driver has pending DMA allocations while released from device [count=8]");
+    expect(await cli("explain", "0x91ff0", "--dmesg", "--json")).toMatchObject({ code: 2, err: "ppemu explain: --dmesg prints the kernel log after the text: drop --json\n" });
+  });
+
+  it("stress: each build's log after the table; --json refuses it", { timeout: 60_000 }, async () => {
+    const r = await cli("stress", "--kernel", "v6.15", "--seconds", "1", "--dmesg");
+    const at = r.out.indexOf("\ndmesg (v6.15):\n");
+    expect(at).toBeGreaterThan(0);
+    const lines = r.out.slice(at + "\ndmesg (v6.15):\n".length).split("\n").filter((l) => l !== "");
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l).toMatch(/^\[ *\d+\.\d{6}\] /);
+    expect((await cli("stress", "--dmesg", "--json")).code).toBe(2);
+  });
+});
+
+describe("--dmesg on the other scenarios and race --replay", () => {
+  async function cli(...argv: string[]) {
+    const { main } = await import("../../src/cli/main.js");
+    const { BufferIo } = await import("../../src/cli/common.js");
+    const io = new BufferIo();
+    const code = await main(argv, io);
+    return { code, out: io.stdout, err: io.stderr };
+  }
+  const logOf = (out: string, head: string) => out.slice(out.indexOf(`\n${head}\n`) + head.length + 2);
+
+  it("niov-init, frag, netdevsim-pp-hold: each machine's log after the output; --json refuses it", async () => {
+    const n = await cli("scenario", "niov-init", "--kernel", "v7.1-rc-netpp", "--dmesg");
+    expect(logOf(n.out, "dmesg (v7.1-rc-netpp):").split("\n").slice(0, 2)).toEqual([
+      "[    0.000000] page dumped because: VM_BUG_ON_PAGE(data_race(page->page_type) != UINT_MAX)",
+      "[    0.000000] kernel BUG at ./include/linux/page-flags.h:1062!",
+    ]);
+    const f = await cli("scenario", "frag", "--kernel", "v6.16", "--dmesg");
+    expect(logOf(f.out, "dmesg (v6.16, checks off):")).toBe("[    0.000000] WARNING: CPU: 0 PID: 1 at include/net/page_pool/helpers.h page_pool_unref_netmem\n");
+    expect(f.out).toContain("\ndmesg (v6.16, checks on):\n");
+    const d = await cli("scenario", "netdevsim-pp-hold", "--kernel", "v6.16", "--dmesg");
+    expect(logOf(d.out, "dmesg (v6.16):")).toBe("(empty)\n");
+    for (const s of ["niov-init", "frag", "netdevsim-pp-hold", "zerocopy"]) expect((await cli("scenario", s, "--dmesg", "--json")).code).toBe(2);
+  });
+
+  it("race: with --replay, the machine's log after that schedule; without, a usage error", { timeout: 60_000 }, async () => {
+    const r = await cli("race", "--kernel", "v6.15", "--program", "retry-vs-last-return", "--replay", "s0:0*10.1*6.0*9.1", "--dmesg");
+    expect(logOf(r.out, "dmesg (v6.15):")).toBe("[    0.000000] WARNING: CPU: 0 PID: 1 at net/core/page_pool.c page_pool_unlink_napi\n");
+    expect(await cli("race", "--kernel", "v6.15", "--dmesg")).toMatchObject({ code: 2, err: "ppemu race: --dmesg prints one schedule's kernel log: give it with --replay TRACE\n" });
+  });
+});
