@@ -168,14 +168,16 @@ describe("dump_page() of other frames", () => {
   });
 });
 
+/** A CLI run in this process: exit code, stdout, stderr. */
+async function cli(...argv: string[]) {
+  const { main } = await import("../../src/cli/main.js");
+  const { BufferIo } = await import("../../src/cli/common.js");
+  const io = new BufferIo();
+  const code = await main(argv, io);
+  return { code, out: io.stdout, err: io.stderr };
+}
+
 describe("--dmesg on explain and stress", () => {
-  async function cli(...argv: string[]) {
-    const { main } = await import("../../src/cli/main.js");
-    const { BufferIo } = await import("../../src/cli/common.js");
-    const io = new BufferIo();
-    const code = await main(argv, io);
-    return { code, out: io.stdout, err: io.stderr };
-  }
 
   it("explain: the scenario machine's log after the explanations, as the scenario's own --dmesg prints it", async () => {
     const r = await cli("explain", "0x91ff0", "--kernel", "v6.15", "--at", "end", "--dmesg");
@@ -199,13 +201,6 @@ describe("--dmesg on explain and stress", () => {
 });
 
 describe("--dmesg on the other scenarios and race --replay", () => {
-  async function cli(...argv: string[]) {
-    const { main } = await import("../../src/cli/main.js");
-    const { BufferIo } = await import("../../src/cli/common.js");
-    const io = new BufferIo();
-    const code = await main(argv, io);
-    return { code, out: io.stdout, err: io.stderr };
-  }
   const logOf = (out: string, head: string) => out.slice(out.indexOf(`\n${head}\n`) + head.length + 2);
 
   it("niov-init, frag, netdevsim-pp-hold: each machine's log after the output; --json refuses it", async () => {
