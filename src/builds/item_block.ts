@@ -31,7 +31,7 @@ import * as PAGE from "../mem/page.js";
 const { PAGE_PP_MAGIC, PAGE_PP_ITEM, DIRECT_MAP_HI, VMEMMAP_HI } = PAGE;
 import { GFP_ZERO } from "../mem/buddy.js";
 import { Diag } from "../mem/diag.js";
-import { llistAdd, llistAddLocked, llistDelAll } from "../mem/llist.js";
+import { llistAdd, llistAddLocked, llistHoldFirst, llistTake } from "../mem/llist.js";
 import { itemGeometry, itemTarget, type ItemGeometry } from "../mem/item_geometry.js";
 import { spinLock, spinUnlock } from "../smp/spinlock.js";
 import { rcuReadLock, rcuReadUnlock, synchronizeNet } from "../smp/rcu.js";
@@ -55,6 +55,20 @@ export const ITEM_LENTRY = offsetOf(ITEM_LAYOUT, "lentry");
 /** `item->state` bits (v11). USED is kept only with debug checks on (CONFIG_DEBUG_NET). */
 export const PAGE_POOL_ITEM_USED = 1 << 0;
 export const PAGE_POOL_ITEM_MAPPED = 1 << 1;
+/**
+ * `page_pool_item_uninit()`'s walk: unlink every block on the list at `head` (its `list_head` at
+ * `listOff` in the block) and give its page back, `onBlock` seeing each first. Not a hot path.
+ */
+export function freeItemBlocks(m: Machine, head: number, listOff: number, onBlock?: (block: number) => void): void {
+  const mem = m.mem;
+  while (!mem.listEmpty(head)) {
+    const block = mem.rdPtr(head) - listOff;
+    mem.listDel(block + listOff);
+    onBlock?.(block);
+    m.pa.putPage(mem.virtToPage(block));
+  }
+}
+
 /** `block->flags` bit 0: a dynamically allocated (slow) block. */
 export const PAGE_POOL_SLOW_ITEM_BLOCK_BIT = 1 << 0;
 
@@ -198,15 +212,9 @@ export class ItemBlockTracking implements Tracking {
   /** `page_pool_item_uninit()`: free every block, warning about a slow block still referenced. */
   uninit(pool: number): void {
     const mem = this.mem;
-    const head = pool + this.PP_ITEM_BLOCKS;
-    while (!mem.listEmpty(head)) {
-      const block = mem.rdPtr(head) - this.BLK_LIST;
-      mem.listDel(block + this.BLK_LIST);
-      if (this.BLK_REF >= 0 && mem.rd32(block + this.BLK_REF) !== 0) {
-        mem.diag(Diag.PP_ITEM_BLOCK_REF, block, mem.rd32(block + this.BLK_REF));
-      }
-      this.m.pa.putPage(mem.virtToPage(block));
-    }
+    freeItemBlocks(this.m, pool + this.PP_ITEM_BLOCKS, this.BLK_LIST, (block) => {
+      if (this.BLK_REF >= 0 && mem.rd32(block + this.BLK_REF) !== 0) mem.diag(Diag.PP_ITEM_BLOCK_REF, block, mem.rd32(block + this.BLK_REF));
+    });
     mem.wr64(pool + this.PP_HOLD_ITEMS, 0, 0);
     mem.wr64(pool + this.PP_RELEASE_ITEMS, 0, 0);
   }
@@ -215,20 +223,12 @@ export class ItemBlockTracking implements Tracking {
 
   /** `page_pool_fast_item_alloc()`: pop hold_items, refilling it from release_items. */
   private fastItemAlloc(pool: number): number {
-    const u32 = this.u32;
-    const h = (pool + this.PP_HOLD_ITEMS) >>> 2;
-    let first = u32[h]!;
+    const first = llistHoldFirst(this.u32, pool + this.PP_HOLD_ITEMS, pool + this.PP_RELEASE_ITEMS);
     if (first === 0) {
-      first = llistDelAll(u32, pool + this.PP_RELEASE_ITEMS);
-      if (first === 0) {
-        this.mem.inc64(pool + this.PP_STAT_ITEM_FAST_EMPTY);
-        return 0;
-      }
+      this.mem.inc64(pool + this.PP_STAT_ITEM_FAST_EMPTY);
+      return 0;
     }
-    const next = u32[first >>> 2]!;
-    u32[h] = next;
-    u32[h + 1] = next === 0 ? 0 : DIRECT_MAP_HI;
-    return first - ITEM_LENTRY;
+    return llistTake(this.u32, pool + this.PP_HOLD_ITEMS, first) - ITEM_LENTRY;
   }
 
   /** `page_pool_slow_item_alloc()`: the next unused item of the current slow block. */

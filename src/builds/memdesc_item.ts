@@ -41,7 +41,8 @@ import * as PAGE from "../mem/page.js";
 const { DIRECT_MAP_HI, VMEMMAP_HI } = PAGE;
 import { GFP_ZERO } from "../mem/buddy.js";
 import { Diag } from "../mem/diag.js";
-import { llistAdd, llistDelAll } from "../mem/llist.js";
+import { llistAdd, llistHoldFirst, llistTake } from "../mem/llist.js";
+import { freeItemBlocks } from "./item_block.js";
 import { spinLock, spinUnlock } from "../smp/spinlock.js";
 import { synchronizeNet } from "../smp/rcu.js";
 import { pointHook, Point } from "../explore/points.js";
@@ -188,12 +189,7 @@ export class MemdescItemTracking implements Tracking {
   /** Free every block (every item is back by now: in-flight reached 0). */
   uninit(pool: number): void {
     const mem = this.mem;
-    const head = pool + this.PP_ITEM_BLOCKS;
-    while (!mem.listEmpty(head)) {
-      const block = mem.rdPtr(head) - BLK_LIST;
-      mem.listDel(block + BLK_LIST);
-      this.m.pa.putPage(mem.virtToPage(block));
-    }
+    freeItemBlocks(this.m, pool + this.PP_ITEM_BLOCKS, BLK_LIST);
     mem.wr64(pool + this.PP_HOLD_ITEMS, 0, 0);
     mem.wr64(pool + this.PP_RELEASE_ITEMS, 0, 0);
   }
@@ -202,18 +198,10 @@ export class MemdescItemTracking implements Tracking {
 
   /** Pop `hold_items`, refilling it from `release_items` (v11's page_pool_fast_item_alloc()). */
   private itemAlloc(pool: number): number {
-    const u32 = this.u32;
-    const h = (pool + this.PP_HOLD_ITEMS) >>> 2;
-    let first = u32[h]!;
-    if (first === 0) {
-      first = llistDelAll(u32, pool + this.PP_RELEASE_ITEMS);
-      if (first === 0) first = this.addBlock(pool);
-      if (first === 0) return 0;
-    }
-    const next = u32[first >>> 2]!;
-    u32[h] = next;
-    u32[h + 1] = next === 0 ? 0 : DIRECT_MAP_HI;
-    return first - MD_ITEM_LENTRY;
+    let first = llistHoldFirst(this.u32, pool + this.PP_HOLD_ITEMS, pool + this.PP_RELEASE_ITEMS);
+    if (first === 0) first = this.addBlock(pool);
+    if (first === 0) return 0;
+    return llistTake(this.u32, pool + this.PP_HOLD_ITEMS, first) - MD_ITEM_LENTRY;
   }
 
   /** A new zeroed block on `item_blocks`, its items chained; the first item's lentry, or 0. */

@@ -40,3 +40,22 @@ export function llistDelAll(u32: Uint32Array, head: number): number {
   u32[h + 1] = 0;
   return first;
 }
+
+/**
+ * The owner-only half of v11's `hold_items` / `release_items` pair: the first node of the private
+ * list at `hold`, refilled from the shared `release` llist (`llist_del_all()`) when empty. 0 when
+ * both are empty: the caller decides what that costs (a stat, a new block), then `llistTake()`.
+ */
+export function llistHoldFirst(u32: Uint32Array, hold: number, release: number): number {
+  const first = u32[hold >>> 2]!;
+  return first !== 0 ? first : llistDelAll(u32, release);
+}
+
+/** Take `first` (the chain's head, from `llistHoldFirst` or a new block's) off it: `hold` = its next. */
+export function llistTake(u32: Uint32Array, hold: number, first: number): number {
+  const next = u32[first >>> 2]!;
+  const h = hold >>> 2;
+  u32[h] = next;
+  u32[h + 1] = next === 0 ? 0 : DIRECT_MAP_HI;
+  return first;
+}
